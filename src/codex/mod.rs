@@ -1,0 +1,193 @@
+//! The Codex source format: what a Codex transcript line means.
+//!
+//! Codex has written its rollouts in several shapes over the years (the 2025 TypeScript CLI's
+//! single JSON document, the bare early-Rust lines, the `{timestamp,type,payload}` envelope, the
+//! 2026 paginated envelope with `ordinal`/`metadata`). This module turns any of them, one line at
+//! a time, into a small set of normalized [`Item`]s. It owns *only* the format: it never touches
+//! the stores, and it never holds a whole file (transcripts reach several GB).
+//!
+//! The parser is resumable: everything it needs to carry across lines (the conversation's
+//! identity, whether it is inside a fork's copied parent history, the open message that a second
+//! channel may still duplicate) lives in [`ParserState`], which the importer persists in its
+//! per-file cursor so an appended transcript costs only its new lines.
+
+mod parse;
+
+pub use parse::{LineParser, parse_json_document};
+
+use serde::{Deserialize, Serialize};
+
+/// Longest tool argument / output text kept in canonical history; the full size and hash are kept.
+pub const MAX_TOOL_TEXT: usize = 2_000;
+/// Longest message text kept in canonical history (a multi-MB pasted blob is cut, size+hash kept).
+pub const MAX_MESSAGE_TEXT: usize = 64 * 1024;
+
+/// One normalized fact from a transcript line. `offset` is the byte offset of the source line in
+/// its file (for the single-JSON format: the offset of the document, plus the item index in
+/// `index_in_line`), so every item points back at raw bytes in the archive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub offset: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub index_in_line: u32,
+    /// The line's own timestamp (envelope `timestamp`), RFC 3339 as written; None when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<String>,
+    pub kind: ItemKind,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ItemKind {
+    /// The conversation's identity and context, from the FIRST `session_meta` (or the bare-era
+    /// first-line meta object, or the `.json` document's `session`). Emitted once per file.
+    SessionMeta {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        forked_from_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cwd: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        originator: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cli_version: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        git_repository_url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        git_branch: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        git_commit: Option<String>,
+    },
+    /// The human's words (never injected context such as `<environment_context>`, AGENTS.md,
+    /// `<user_instructions>`, developer/system messages). Recorded once even when Codex wrote it
+    /// on two or three channels (response_item, event_msg user_message, item_completed).
+    UserMessage {
+        text: String,
+        /// Full size in bytes of the text before any truncation to MAX_MESSAGE_TEXT.
+        text_size: u64,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        images: u32,
+    },
+    /// The assistant's words, with Codex's `phase` (`commentary`, `final_answer`) when known.
+    AssistantMessage {
+        text: String,
+        text_size: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phase: Option<String>,
+    },
+    /// A tool call: function_call, custom_tool_call, local_shell_call, MCP calls.
+    ToolCall {
+        call_id: String,
+        name: String,
+        /// Arguments as text (the command line for shells, the patch for apply_patch),
+        /// truncated to MAX_TOOL_TEXT.
+        arguments: String,
+        arguments_size: u64,
+        /// Paths written by this call when knowable: `apply_patch` Add/Update/Delete/Move-to
+        /// headers (as written in the patch; relative paths are relative to `workdir`/cwd).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files_touched: Vec<String>,
+        /// The working directory the call ran in, when the call says so (`workdir`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workdir: Option<String>,
+    },
+    /// A tool call's output, paired with its call by `call_id`.
+    ToolResult {
+        call_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i64>,
+        /// Output text truncated to MAX_TOOL_TEXT.
+        output: String,
+        output_size: u64,
+        /// BLAKE3 hex of the full output text.
+        output_blake3: String,
+    },
+    /// Files changed according to Codex's own patch events (`patch_apply_begin` `changes`):
+    /// usually absolute paths.
+    FilesTouched { call_id: Option<String>, paths: Vec<String> },
+    TurnStarted {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        turn_id: Option<String>,
+    },
+    TurnCompleted {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        turn_id: Option<String>,
+    },
+    TurnAborted {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    ThreadRenamed { name: String },
+    /// The working directory changed (emitted only when it differs from the last one seen:
+    /// session_meta cwd, turn_context cwd, `<environment_context><cwd>`, world_state).
+    Cwd { cwd: String },
+    /// A `token_count` (or `token_usage_record`) whose cumulative total advanced. Re-emitted
+    /// totals (the same cumulative numbers again) are NOT emitted, so summing `last` over items
+    /// counts each token once.
+    TokenCount { total: TokenUsage, last: TokenUsage },
+    Compacted,
+    RolledBack { num_turns: u32 },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub cached_input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub reasoning_output_tokens: u64,
+    #[serde(default)]
+    pub total_tokens: u64,
+}
+
+/// What the parser did with lines that yield no item. All non-fatal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineStats {
+    /// Complete lines fed.
+    pub lines: u64,
+    /// Empty or whitespace/NUL-only lines.
+    pub blank: u64,
+    /// Not JSON, invalid UTF-8, or JSON of an unexpected shape.
+    pub malformed: u64,
+    /// Valid JSON with a type we do not normalize (kept only in the raw archive). Known noise
+    /// such as reasoning, turn_context without a cwd change, `{"record_type":"state"}` counts
+    /// here too.
+    pub unrecognized: u64,
+    /// Second and third channel copies of a message already recorded.
+    pub duplicates: u64,
+    /// Lines inside a fork's copy of its parent's history (attributed to the parent, not here).
+    pub fork_copied: u64,
+}
+
+impl LineStats {
+    pub fn add(&mut self, other: &LineStats) {
+        self.lines += other.lines;
+        self.blank += other.blank;
+        self.malformed += other.malformed;
+        self.unrecognized += other.unrecognized;
+        self.duplicates += other.duplicates;
+        self.fork_copied += other.fork_copied;
+    }
+}
+
+/// Everything the parser carries from one line to the next. Serialized into the importer's
+/// cursor (JSON), so keep it small: no unbounded collections.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ParserState {
+    /// The conversation id from the first session_meta; None until seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// Implementation-defined remainder (fork-copy region, the open message being
+    /// de-duplicated, the last cwd, the last cumulative token total...).
+    #[serde(default)]
+    pub inner: serde_json::Value,
+}

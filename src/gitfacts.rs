@@ -1,0 +1,216 @@
+//! Git facts through libgit2 (no `git` subprocess on the capture path): the commit, the branch,
+//! the origin, the repo slug, and every worktree path of the repository.
+//!
+//! Git exports variables such as a relative `GIT_INDEX_FILE` or `GIT_DIR` to hooks; we open the
+//! repository by discovery from an explicit path and never through `open_from_env`, so they
+//! cannot make us read the wrong repository.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use git2::{Repository, RepositoryOpenFlags};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitFacts {
+    pub sha: String,
+    pub short_sha: String,
+    pub summary: String,
+    pub message: String,
+    pub author: String,
+    /// RFC 3339 UTC.
+    pub time: String,
+    pub time_unix: i64,
+    pub parents: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RepoFacts {
+    /// The work tree the path was in (a linked worktree's own root for a worktree).
+    pub work_tree: PathBuf,
+    /// The main worktree (for a linked worktree: the repository's main checkout).
+    pub main_work_tree: PathBuf,
+    /// Every work tree of the repository: the main one and all linked ones.
+    pub work_trees: Vec<PathBuf>,
+    /// The common git dir (shared by linked worktrees): hooks and logs live here.
+    pub common_dir: PathBuf,
+    pub branch: Option<String>,
+    pub remote_origin: Option<String>,
+    pub slug: String,
+}
+
+pub fn open(path: &Path) -> Result<Repository> {
+    // NO_SEARCH is off: discover upward from any path inside the repo. CROSS_FS allowed.
+    let repo = Repository::open_ext(path, RepositoryOpenFlags::CROSS_FS, std::iter::empty::<&std::ffi::OsStr>())
+        .map_err(|e| anyhow::anyhow!("{}", e.message()))
+        .with_context(|| format!("{} is not inside a git repository", path.display()))?;
+    if repo.is_bare() {
+        bail!("{} is a bare repository: nexus needs a work tree", path.display());
+    }
+    Ok(repo)
+}
+
+pub fn repo_facts(repo: &Repository) -> Result<RepoFacts> {
+    let work_tree = canonical(repo.workdir().context("the repository has no work tree")?);
+    let common_dir = canonical(repo.commondir());
+    let main_work_tree = if repo.is_worktree() {
+        // The common dir of a normal repository is `<main work tree>/.git`.
+        common_dir.parent().map(Path::to_path_buf).unwrap_or_else(|| work_tree.clone())
+    } else {
+        work_tree.clone()
+    };
+    let mut work_trees = vec![main_work_tree.clone()];
+    if let Ok(names) = repo.worktrees() {
+        for name in names.iter().flatten().flatten() {
+            if let Ok(wt) = repo.find_worktree(name) {
+                let p = canonical(wt.path());
+                if !work_trees.contains(&p) {
+                    work_trees.push(p);
+                }
+            }
+        }
+    }
+    if !work_trees.contains(&work_tree) {
+        work_trees.push(work_tree.clone());
+    }
+    let branch = match repo.head() {
+        Ok(head) if head.is_branch() => head.shorthand().ok().map(str::to_owned),
+        _ => {
+            // Unborn branch: HEAD points at a ref that does not exist yet.
+            None
+        }
+    };
+    let remote_origin = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(str::to_owned));
+    let slug = repo_slug(remote_origin.as_deref(), &main_work_tree);
+    Ok(RepoFacts { work_tree, main_work_tree, work_trees, common_dir, branch, remote_origin, slug })
+}
+
+/// The HEAD commit, with a clear message on an unborn branch.
+pub fn head_commit(repo: &Repository) -> Result<CommitFacts> {
+    let head = match repo.head() {
+        Ok(h) => h,
+        Err(e) if e.code() == git2::ErrorCode::UnbornBranch => {
+            bail!("the repository has no commits yet (unborn branch): commit first, then capture")
+        }
+        Err(e) => return Err(anyhow::anyhow!("{}", e.message())).context("cannot read HEAD"),
+    };
+    let commit = head.peel_to_commit().map_err(|e| anyhow::anyhow!("{}", e.message())).context("HEAD is not a commit")?;
+    Ok(commit_facts(&commit))
+}
+
+/// Resolves a user-given revision (full SHA, unique prefix, `HEAD~2`, a tag) to a commit.
+/// Only what git itself resolves to a commit is accepted.
+pub fn resolve_commit(repo: &Repository, rev: &str) -> Result<CommitFacts> {
+    let obj = repo
+        .revparse_single(rev)
+        .map_err(|e| anyhow::anyhow!("{}", e.message()))
+        .with_context(|| format!("'{rev}' does not name a commit in this repository"))?;
+    let commit = obj
+        .peel_to_commit()
+        .map_err(|e| anyhow::anyhow!("{}", e.message()))
+        .with_context(|| format!("'{rev}' does not name a commit"))?;
+    Ok(commit_facts(&commit))
+}
+
+pub fn commit_facts(commit: &git2::Commit<'_>) -> CommitFacts {
+    let sha = commit.id().to_string();
+    let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
+    let summary = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned();
+    let author = commit.author();
+    let author = format!(
+        "{} <{}>",
+        String::from_utf8_lossy(author.name_bytes()),
+        String::from_utf8_lossy(author.email_bytes())
+    );
+    let time_unix = commit.time().seconds();
+    CommitFacts {
+        short_sha: sha[..12.min(sha.len())].to_owned(),
+        sha,
+        summary,
+        message,
+        author,
+        time: crate::fsutil::format_unix(time_unix, 0, false),
+        time_unix,
+        parents: commit.parent_ids().map(|p| p.to_string()).collect(),
+    }
+}
+
+/// The slug: the origin's repository name when there is one, else the main worktree's
+/// directory name; lowercase, runs of separators collapsed to `-`.
+pub fn repo_slug(origin: Option<&str>, main_work_tree: &Path) -> String {
+    let from_origin = origin.and_then(|url| {
+        let trimmed = url.trim_end_matches('/');
+        let last = trimmed.rsplit(['/', ':', '\\']).next()?;
+        let last = last.strip_suffix(".git").unwrap_or(last);
+        (!last.is_empty()).then(|| last.to_owned())
+    });
+    let raw = from_origin.unwrap_or_else(|| {
+        main_work_tree.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "repo".to_owned())
+    });
+    slugify(&raw)
+}
+
+pub fn slugify(raw: &str) -> String {
+    let mut out = String::new();
+    let mut pending_sep = false;
+    for ch in raw.chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_alphanumeric() || ch == '.' || ch == '_' {
+            if pending_sep && !out.is_empty() {
+                out.push('-');
+            }
+            pending_sep = false;
+            out.push(ch);
+        } else {
+            pending_sep = true;
+        }
+    }
+    let out = out.trim_matches('.').to_owned();
+    if out.is_empty() { "repo".to_owned() } else { out }
+}
+
+/// Normalizes a remote URL for comparison: `git@github.com:acme/proj.git`,
+/// `https://github.com/acme/proj` and `ssh://git@github.com/acme/proj.git` are the same.
+pub fn normalize_remote(url: &str) -> String {
+    let mut s = url.trim().to_lowercase();
+    for prefix in ["https://", "http://", "ssh://", "git://", "git+ssh://"] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            s = rest.to_owned();
+            break;
+        }
+    }
+    if let Some(at) = s.find('@') {
+        if at < s.find('/').unwrap_or(usize::MAX) {
+            s = s[at + 1..].to_owned();
+        }
+    }
+    let s = s.replacen(':', "/", 1);
+    let s = s.trim_end_matches('/');
+    s.strip_suffix(".git").unwrap_or(s).to_owned()
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    let p = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    // libgit2 reports directories with a trailing slash; PathBuf comparison ignores it, but
+    // keep the stored form clean.
+    PathBuf::from(p.to_string_lossy().trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slug_prefers_origin_name() {
+        assert_eq!(repo_slug(Some("git@github.com:Acme/My_Proj.git"), Path::new("/x/y")), "my_proj");
+        assert_eq!(repo_slug(Some("https://example.com/a/Some Repo/"), Path::new("/x")), "some-repo");
+        assert_eq!(repo_slug(None, Path::new("/home/u/My  Cool--Repo")), "my-cool-repo");
+    }
+
+    #[test]
+    fn remotes_normalize_across_protocols() {
+        let a = normalize_remote("git@github.com:acme/proj.git");
+        assert_eq!(a, normalize_remote("https://github.com/acme/proj"));
+        assert_eq!(a, normalize_remote("ssh://git@github.com/acme/proj.git"));
+        assert_ne!(a, normalize_remote("git@github.com:acme/other.git"));
+    }
+}

@@ -1,0 +1,27 @@
+//! nexus: durable links from git commits back to the OpenAI Codex conversations that produced
+//! them. The binary is a thin shell around this library (`cli::main`); the library is split by
+//! concern, in the order a capture uses them:
+//!
+//! - [`roots`]: where the Codex home and the two stores are, and why;
+//! - [`gitfacts`]: the commit, branch, origin and slug, through libgit2;
+//! - [`codex`]: what a Codex transcript line means (every historical shape);
+//! - [`export`]: the incremental export of the Codex home into the object store;
+//! - [`history`]: the import of a snapshot into canonical history (the event store);
+//! - [`checkpoint`]: linking conversations to a commit and the checkpoint manifest;
+//! - [`capture`]: the recipe that runs the steps above for one commit;
+//! - [`report`]: from a commit (or a conversation) back to the other side;
+//! - [`hooks`]: the managed git hooks that run the capture after every commit;
+//! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes.
+
+pub mod capture;
+pub mod checkpoint;
+pub mod cli;
+pub mod codex;
+pub mod export;
+pub mod fsutil;
+pub mod gitfacts;
+pub mod history;
+pub mod hooks;
+pub mod lock;
+pub mod report;
+pub mod roots;

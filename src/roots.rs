@@ -1,0 +1,217 @@
+//! Roots and configuration (SPEC §3): where the Codex home, the object store and the event
+//! store are, and *why* — every resolved root carries its provenance, because the first thing a
+//! user debugging a hook asks is "which store did that write to?".
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::RootsArgs;
+
+/// Explicit values from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RootOverrides {
+    pub source_root: Option<PathBuf>,
+    pub objects_root: Option<PathBuf>,
+    pub event_store_root: Option<PathBuf>,
+}
+
+/// The config file (`<config dir>/config.toml`). Unknown keys are an error: a typo in a key
+/// would otherwise silently send checkpoints to the default store.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub source_root: Option<PathBuf>,
+    pub objects_root: Option<PathBuf>,
+    pub event_store_root: Option<PathBuf>,
+    /// Extra paths (relative to the Codex home) to capture besides the allowlist. The
+    /// never-captured list still wins.
+    #[serde(default)]
+    pub capture_include: Vec<String>,
+    /// How long a capture waits for another capture's lock, in seconds.
+    pub lock_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Root {
+    pub path: PathBuf,
+    /// Where the value came from, e.g. `--objects-root`, `NEXUS_OBJECTS_ROOT`, `config file`.
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Roots {
+    pub source: Root,
+    /// False when the source is the default `~/.codex` and it does not exist: nothing to capture.
+    pub source_exists: bool,
+    pub objects: Root,
+    pub event_store: Root,
+    pub config_file: PathBuf,
+    pub config_file_exists: bool,
+    #[serde(skip)]
+    pub config: Config,
+}
+
+pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
+
+impl Roots {
+    pub fn resolve(overrides: &RootOverrides) -> Result<Roots> {
+        let config_file = config_file_path()?;
+        let (config, config_file_exists) = load_config(&config_file)?;
+
+        let source = if let Some(p) = &overrides.source_root {
+            root(absolute(p)?, "--source-root")
+        } else if let Some(p) = env_path("CODEX_HOME") {
+            let p = absolute(&p)?;
+            if !p.is_dir() {
+                bail!(
+                    "CODEX_HOME is set to {} but that directory does not exist; unset it or point it at the Codex home",
+                    p.display()
+                );
+            }
+            root(p, "CODEX_HOME")
+        } else if let Some(p) = &config.source_root {
+            root(expand_home(p)?, "config file (source_root)")
+        } else {
+            root(home_dir()?.join(".codex"), "default (~/.codex)")
+        };
+        let source_exists = source.path.is_dir();
+        if !source_exists && source.origin != "default (~/.codex)" {
+            bail!(
+                "the Codex home {} (from {}) does not exist or is not a directory",
+                source.path.display(),
+                source.origin
+            );
+        }
+
+        let objects = if let Some(p) = &overrides.objects_root {
+            root(absolute(p)?, "--objects-root")
+        } else if let Some(p) = env_path("NEXUS_OBJECTS_ROOT") {
+            root(absolute(&p)?, "NEXUS_OBJECTS_ROOT")
+        } else if let Some(p) = &config.objects_root {
+            root(expand_home(p)?, "config file (objects_root)")
+        } else {
+            root(data_dir()?.join("NEXUS-Objects"), "default (data dir)")
+        };
+
+        let event_store = if let Some(p) = &overrides.event_store_root {
+            root(absolute(p)?, "--event-store-root")
+        } else if let Some(p) = env_path("NEXUS_EVENT_STORE_ROOT") {
+            root(absolute(&p)?, "NEXUS_EVENT_STORE_ROOT")
+        } else if let Some(p) = &config.event_store_root {
+            root(expand_home(p)?, "config file (event_store_root)")
+        } else {
+            let parent = objects.path.parent();
+            let in_repo = parent.map(|p| p.join("NEXUS-EventStore"));
+            let sibling = parent.and_then(Path::parent).map(|p| p.join("NEXUS-EventStore"));
+            match (in_repo, sibling) {
+                (Some(p), _) if p.is_dir() => root(p, "in-repo transition copy (<objects>/../NEXUS-EventStore)"),
+                (_, Some(p)) if p.is_dir() => root(p, "sibling (<objects>/../../NEXUS-EventStore)"),
+                _ => root(data_dir()?.join("NEXUS-EventStore"), "default (data dir)"),
+            }
+        };
+
+        Ok(Roots { source, source_exists, objects, event_store, config_file, config_file_exists, config })
+    }
+
+    pub fn lock_timeout_secs(&self) -> u64 {
+        if let Some(secs) = env::var("NEXUS_LOCK_TIMEOUT_SECS").ok().and_then(|v| v.parse().ok()) {
+            return secs;
+        }
+        self.config.lock_timeout_secs.unwrap_or(DEFAULT_LOCK_TIMEOUT_SECS)
+    }
+
+    /// Human description, one root per line (for `--verbose` and `nexus roots`).
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let exists = if self.source_exists { "" } else { " (does not exist: nothing to capture)" };
+        s.push_str(&format!(
+            "source root:      {}{exists}\n                  from {}\n",
+            self.source.path.display(),
+            self.source.origin
+        ));
+        s.push_str(&format!(
+            "objects root:     {}\n                  from {}\n",
+            self.objects.path.display(),
+            self.objects.origin
+        ));
+        s.push_str(&format!(
+            "event store root: {}\n                  from {}\n",
+            self.event_store.path.display(),
+            self.event_store.origin
+        ));
+        let cfg = if self.config_file_exists { "" } else { " (absent)" };
+        s.push_str(&format!("config file:      {}{cfg}\n", self.config_file.display()));
+        s
+    }
+}
+
+fn root(path: PathBuf, origin: &str) -> Root {
+    Root { path, origin: origin.to_owned() }
+}
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+/// Command-line and environment paths are relative to the current directory.
+pub fn absolute(p: &Path) -> Result<PathBuf> {
+    let p = expand_home(p)?;
+    std::path::absolute(&p).with_context(|| format!("cannot make {} absolute", p.display()))
+}
+
+fn expand_home(p: &Path) -> Result<PathBuf> {
+    match p.strip_prefix("~") {
+        Ok(rest) => Ok(home_dir()?.join(rest)),
+        Err(_) => Ok(p.to_path_buf()),
+    }
+}
+
+fn home_dir() -> Result<PathBuf> {
+    directories::BaseDirs::new()
+        .map(|d| d.home_dir().to_path_buf())
+        .context("cannot determine the home directory; set HOME")
+}
+
+fn project_dirs() -> Result<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "nexus")
+        .context("cannot determine the platform data and config directories; set HOME")
+}
+
+/// The platform data dir (`$XDG_DATA_HOME/nexus` on Linux): default stores and the hook registry.
+pub fn data_dir() -> Result<PathBuf> {
+    Ok(project_dirs()?.data_dir().to_path_buf())
+}
+
+/// `NEXUS_CONFIG_FILE` if set (tests, unusual setups), else `<config dir>/config.toml`.
+pub fn config_file_path() -> Result<PathBuf> {
+    if let Some(p) = env_path("NEXUS_CONFIG_FILE") {
+        return absolute(&p);
+    }
+    Ok(project_dirs()?.config_dir().join("config.toml"))
+}
+
+fn load_config(path: &Path) -> Result<(Config, bool)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Config::default(), false)),
+        Err(e) => return Err(e).with_context(|| format!("cannot read the config file {}", path.display())),
+    };
+    let config: Config = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
+        .with_context(|| format!("the config file {} is malformed; fix or remove it", path.display()))?;
+    Ok((config, true))
+}
+
+pub fn run(args: &RootsArgs) -> Result<ExitCode> {
+    let roots = Roots::resolve(&args.roots.overrides())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&roots)?);
+    } else {
+        print!("{}", roots.describe());
+    }
+    Ok(ExitCode::SUCCESS)
+}
