@@ -54,6 +54,10 @@ pub enum Command {
     Audit(crate::hooks::AuditArgs),
     /// Print each root and where its value came from.
     Roots(RootsArgs),
+    /// (Used by the post-rewrite hook.) Reads `old new` SHA pairs on stdin and links each
+    /// rewritten commit to its original's checkpoint, then captures HEAD once.
+    #[command(name = "link-rewritten-codex-commit-checkpoints", hide = true)]
+    LinkRewritten(crate::hooks::RewriteArgs),
 }
 
 /// The roots every store-using command accepts (SPEC §3).
@@ -99,6 +103,10 @@ pub struct CaptureArgs {
     /// Print nothing on success (for hooks)
     #[arg(long, short)]
     pub quiet: bool,
+    /// The git hook that runs this capture (post-commit, post-merge): a post-commit during a
+    /// rebase defers to post-rewrite
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub hook: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +203,7 @@ pub fn main() -> ExitCode {
         Command::Uninstall(args) => crate::hooks::run_uninstall(&args),
         Command::Audit(args) => crate::hooks::run_audit(&args),
         Command::Roots(args) => crate::roots::run(&args),
+        Command::LinkRewritten(args) => crate::hooks::run_link_rewritten(&args),
     };
     match result {
         Ok(code) => code,

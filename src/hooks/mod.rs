@@ -61,3 +61,19 @@ pub fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let _ = args;
     anyhow::bail!("audit-codex-commit-checkpoint-hooks is not implemented yet")
 }
+
+#[derive(Debug, Args)]
+pub struct RewriteArgs {
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    pub repo_root: PathBuf,
+    #[command(flatten)]
+    pub roots: RootArgs,
+    /// What git passed to post-rewrite: `amend` or `rebase`
+    #[arg(long, value_name = "KIND", default_value = "rebase")]
+    pub kind: String,
+}
+
+pub fn run_link_rewritten(args: &RewriteArgs) -> anyhow::Result<ExitCode> {
+    let _ = args;
+    anyhow::bail!("link-rewritten-codex-commit-checkpoints is not implemented yet")
+}
