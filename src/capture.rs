@@ -97,16 +97,8 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     })?;
 
     // 8. The manifest.
-    let manifest = build_manifest(
-        &roots,
-        &facts,
-        &commit,
-        &exported,
-        &imported,
-        previous.as_ref(),
-        req,
-        conversations,
-    )?;
+    let manifest =
+        build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, conversations)?;
     let path = checkpoint::write_manifest(&roots.event_store.path, &manifest, req.force)?;
     Ok(CaptureOutcome {
         deferred: None,
@@ -122,7 +114,8 @@ fn refuse_if_captured(roots: &Roots, facts: &RepoFacts, commit: &CommitFacts, fo
         return Ok(());
     }
     let own = checkpoint::manifest_path(&roots.event_store.path, &facts.slug, &commit.sha);
-    let existing = if own.exists() { Some(own) } else { checkpoint::find_by_commit(&roots.event_store.path, &commit.sha)? };
+    let existing =
+        if own.exists() { Some(own) } else { checkpoint::find_by_commit(&roots.event_store.path, &commit.sha)? };
     if let Some(path) = existing {
         return Err(ExitStatusError {
             code: EXIT_ALREADY_CAPTURED,
@@ -201,7 +194,9 @@ fn build_manifest(
 ) -> Result<CheckpointManifest> {
     let objects = ObjectStore::new(&roots.objects.path);
     let es_root = &roots.event_store.path;
-    let rel = |p: &Path, base: &Path| p.strip_prefix(base).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string());
+    let rel = |p: &Path, base: &Path| {
+        p.strip_prefix(base).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+    };
     let manifest_path = checkpoint::manifest_path(es_root, &facts.slug, &commit.sha);
     let import_manifest = fsutil_read_counts(&imported.manifest_path)?;
     Ok(CheckpointManifest {
@@ -225,7 +220,10 @@ fn build_manifest(
         event_store_root: es_root.display().to_string(),
         snapshot_name: exported.snapshot_name.clone(),
         snapshot_root: exported.snapshot_root.display().to_string(),
-        snapshot_manifest_relative_path: rel(&objects.snapshot_manifest_path(&exported.snapshot_name), &roots.objects.path),
+        snapshot_manifest_relative_path: rel(
+            &objects.snapshot_manifest_path(&exported.snapshot_name),
+            &roots.objects.path,
+        ),
         import_id: imported.import_id.clone(),
         import_manifest_relative_path: rel(&imported.manifest_path, es_root),
         import_seq: imported.import_seq,

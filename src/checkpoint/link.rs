@@ -169,7 +169,11 @@ pub fn link_conversations(
                 0,
                 Evidence {
                     kind: "touched_files".into(),
-                    detail: format!("wrote {} of the files this commit changed: {}", in_commit.len(), in_commit.join(", ")),
+                    detail: format!(
+                        "wrote {} of the files this commit changed: {}",
+                        in_commit.len(),
+                        in_commit.join(", ")
+                    ),
                     confidence: 0.95,
                 },
             );
@@ -202,7 +206,12 @@ pub fn link_conversations(
     }
     out.sort_by(|a, b| {
         (!a.files_touched_in_commit.is_empty(), a.files_touched_in_commit.len(), a.new_messages, &a.window.last_ts)
-            .cmp(&(!b.files_touched_in_commit.is_empty(), b.files_touched_in_commit.len(), b.new_messages, &b.window.last_ts))
+            .cmp(&(
+                !b.files_touched_in_commit.is_empty(),
+                b.files_touched_in_commit.len(),
+                b.new_messages,
+                &b.window.last_ts,
+            ))
             .reverse()
     });
     for (i, c) in out.iter_mut().enumerate() {

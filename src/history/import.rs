@@ -218,7 +218,8 @@ impl Importer<'_> {
         let reader: Box<dyn std::io::Read> = if kind == FileKind::TranscriptZst {
             let raw = recon.open_from(&self.snapshot, rel, 0)?;
             let mut dec = zstd::stream::read::Decoder::new(raw).context("not a zstd stream")?;
-            std::io::copy(&mut std::io::Read::take(&mut dec, start), &mut std::io::sink()).context("corrupt zstd data")?;
+            std::io::copy(&mut std::io::Read::take(&mut dec, start), &mut std::io::sink())
+                .context("corrupt zstd data")?;
             Box::new(dec)
         } else {
             Box::new(recon.open_from(&self.snapshot, rel, start)?)
@@ -287,7 +288,12 @@ impl Importer<'_> {
         self.write_items(&conv, rel, true, items)?;
         self.state.cursors.insert(
             rel.to_owned(),
-            Cursor { conversation_id: Some(conv), offset: 0, parser: Default::default(), snapshot: self.snapshot.clone() },
+            Cursor {
+                conversation_id: Some(conv),
+                offset: 0,
+                parser: Default::default(),
+                snapshot: self.snapshot.clone(),
+            },
         );
         Ok(())
     }
@@ -328,8 +334,14 @@ impl Importer<'_> {
             file.set_len(cstate.canonical_len).with_context(|| format!("cannot truncate {}", path.display()))?;
             let mut file = file;
             std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(cstate.canonical_len))?;
-            let span = Span { import_seq: self.import_seq, start: cstate.canonical_len, end: cstate.canonical_len, ..Default::default() };
-            self.writes.insert(conv.to_owned(), ConvWrite { writer: Some(BufWriter::new(file)), known_ids: None, span });
+            let span = Span {
+                import_seq: self.import_seq,
+                start: cstate.canonical_len,
+                end: cstate.canonical_len,
+                ..Default::default()
+            };
+            self.writes
+                .insert(conv.to_owned(), ConvWrite { writer: Some(BufWriter::new(file)), known_ids: None, span });
         }
         let w = self.writes.get_mut(conv).context("writer")?;
         if from_start && w.known_ids.is_none() && cstate.records > 0 {
@@ -354,7 +366,12 @@ impl Importer<'_> {
                 import_id: self.import_id.clone(),
                 ts: item.ts.clone(),
                 item: item.kind,
-                source: SourceRef { snapshot: self.snapshot.clone(), path: rel.to_owned(), offset: item.offset, index: item.index_in_line },
+                source: SourceRef {
+                    snapshot: self.snapshot.clone(),
+                    path: rel.to_owned(),
+                    offset: item.offset,
+                    index: item.index_in_line,
+                },
             };
             let mut line = serde_json::to_vec(&rec).context("cannot serialize a record")?;
             line.push(b'\n');
@@ -416,7 +433,10 @@ impl Importer<'_> {
         let mut touched = Vec::new();
         for (conv, w) in &mut self.writes {
             if let Some(writer) = w.writer.take() {
-                let file = writer.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot flush the history of {conv}"))?;
+                let file = writer
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .with_context(|| format!("cannot flush the history of {conv}"))?;
                 file.sync_all().with_context(|| format!("cannot sync the history of {conv}"))?;
             }
             let c = self.state.conversations.entry(conv.clone()).or_default();
@@ -613,6 +633,12 @@ pub fn print_outcome(o: &ImportOutcome) {
     let c = &o.counts;
     println!(
         "{}: {} new records ({} messages) in {} conversations; {} duplicates skipped, {} lines skipped, {} pending tails",
-        o.import_id, c.new_records, c.new_messages, o.conversations_touched.len(), c.duplicates_skipped, c.lines_skipped, c.pending_tails
+        o.import_id,
+        c.new_records,
+        c.new_messages,
+        o.conversations_touched.len(),
+        c.duplicates_skipped,
+        c.lines_skipped,
+        c.pending_tails
     );
 }
