@@ -266,7 +266,9 @@ impl LineParser {
     fn event(&mut self, ctx: &Ctx, p: &Obj, out: &mut Vec<Item>) -> Outcome {
         let owned = |k: &str| str_of(p, k).map(str::to_owned);
         let kind = match str_of(p, "type").unwrap_or("") {
-            "user_message" => return self.message(ctx, Role::User, CH_EVENT, normalize::event_message(p, Role::User), out),
+            "user_message" => {
+                return self.message(ctx, Role::User, CH_EVENT, normalize::event_message(p, Role::User), out);
+            }
             "agent_message" => {
                 let mut msg = normalize::event_message(p, Role::Assistant);
                 msg.phase = owned("phase");
@@ -296,8 +298,11 @@ impl LineParser {
                 }
             }
             "patch_apply_begin" => {
-                let paths: Vec<String> =
-                    p.get("changes").and_then(Value::as_object).map(|c| c.keys().cloned().collect()).unwrap_or_default();
+                let paths: Vec<String> = p
+                    .get("changes")
+                    .and_then(Value::as_object)
+                    .map(|c| c.keys().cloned().collect())
+                    .unwrap_or_default();
                 if paths.is_empty() {
                     return self.unrecognized(ctx, out);
                 }
@@ -341,10 +346,10 @@ impl LineParser {
         }
         if let Some(open) = self.inner.open.as_mut().filter(|o| o.user == user && o.channels & channel == 0) {
             open.channels |= channel;
-            if let Some(ItemKind::AssistantMessage { phase, .. }) = open.pending.as_mut().map(|i| &mut i.kind) {
-                if phase.is_none() {
-                    *phase = msg.phase;
-                }
+            if let Some(ItemKind::AssistantMessage { phase, .. }) = open.pending.as_mut().map(|i| &mut i.kind)
+                && phase.is_none()
+            {
+                *phase = msg.phase;
             }
             return Outcome::Duplicate;
         }
@@ -357,7 +362,15 @@ impl LineParser {
         Outcome::Item
     }
 
-    fn result(&mut self, ctx: &Ctx, ch: u8, call_id: String, exit: Option<i64>, text: &str, out: &mut Vec<Item>) -> Outcome {
+    fn result(
+        &mut self,
+        ctx: &Ctx,
+        ch: u8,
+        call_id: String,
+        exit: Option<i64>,
+        text: &str,
+        out: &mut Vec<Item>,
+    ) -> Outcome {
         if !call_id.is_empty() {
             if let Some(seen) = self.inner.results.iter_mut().find(|(id, _)| *id == call_id) {
                 if seen.1 & ch == 0 {
@@ -396,7 +409,12 @@ impl LineParser {
         }
     }
 
-    fn tokens(&mut self, ctx: &Ctx, usage: Option<(super::TokenUsage, super::TokenUsage)>, out: &mut Vec<Item>) -> Outcome {
+    fn tokens(
+        &mut self,
+        ctx: &Ctx,
+        usage: Option<(super::TokenUsage, super::TokenUsage)>,
+        out: &mut Vec<Item>,
+    ) -> Outcome {
         let Some((total, last)) = usage else { return self.unrecognized(ctx, out) };
         if self.inner.last_total == Some(total.total_tokens) {
             return Outcome::Duplicate;
@@ -497,10 +515,11 @@ pub(crate) fn id_from_file_name(name: &str) -> Option<String> {
         stem = stem.strip_suffix(ext).unwrap_or(stem);
     }
     // Continuation files: `<uuid>_<n>`.
-    if let Some((head, n)) = stem.rsplit_once('_') {
-        if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
-            stem = head;
-        }
+    if let Some((head, n)) = stem.rsplit_once('_')
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+    {
+        stem = head;
     }
     // A UUID is 36 chars: 8-4-4-4-12 hex digits.
     let tail_start = stem.len().checked_sub(36);

@@ -175,7 +175,9 @@ pub(crate) fn tool_call(ptype: &str, p: &Obj) -> Option<ItemKind> {
                 _ => String::new(),
             };
             match parse_obj(&raw) {
-                Some(args) if name == "apply_patch" => owned(&args, "input").or_else(|| owned(&args, "patch")).unwrap_or(raw),
+                Some(args) if name == "apply_patch" => {
+                    owned(&args, "input").or_else(|| owned(&args, "patch")).unwrap_or(raw)
+                }
                 Some(args) => {
                     workdir = owned(&args, "workdir").or_else(|| owned(&args, "cwd"));
                     argv = argv_of(args.get("command")).or_else(|| argv_of(args.get("cmd")));
