@@ -5,7 +5,20 @@ use serde_json::{Value, json};
 
 use super::normalize::{self, Obj, Role};
 use super::{LineParser, id_from_file_name};
-use crate::codex::{ItemKind, MAX_MESSAGE_TEXT};
+use crate::codex::{Item, ItemKind, LineStats, MAX_MESSAGE_TEXT, MAX_TOOL_TEXT};
+
+/// Feeds `text` line by line (offsets as in a file) and flushes.
+fn feed_text(name: &str, text: &str) -> (Vec<Item>, LineStats) {
+    let mut p = LineParser::new(Some(name));
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for line in text.split_inclusive('\n') {
+        p.feed_line(offset, line.trim_end_matches('\n').as_bytes(), &mut out);
+        offset += line.len() as u64;
+    }
+    p.flush(&mut out);
+    (out, p.stats())
+}
 
 fn obj(v: Value) -> Obj {
     match v {
@@ -113,4 +126,101 @@ fn later_meta_with_same_id_changes_nothing() {
     assert_eq!(p.stats().unrecognized, 1);
     assert_eq!(p.stats().fork_copied, 0);
     assert_eq!(p.conversation_id().as_deref(), Some("a"));
+}
+
+#[test]
+fn tool_call_shapes_and_result_channels() {
+    let patch = "*** Begin Patch\n*** Add File: a.txt\n+x\n*** Update File: b.rs\n*** Move to: c.rs\n*** End Patch";
+    let long = "é".repeat(MAX_TOOL_TEXT);
+    let call = |name: &str, args: String, id: &str| json!({"timestamp":"t","type":"response_item","payload":{"type":"function_call","name":name,"arguments":args,"call_id":id}});
+    let heredoc = format!("apply_patch <<'EOF'\n{patch}\nEOF");
+    let lines_json = [
+        json!({"timestamp":"t","type":"session_meta","payload":{"id":"abc"}}),
+        call("apply_patch", json!({"input": patch}).to_string(), "p1"),
+        call("shell", json!({"command": ["bash", "-lc", heredoc], "workdir": "/w"}).to_string(), "p2"),
+        call("shell", json!({"command": ["apply_patch", patch]}).to_string(), "p3"),
+        call("mcp__srv__tool", long, "m1"),
+        json!({"timestamp":"t","type":"event_msg","payload":{"type":"exec_command_end","call_id":"m1","exit_code":2,"aggregated_output":"boom"}}),
+        json!({"timestamp":"t","type":"response_item","payload":{"type":"function_call_output","call_id":"m1","output":"boom"}}),
+        json!({"timestamp":"t","type":"response_item","payload":{"type":"function_call_output","call_id":"m2","output":{"content":[1]}}}),
+        json!({"timestamp":"t","type":"event_msg","payload":{"type":"patch_apply_begin","call_id":"p1","changes":{"/abs/a.txt":{},"/abs/b.rs":{}}}}),
+        json!({"timestamp":"t","type":"response_item","payload":{"type":"custom_tool_call","name":"apply_patch","input":patch,"call_id":"p4"}}),
+    ];
+    let text: String = lines_json.iter().map(|v| format!("{v}\n")).collect();
+    let (items, stats) = feed_text("x", &text);
+    let calls: Vec<_> = items
+        .iter()
+        .filter_map(|i| match &i.kind {
+            ItemKind::ToolCall { call_id, files_touched, arguments, arguments_size, workdir, .. } => {
+                assert_eq!(workdir.is_some(), call_id == "p2");
+                Some((call_id.as_str(), files_touched.clone(), arguments.len(), *arguments_size))
+            }
+            _ => None,
+        })
+        .collect();
+    let touched = vec!["a.txt".to_owned(), "b.rs".to_owned(), "c.rs".to_owned()];
+    assert_eq!(calls[0].1, touched);
+    assert_eq!(calls[1].1, touched);
+    assert_eq!(calls[2].1, touched);
+    assert_eq!(calls[4].1, touched);
+    assert_eq!(calls[3].0, "m1");
+    assert_eq!((calls[3].2, calls[3].3), (MAX_TOOL_TEXT, 2 * MAX_TOOL_TEXT as u64));
+    let results: Vec<_> = items
+        .iter()
+        .filter_map(|i| match &i.kind {
+            ItemKind::ToolResult { call_id, exit_code, output, .. } => {
+                Some((call_id.as_str(), *exit_code, output.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results, vec![("m1", Some(2), "boom"), ("m2", None, r#"{"content":[1]}"#)]);
+    assert_eq!(stats.duplicates, 1);
+    assert!(items.iter().any(|i| i.kind
+        == ItemKind::FilesTouched {
+            call_id: Some("p1".to_owned()),
+            paths: vec!["/abs/a.txt".to_owned(), "/abs/b.rs".to_owned()]
+        }));
+}
+
+#[test]
+fn cwd_turns_renames_and_tokens_change_detection() {
+    let text = r#"{"timestamp":"t","type":"session_meta","payload":{"id":"abc","cwd":"/a"}}
+{"timestamp":"t","type":"turn_context","payload":{"cwd":"/a"}}
+{"timestamp":"t","type":"turn_context","payload":{"cwd":"/b"}}
+{"timestamp":"t","type":"world_state","payload":{"state":{"environments":{"environments":{"local":{"cwd":"/c"}}}}}}
+{"timestamp":"t","type":"world_state","payload":{"state":{"environments":{"environments":{"local":{"cwd":"/c"}}}}}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"user_message","message":"<environment_context>\n<cwd>/d</cwd>\n</environment_context>"}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"task_started","turn_id":"t1"}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"thread_name_updated","thread_name":"Retry work"}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"thread_renamed","title":"Other"}}
+{"timestamp":"t","type":"token_usage_record","payload":{"thread_token_usage":{"total_tokens":10},"usage":{"total_tokens":10}}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"total_tokens":10},"last_token_usage":{"total_tokens":10}}}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"total_tokens":25},"last_token_usage":{"total_tokens":15}}}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"token_count","info":null,"rate_limits":{}}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"context_compacted"}}
+{"timestamp":"t","type":"compacted","payload":{"message":""}}
+{"timestamp":"t","type":"compacted","payload":{"message":""}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"task_complete","turn_id":"t1"}}
+"#;
+    let (items, stats) = feed_text("x", text);
+    let k: Vec<ItemKind> = items.into_iter().skip(1).map(|i| i.kind).collect();
+    let cwd = |c: &str| ItemKind::Cwd { cwd: c.to_owned() };
+    assert_eq!(k[..3], [cwd("/b"), cwd("/c"), cwd("/d")]);
+    assert_eq!(k[3], ItemKind::TurnStarted { turn_id: Some("t1".to_owned()) });
+    assert_eq!(k[4], ItemKind::ThreadRenamed { name: "Retry work".to_owned() });
+    assert_eq!(k[5], ItemKind::ThreadRenamed { name: "Other".to_owned() });
+    assert!(
+        matches!(k[6], ItemKind::TokenCount { total, last } if total.total_tokens == 10 && last.total_tokens == 10)
+    );
+    assert!(
+        matches!(k[7], ItemKind::TokenCount { total, last } if total.total_tokens == 25 && last.total_tokens == 15)
+    );
+    // context_compacted + compacted are one compaction; the next compacted is another.
+    assert_eq!(
+        k[8..],
+        [ItemKind::Compacted, ItemKind::Compacted, ItemKind::TurnCompleted { turn_id: Some("t1".to_owned()) }]
+    );
+    assert_eq!(stats.duplicates, 2);
+    assert_eq!(stats.unrecognized, 3);
 }
