@@ -564,3 +564,21 @@ fn file_name_hint_gives_the_id_when_no_meta_comes_first() {
         assert_eq!(LineParser::new(Some(name)).conversation_id().as_deref(), Some(id));
     }
 }
+
+#[test]
+fn partial_tail_complete_lines_only() {
+    let data = fixture(PARTIAL);
+    let complete = lines(&data);
+    assert_eq!(complete.len(), 2, "the cut third line is held back");
+    let (items, stats, id) = parse_lines(PARTIAL, &complete);
+    assert_eq!(id.as_deref(), Some("019baaaa-0000-7000-8000-000000000001"));
+    assert_eq!(user_texts(&items), vec!["hi"]);
+    assert_eq!(assistant_count(&items), 0);
+    assert_eq!(stats, LineStats { lines: 2, ..LineStats::default() });
+    // Were the cut line fed anyway, it would only count as malformed.
+    let tail_start = complete[1].0 as usize + complete[1].1.len() + 1;
+    let mut p = LineParser::new(Some(PARTIAL));
+    let mut out = Vec::new();
+    p.feed_line(tail_start as u64, &data[tail_start..], &mut out);
+    assert_eq!(p.stats().malformed, 1);
+}
