@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::checkpoint::{self, CheckpointManifest, link::WindowBound};
+use crate::checkpoint::{self, CheckpointManifest};
 use crate::cli::{CaptureArgs, ExitStatusError};
 use crate::export::{self, ExportOutcome};
 use crate::gitfacts::{self, CommitFacts, RepoFacts};
@@ -87,12 +87,8 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     let es = EventStore::new(&roots.event_store.path);
     let previous = previous_checkpoint(&repo, &roots.event_store.path, &commit)?;
     let state = es.load_state()?;
-    let parent_time = parent_time(&repo, &commit);
-    let bound = match &previous {
-        Some(p) => WindowBound::AfterImport(p.import_seq),
-        None => WindowBound::Since(parent_time.as_deref()),
-    };
-    let conversations = checkpoint::link_conversations(&es, &state, &facts, bound, imported.import_seq, &mut || {
+    let after = previous.as_ref().map(|p| p.import_seq);
+    let conversations = checkpoint::link_conversations(&es, &state, &facts, after, imported.import_seq, &mut || {
         changed_files(&repo, &commit).unwrap_or_default()
     })?;
 
@@ -152,12 +148,6 @@ fn previous_checkpoint(
         current = parent;
     }
     Ok(None)
-}
-
-fn parent_time(repo: &git2::Repository, commit: &CommitFacts) -> Option<String> {
-    let parent = commit.parents.first()?;
-    let c = repo.find_commit(git2::Oid::from_str(parent).ok()?).ok()?;
-    Some(crate::fsutil::format_unix(c.time().seconds(), 0, false))
 }
 
 /// Paths (repo-relative) the commit changed against its first parent.

@@ -239,7 +239,13 @@ impl Importer<'_> {
             };
             match line {
                 Line::Complete { offset, bytes } => parser.feed_line(offset, bytes, &mut items),
-                Line::Oversized { .. } => self.counts.lines_skipped += 1,
+                Line::Oversized { len } => {
+                    self.counts.lines_skipped += 1;
+                    self.problems.push(format!(
+                        "{rel}: a line of {len} bytes exceeds the {} byte limit, skipped",
+                        super::lines::MAX_LINE_BYTES
+                    ));
+                }
             }
             if items.len() >= 256 {
                 self.emit(&parser, rel, from_start, std::mem::take(&mut items))?;
