@@ -176,10 +176,10 @@ pub fn normalize_remote(url: &str) -> String {
             break;
         }
     }
-    if let Some(at) = s.find('@') {
-        if at < s.find('/').unwrap_or(usize::MAX) {
-            s = s[at + 1..].to_owned();
-        }
+    if let Some(at) = s.find('@')
+        && at < s.find('/').unwrap_or(usize::MAX)
+    {
+        s = s[at + 1..].to_owned();
     }
     let s = s.replacen(':', "/", 1);
     let s = s.trim_end_matches('/');

@@ -212,15 +212,15 @@ fn relevance(conv: &ConversationState, repo: &RepoFacts, origin: Option<&str>) -
     if let Some(cwd) = conv.cwds.iter().find(|c| inside_any(c, &repo.work_trees).is_some()) {
         ev.push(Evidence { kind: "cwd".into(), detail: format!("worked in {cwd}"), confidence: 0.7 });
     }
-    if let Some(origin) = origin {
-        if let Some(url) = conv.remotes.iter().find(|r| normalize_remote(r) == origin) {
-            ev.push(Evidence { kind: "remote".into(), detail: format!("git remote {url}"), confidence: 0.6 });
-        }
+    if let Some(origin) = origin
+        && let Some(url) = conv.remotes.iter().find(|r| normalize_remote(r) == origin)
+    {
+        ev.push(Evidence { kind: "remote".into(), detail: format!("git remote {url}"), confidence: 0.6 });
     }
-    if ev.is_empty() {
-        if let Some(path) = conv.touched.iter().find(|p| inside_any(p, &repo.work_trees).is_some()) {
-            ev.push(Evidence { kind: "touched_files".into(), detail: format!("wrote {path}"), confidence: 0.5 });
-        }
+    if ev.is_empty()
+        && let Some(path) = conv.touched.iter().find(|p| inside_any(p, &repo.work_trees).is_some())
+    {
+        ev.push(Evidence { kind: "touched_files".into(), detail: format!("wrote {path}"), confidence: 0.5 });
     }
     ev
 }

@@ -160,10 +160,10 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
     let manifest = recon.manifest(snapshot)?.clone();
     // Cursors follow moved files (sessions/ → archived_sessions/): same bytes, same progress.
     for e in manifest.files.iter().filter(|e| e.storage == Storage::Move) {
-        if let Some(from) = &e.moved_from {
-            if let Some(c) = imp.state.cursors.remove(from) {
-                imp.state.cursors.insert(e.relative_path.clone(), c);
-            }
+        if let Some(from) = &e.moved_from
+            && let Some(c) = imp.state.cursors.remove(from)
+        {
+            imp.state.cursors.insert(e.relative_path.clone(), c);
         }
     }
     for rel in &manifest.removed {
@@ -259,10 +259,10 @@ impl Importer<'_> {
             self.counts.pending_tails += 1;
         }
         self.add_stats(&parser.stats());
-        if let Some(conv) = parser.conversation_id() {
-            if let Some(c) = self.state.conversations.get_mut(&conv) {
-                remember(&mut c.source_paths, rel, 16);
-            }
+        if let Some(conv) = parser.conversation_id()
+            && let Some(c) = self.state.conversations.get_mut(&conv)
+        {
+            remember(&mut c.source_paths, rel, 16);
         }
         self.state.cursors.insert(
             rel.to_owned(),
@@ -359,11 +359,11 @@ impl Importer<'_> {
                 self.counts.messages_seen += 1;
             }
             let id = record_id(conv, path_class(rel), item.offset, item.index_in_line, &item.kind);
-            if let Some(known) = &mut w.known_ids {
-                if !known.insert(id.clone()) {
-                    self.counts.duplicates_skipped += 1;
-                    continue;
-                }
+            if let Some(known) = &mut w.known_ids
+                && !known.insert(id.clone())
+            {
+                self.counts.duplicates_skipped += 1;
+                continue;
             }
             update_conversation(cstate, &item);
             let rec = Record {

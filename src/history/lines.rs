@@ -106,7 +106,9 @@ fn memchr(hay: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn collect(data: &[u8], max: usize) -> (Vec<(u64, String)>, Option<(u64, u64)>, u64) {
+    type Split = (Vec<(u64, String)>, Option<(u64, u64)>, u64);
+
+    fn collect(data: &[u8], max: usize) -> Split {
         let mut s = LineSplitter::new(data, 100).with_max_line(max);
         let mut out = Vec::new();
         while let Some(line) = s.next_line().unwrap() {
