@@ -93,8 +93,9 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     })?;
 
     // 8. The manifest.
+    let patch_id = gitfacts::patch_id(&repo, &commit.sha);
     let manifest =
-        build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, conversations)?;
+        build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, patch_id, conversations)?;
     let path = checkpoint::write_manifest(&roots.event_store.path, &manifest, req.force)?;
     Ok(CaptureOutcome {
         deferred: None,
@@ -180,6 +181,7 @@ fn build_manifest(
     imported: &ImportOutcome,
     previous: Option<&CheckpointManifest>,
     req: &CaptureRequest,
+    patch_id: Option<String>,
     conversations: Vec<checkpoint::LinkedConversation>,
 ) -> Result<CheckpointManifest> {
     let objects = ObjectStore::new(&roots.objects.path);
@@ -203,6 +205,7 @@ fn build_manifest(
         commit_author: commit.author.clone(),
         commit_time: commit.time.clone(),
         parent_shas: commit.parents.clone(),
+        patch_id,
         captured_at: crate::fsutil::now_rfc3339(),
         source_present: roots.source_exists,
         source_root: roots.source.path.display().to_string(),

@@ -212,3 +212,23 @@ mod tests {
         assert_ne!(a, normalize_remote("git@github.com:acme/other.git"));
     }
 }
+
+/// The commit's patch id (`git patch-id --stable` semantics, via libgit2): the same change
+/// rebased, cherry-picked or squashed elsewhere has the same id. None for merge commits (no
+/// single diff) and on any failure — it is evidence, not a requirement.
+pub fn patch_id(repo: &Repository, sha: &str) -> Option<String> {
+    let commit = repo.find_commit(git2::Oid::from_str(sha).ok()?).ok()?;
+    if commit.parent_count() > 1 {
+        return None;
+    }
+    let tree = commit.tree().ok()?;
+    let parent_tree = match commit.parent(0) {
+        Ok(p) => Some(p.tree().ok()?),
+        Err(_) => None,
+    };
+    let diff = repo.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None).ok()?;
+    if diff.deltas().len() == 0 {
+        return None;
+    }
+    diff.patchid(None).ok().map(|id| id.to_string())
+}

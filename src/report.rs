@@ -30,6 +30,12 @@ pub struct CommitReport {
     pub import_manifest_path: PathBuf,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewritten_from: Option<String>,
+    /// Set when the asked-for commit had no checkpoint and this one was found by patch id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_commit_sha: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found_via_patch_id: Option<String>,
+    pub tokens: TokenUsage,
     pub import_counts: crate::history::ImportCounts,
     pub conversations: Vec<ConversationReport>,
 }
@@ -72,20 +78,43 @@ pub fn run_commit(args: &ReportArgs) -> Result<ExitCode> {
     let repo = gitfacts::open(&args.repo_root)?;
     let commit = gitfacts::resolve_commit(&repo, &args.commit)?;
     let es_root = &roots.event_store.path;
-    let path = checkpoint::find_by_commit(es_root, &commit.sha)?.with_context(|| {
-        format!(
-            "commit {} ({}) has no checkpoint in {}; capture it with `nexus capture-codex-commit-checkpoint` or install the hook",
-            commit.short_sha,
-            commit.summary,
-            es_root.display()
-        )
-    })?;
-    let manifest = checkpoint::read_manifest(&path)?;
+    let (path, manifest, found_via) = match checkpoint::find_by_commit(es_root, &commit.sha)? {
+        Some(path) => {
+            let m = checkpoint::read_manifest(&path)?;
+            (path, m, None)
+        }
+        None => {
+            let by_patch = gitfacts::patch_id(&repo, &commit.sha)
+                .map(|id| checkpoint::find_by_patch_id(es_root, &id).map(|found| found.map(|f| (f, id))))
+                .transpose()?
+                .flatten();
+            let ((path, m), id) = by_patch.with_context(|| {
+                format!(
+                    "commit {} ({}) has no checkpoint in {}; capture it with `nexus capture-codex-commit-checkpoint` or install the hook",
+                    commit.short_sha,
+                    commit.summary,
+                    es_root.display()
+                )
+            })?;
+            let via = format!(
+                "commit {} has no checkpoint of its own; this is the checkpoint of {} ({}), which has the same patch id {id}",
+                commit.short_sha, m.commit_short_sha, m.commit_summary
+            );
+            (path, m, Some(via))
+        }
+    };
     let es = EventStore::new(es_root);
-    let report = build_report(&es, &path, &manifest, args.messages)?;
+    let mut report = build_report(&es, &path, &manifest, args.messages)?;
+    if found_via.is_some() {
+        report.requested_commit_sha = Some(commit.sha.clone());
+        report.found_via_patch_id = found_via;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
+        if let Some(via) = &report.found_via_patch_id {
+            println!("note: {via}");
+        }
         print_report(&report, &manifest);
     }
     Ok(ExitCode::SUCCESS)
@@ -121,6 +150,12 @@ pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_m
         import_id: m.import_id.clone(),
         import_manifest_path: es.root.join(&m.import_manifest_relative_path),
         rewritten_from: m.rewritten_from.clone(),
+        requested_commit_sha: None,
+        found_via_patch_id: None,
+        tokens: m.conversations.iter().fold(TokenUsage::default(), |mut t, c| {
+            t += c.tokens;
+            t
+        }),
         import_counts: m.import_counts.clone(),
         conversations,
     })

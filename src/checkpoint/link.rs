@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codex::{ItemKind, TokenUsage};
 use crate::gitfacts::{RepoFacts, normalize_remote};
-use crate::history::{ConversationState, EventStore, ImportState, Span, read_records};
+use crate::history::{ConversationState, EventStore, ImportState, Record, Span, read_records_at};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkedConversation {
@@ -48,6 +48,41 @@ pub struct Window {
     pub messages: u64,
     /// Byte ranges of the conversation's canonical file, `[start, end)` pairs.
     pub ranges: Vec<[u64; 2]>,
+}
+
+impl Window {
+    /// Adds a record (its byte range in the canonical file), merging contiguous ranges.
+    fn add(&mut self, range: [u64; 2], rec: &Record) {
+        if self.records == 0 {
+            self.first_record_id = rec.id.clone();
+            self.first_ts = rec.ts.clone();
+        }
+        self.last_record_id = rec.id.clone();
+        if rec.ts.is_some() {
+            self.last_ts = rec.ts.clone();
+        }
+        self.records += 1;
+        if rec.is_message() {
+            self.messages += 1;
+        }
+        match self.ranges.last_mut() {
+            Some(last) if last[1] == range[0] => last[1] = range[1],
+            _ => self.ranges.push(range),
+        }
+    }
+}
+
+/// Absolute paths a record says were written.
+fn written_paths(item: &ItemKind, cwd: Option<&str>) -> Vec<String> {
+    match item {
+        ItemKind::ToolCall { files_touched, workdir, .. } => {
+            files_touched.iter().filter_map(|f| crate::history::resolve_path(f, workdir.as_deref().or(cwd))).collect()
+        }
+        ItemKind::FilesTouched { paths, .. } => {
+            paths.iter().filter_map(|f| crate::history::resolve_path(f, cwd)).collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,52 +127,31 @@ pub fn link_conversations(
             continue;
         }
         let changed = changed.get_or_insert_with(|| changed_files().into_iter().collect());
+        // Linked through its cwd: only the records made while it worked in this repository
+        // (or that wrote into it) belong to the window; what it did elsewhere produced other
+        // commits. Linked through a remote or written files only: every record of the window.
+        let filter_by_cwd = evidence.iter().any(|e| e.kind == "cwd");
         let mut window = Window::default();
         let mut tokens = TokenUsage::default();
-        let mut cwd = conv.cwds.first().cloned();
         let mut touched = BTreeSet::new();
         for span in &spans {
-            window.ranges.push([span.start, span.end]);
-            for rec in read_records(es, id, span.start, span.end)? {
-                if window.records == 0 {
-                    window.first_record_id = rec.id.clone();
-                    window.first_ts = rec.ts.clone();
-                }
-                window.last_record_id = rec.id.clone();
-                if rec.ts.is_some() {
-                    window.last_ts = rec.ts.clone();
-                }
-                window.records += 1;
-                if rec.is_message() {
-                    window.messages += 1;
-                }
+            let mut cwd = span.start_cwd.clone().or_else(|| conv.cwds.first().cloned());
+            for (range, rec) in read_records_at(es, id, span.start, span.end)? {
                 match &rec.item {
-                    ItemKind::Cwd { cwd: c } => cwd = Some(c.clone()),
-                    ItemKind::SessionMeta { cwd: Some(c), .. } => cwd = Some(c.clone()),
-                    ItemKind::ToolCall { files_touched, workdir, .. } => {
-                        for f in files_touched {
-                            let base = workdir.as_deref().or(cwd.as_deref());
-                            if let Some(abs) = crate::history::resolve_path(f, base) {
-                                touched.insert(abs);
-                            }
-                        }
-                    }
-                    ItemKind::FilesTouched { paths, .. } => {
-                        for f in paths {
-                            if let Some(abs) = crate::history::resolve_path(f, cwd.as_deref()) {
-                                touched.insert(abs);
-                            }
-                        }
-                    }
-                    ItemKind::TokenCount { last, .. } => {
-                        tokens.input_tokens += last.input_tokens;
-                        tokens.cached_input_tokens += last.cached_input_tokens;
-                        tokens.output_tokens += last.output_tokens;
-                        tokens.reasoning_output_tokens += last.reasoning_output_tokens;
-                        tokens.total_tokens += last.total_tokens;
-                    }
+                    ItemKind::Cwd { cwd: c } | ItemKind::SessionMeta { cwd: Some(c), .. } => cwd = Some(c.clone()),
                     _ => {}
                 }
+                let written = written_paths(&rec.item, cwd.as_deref());
+                let here = cwd.as_deref().is_none_or(|c| inside_any(c, &repo.work_trees).is_some())
+                    || written.iter().any(|p| inside_any(p, &repo.work_trees).is_some());
+                if filter_by_cwd && !here {
+                    continue;
+                }
+                touched.extend(written);
+                if let ItemKind::TokenCount { last, .. } = &rec.item {
+                    tokens += *last;
+                }
+                window.add(range, &rec);
             }
         }
         if window.records == 0 {

@@ -37,6 +37,10 @@ pub struct CheckpointManifest {
     pub commit_author: String,
     pub commit_time: String,
     pub parent_shas: Vec<String>,
+    /// `git patch-id --stable` of the commit's change (absent for merges and empty commits):
+    /// how `report` finds this checkpoint from a rebased or cherry-picked copy of the commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_id: Option<String>,
     pub captured_at: String,
     /// False when there was no Codex home: the checkpoint exists, with nothing linked.
     pub source_present: bool,
@@ -144,4 +148,32 @@ pub fn list_repo(event_store_root: &Path, slug: &str) -> Result<Vec<(PathBuf, Ch
     }
     out.sort_by(|a, b| b.1.commit_time.cmp(&a.1.commit_time).then(b.1.captured_at.cmp(&a.1.captured_at)));
     Ok(out)
+}
+
+/// A checkpoint of another commit with the same patch id (a rebase, cherry-pick or single-commit
+/// squash done where no checkpoint was captured). Cheap pre-filter on the raw text before
+/// parsing, since this scans every manifest.
+pub fn find_by_patch_id(event_store_root: &Path, patch_id: &str) -> Result<Option<(PathBuf, CheckpointManifest)>> {
+    let dir = EventStore::new(event_store_root).checkpoints_dir();
+    let Ok(slugs) = fs::read_dir(&dir) else { return Ok(None) };
+    let needle = format!("patch_id = \"{patch_id}\"");
+    let mut best: Option<(PathBuf, CheckpointManifest)> = None;
+    for slug in slugs.flatten() {
+        let Ok(files) = fs::read_dir(slug.path()) else { continue };
+        for file in files.flatten() {
+            let path = file.path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            let Ok(text) = fs::read_to_string(&path) else { continue };
+            if !text.contains(&needle) {
+                continue;
+            }
+            let m = read_manifest(&path)?;
+            if best.as_ref().is_none_or(|(_, b)| m.captured_at > b.captured_at) {
+                best = Some((path, m));
+            }
+        }
+    }
+    Ok(best)
 }

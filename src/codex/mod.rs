@@ -161,6 +161,16 @@ pub struct TokenUsage {
     pub total_tokens: u64,
 }
 
+impl std::ops::AddAssign for TokenUsage {
+    fn add_assign(&mut self, t: TokenUsage) {
+        self.input_tokens += t.input_tokens;
+        self.cached_input_tokens += t.cached_input_tokens;
+        self.output_tokens += t.output_tokens;
+        self.reasoning_output_tokens += t.reasoning_output_tokens;
+        self.total_tokens += t.total_tokens;
+    }
+}
+
 /// What the parser did with lines that yield no item. All non-fatal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineStats {

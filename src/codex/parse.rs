@@ -20,6 +20,7 @@ mod document;
 mod inject;
 mod normalize;
 mod patch;
+mod shell;
 mod time;
 
 use serde::{Deserialize, Serialize};

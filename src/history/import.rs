@@ -23,7 +23,7 @@ use super::{
     STATE_SCHEMA_VERSION, SourceRef, Span, record_id, remember,
 };
 use crate::cli::ImportArgs;
-use crate::codex::{Item, ItemKind, LineParser, LineStats, TokenUsage, parse_json_document};
+use crate::codex::{Item, ItemKind, LineParser, LineStats, parse_json_document};
 use crate::fsutil;
 use crate::objects::{EXPORT_MANIFEST, FileKind, ObjectStore, Reconstructor, Storage};
 use crate::roots::Roots;
@@ -344,6 +344,7 @@ impl Importer<'_> {
                 import_seq: self.import_seq,
                 start: cstate.canonical_len,
                 end: cstate.canonical_len,
+                start_cwd: cstate.last_cwd.clone(),
                 ..Default::default()
             };
             self.writes
@@ -395,7 +396,7 @@ impl Importer<'_> {
             span.records += 1;
             span.end += line.len() as u64;
             if let ItemKind::TokenCount { last, .. } = &rec.item {
-                add_tokens(&mut span.tokens, last);
+                span.tokens += *last;
             }
             if is_msg {
                 span.messages += 1;
@@ -494,14 +495,6 @@ impl Importer<'_> {
 fn path_class(rel: &str) -> &'static str {
     let _ = rel;
     "codex-transcript"
-}
-
-fn add_tokens(sum: &mut TokenUsage, t: &TokenUsage) {
-    sum.input_tokens += t.input_tokens;
-    sum.cached_input_tokens += t.cached_input_tokens;
-    sum.output_tokens += t.output_tokens;
-    sum.reasoning_output_tokens += t.reasoning_output_tokens;
-    sum.total_tokens += t.total_tokens;
 }
 
 fn update_conversation(c: &mut ConversationState, item: &Item) {

@@ -24,6 +24,7 @@ pub use import::{
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -201,25 +202,47 @@ pub struct Span {
     pub last_ts: Option<String>,
     #[serde(default)]
     pub tokens: TokenUsage,
+    /// The conversation's working directory when the span starts (cwd changes inside the span
+    /// are records): lets linking place every record of a window in a directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_cwd: Option<String>,
 }
 
 pub const MAX_TRACKED_PATHS: usize = 4096;
 
 /// Reads the records in bytes `start..end` of a conversation's canonical file.
 pub fn read_records(store: &EventStore, conversation_id: &str, start: u64, end: u64) -> Result<Vec<Record>> {
+    Ok(read_records_at(store, conversation_id, start, end)?.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Like [`read_records`], with each record's byte range `[start, end)` in the file.
+pub fn read_records_at(
+    store: &EventStore,
+    conversation_id: &str,
+    start: u64,
+    end: u64,
+) -> Result<Vec<([u64; 2], Record)>> {
     let path = store.conversation_path(conversation_id);
     let mut file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     file.seek(SeekFrom::Start(start)).with_context(|| format!("cannot seek {}", path.display()))?;
-    let reader = BufReader::new(file.take(end.saturating_sub(start)));
+    let mut reader = BufReader::new(file.take(end.saturating_sub(start)));
     let mut out = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-        if line.trim().is_empty() {
+    let mut pos = start;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        let range = [pos, pos + n as u64];
+        pos += n as u64;
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let rec: Record = serde_json::from_str(&line)
-            .with_context(|| format!("{}: record {} at byte {start}+ is not valid", path.display(), i + 1))?;
-        out.push(rec);
+        let rec: Record = serde_json::from_slice(&line)
+            .with_context(|| format!("{}: the record at byte {} is not valid", path.display(), range[0]))?;
+        out.push((range, rec));
     }
     Ok(out)
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{inject, patch};
+use super::{inject, patch, shell};
 use crate::codex::{ItemKind, MAX_MESSAGE_TEXT, MAX_TOOL_TEXT, TokenUsage};
 
 pub(crate) type Obj = Map<String, Value>;
@@ -190,8 +190,13 @@ pub(crate) fn tool_call(ptype: &str, p: &Obj) -> Option<ItemKind> {
     };
     let files_touched = if name == "apply_patch" {
         patch::patch_paths(&text)
+    } else if let Some(argv) = argv.as_deref() {
+        match patch::shell_patch(argv) {
+            Some(p) => patch::patch_paths(p),
+            None => shell::shell_writes(argv),
+        }
     } else {
-        argv.as_deref().and_then(patch::shell_patch).map(patch::patch_paths).unwrap_or_default()
+        Vec::new()
     };
     Some(ItemKind::ToolCall {
         call_id,
