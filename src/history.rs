@@ -1,2 +1,4 @@
 //! (being written)
-pub fn run(_args: &crate::cli::ImportArgs) -> anyhow::Result<std::process::ExitCode> { anyhow::bail!("todo") }
+pub fn run(_args: &crate::cli::ImportArgs) -> anyhow::Result<std::process::ExitCode> {
+    anyhow::bail!("todo")
+}
