@@ -225,35 +225,34 @@ fn plan_file(hook: &'static str, hooks_dir: &Path, baked: &Baked, known: Option<
     let mode = meta.permissions().mode() & 0o7777;
     let prior = PriorState { blake3: registry::hash(&bytes), mode, symlink: is_link, backup: None };
 
-    if !is_link {
-        if let Ok(text) = std::str::from_utf8(&bytes) {
-            let replaced = block::replace_block(text, &block_text).with_context(|| format!("in {}", path.display()))?;
-            if let Some(new_text) = replaced {
-                // Already managed: replace the block in place, keep everything else.
-                let exec_mode = mode | ((mode & 0o444) >> 2);
-                plan.unchanged = new_text.as_bytes() == bytes.as_slice() && exec_mode == mode;
-                plan.new_bytes = new_text.into_bytes();
-                plan.mode = exec_mode;
-                let record = known.and_then(|k| k.files.iter().find(|f| f.path == path)).cloned();
-                plan.action = record.as_ref().map(|r| r.action).unwrap_or(Action::Adopted);
-                plan.kept_record = Some(record.unwrap_or(FileRecord {
-                    hook: hook.to_owned(),
-                    path: path.clone(),
-                    action: Action::Adopted,
-                    prior: None,
-                    aside_path: None,
-                    installed_blake3: String::new(),
-                }));
-                plan.what = if plan.unchanged {
-                    "up to date (managed block already current)".to_owned()
-                } else if exec_mode != mode {
-                    "replace the managed block and make the hook executable again".to_owned()
-                } else {
-                    "replace the managed block (the rest of the hook is kept)".to_owned()
-                };
-                return Ok(plan);
-            }
-        }
+    if !is_link
+        && let Ok(text) = std::str::from_utf8(&bytes)
+        && let Some(new_text) =
+            block::replace_block(text, &block_text).with_context(|| format!("in {}", path.display()))?
+    {
+        // Already managed: replace the block in place, keep everything else.
+        let exec_mode = mode | ((mode & 0o444) >> 2);
+        plan.unchanged = new_text.as_bytes() == bytes.as_slice() && exec_mode == mode;
+        plan.new_bytes = new_text.into_bytes();
+        plan.mode = exec_mode;
+        let record = known.and_then(|k| k.files.iter().find(|f| f.path == path)).cloned();
+        plan.action = record.as_ref().map(|r| r.action).unwrap_or(Action::Adopted);
+        plan.kept_record = Some(record.unwrap_or(FileRecord {
+            hook: hook.to_owned(),
+            path: path.clone(),
+            action: Action::Adopted,
+            prior: None,
+            aside_path: None,
+            installed_blake3: String::new(),
+        }));
+        plan.what = if plan.unchanged {
+            "up to date (managed block already current)".to_owned()
+        } else if exec_mode != mode {
+            "replace the managed block and make the hook executable again".to_owned()
+        } else {
+            "replace the managed block (the rest of the hook is kept)".to_owned()
+        };
+        return Ok(plan);
     }
 
     let executable = is_link || mode & 0o111 != 0;

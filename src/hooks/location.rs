@@ -43,14 +43,13 @@ impl RepoLocation {
 /// Finds the repository around `path` and where git runs its hooks.
 pub fn locate(path: &Path) -> Result<RepoLocation> {
     if let Ok(repo) = git2::Repository::open_ext(path, git2::RepositoryOpenFlags::CROSS_FS, std::iter::empty::<&str>())
+        && repo.is_bare()
     {
-        if repo.is_bare() {
-            bail!(
-                "{} is a bare repository: nothing is committed in it, so git never runs post-commit there; \
-                 install in a clone or a linked worktree instead",
-                path.display()
-            );
-        }
+        bail!(
+            "{} is a bare repository: nothing is committed in it, so git never runs post-commit there; \
+             install in a clone or a linked worktree instead",
+            path.display()
+        );
     }
     let repo = gitfacts::open(path)?;
     let facts = gitfacts::repo_facts(&repo)?;

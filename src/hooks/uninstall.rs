@@ -63,7 +63,7 @@ fn uninstall_files(hooks_dir: &Path, record: Option<&RepoRecord>) -> Result<Stri
     for hook in block::HOOK_NAMES {
         let path = hooks_dir.join(hook);
         let rec = record.and_then(|r| r.files.iter().find(|f| f.path == path));
-        let what = uninstall_one(hook, &path, rec).with_context(|| format!("cannot uninstall {}", path.display()))?;
+        let what = uninstall_one(&path, rec).with_context(|| format!("cannot uninstall {}", path.display()))?;
         out.push_str(&format!("  {:<13} {what}\n", format!("{hook}:")));
     }
     Ok(out)
@@ -80,7 +80,7 @@ fn aside_of(path: &Path, rec: Option<&FileRecord>) -> Option<PathBuf> {
         .find(|p| fs::symlink_metadata(p).is_ok())
 }
 
-fn uninstall_one(hook: &str, path: &Path, rec: Option<&FileRecord>) -> Result<String> {
+fn uninstall_one(path: &Path, rec: Option<&FileRecord>) -> Result<String> {
     let aside = aside_of(path, rec);
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
@@ -119,15 +119,14 @@ fn uninstall_one(hook: &str, path: &Path, rec: Option<&FileRecord>) -> Result<St
         Action::Edited => {
             let rec = rec.context("an edited hook without a registry record")?;
             let untouched = registry::hash(&bytes) == rec.installed_blake3;
-            if let (true, Some(prior)) = (untouched, rec.prior.as_ref()) {
-                if let Some(backup) = prior.backup.as_deref() {
-                    if let Ok(saved) = registry::read_backup(backup) {
-                        if registry::hash(&saved) == prior.blake3 {
-                            write_hook_atomic(path, &saved, prior.mode)?;
-                            return Ok("restored byte for byte (content and mode)".to_owned());
-                        }
-                    }
-                }
+            if untouched
+                && let Some(prior) = rec.prior.as_ref()
+                && let Some(backup) = prior.backup.as_deref()
+                && let Ok(saved) = registry::read_backup(backup)
+                && registry::hash(&saved) == prior.blake3
+            {
+                write_hook_atomic(path, &saved, prior.mode)?;
+                return Ok("restored byte for byte (content and mode)".to_owned());
             }
             let mode = fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o755);
             let mode = rec.prior.as_ref().map(|p| p.mode).unwrap_or(mode);
