@@ -275,7 +275,9 @@ mod tests {
         let block = render("post-commit", &baked()).unwrap();
         assert!(block.starts_with(START_MARKER));
         assert!(block.trim_end().ends_with(END_MARKER));
-        assert!(!block.contains('@'), "a placeholder was left: {block}");
+        for name in ["@VERSION@", "@BIN@", "@LOG_DIR@", "@BODY@", "@SOURCE_ROOT@", "@OBJECTS_ROOT@", "@FORMAT@"] {
+            assert!(!block.contains(name), "{name} was left: {block}");
+        }
         assert_eq!(parse_baked(&block), Some(baked()));
         assert!(render("pre-commit", &baked()).is_err());
     }
