@@ -1,4 +1,303 @@
-//! (being written)
-pub fn run(_args: &crate::cli::CaptureArgs) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("todo")
+//! The capture recipe (SPEC §1): for the repository's HEAD,
+//!
+//! 1. resolve the roots;
+//! 2. read the commit (libgit2, no subprocess);
+//! 3. refuse a second checkpoint for the same commit (exit 3) unless `--force`;
+//! 4. take the shared-root locks;
+//! 5. export the Codex home incrementally into a new snapshot;
+//! 6. import what changed into canonical history;
+//! 7. link the conversations of this repository that have records since the previous
+//!    checkpoint;
+//! 8. write the checkpoint manifest, atomically, last.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::checkpoint::{self, CheckpointManifest, link::WindowBound};
+use crate::cli::{CaptureArgs, ExitStatusError};
+use crate::export::{self, ExportOutcome};
+use crate::gitfacts::{self, CommitFacts, RepoFacts};
+use crate::history::{self, EventStore, ImportOutcome};
+use crate::lock;
+use crate::objects::ObjectStore;
+use crate::roots::{RootOverrides, Roots};
+
+/// Exit status of "this commit already has a checkpoint".
+pub const EXIT_ALREADY_CAPTURED: u8 = 3;
+
+#[derive(Debug, Clone, Default)]
+pub struct CaptureRequest {
+    pub repo_root: PathBuf,
+    pub roots: RootOverrides,
+    pub force: bool,
+    pub rewritten_from: Option<String>,
+    pub rewrite_kind: Option<String>,
+    /// The git hook running this capture, if any.
+    pub hook: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CaptureOutcome {
+    /// Set when a post-commit hook ran during a rebase: nothing captured, post-rewrite will.
+    pub deferred: Option<String>,
+    pub manifest_path: Option<PathBuf>,
+    pub manifest: Option<CheckpointManifest>,
+    pub export: Option<ExportOutcome>,
+    pub import: Option<ImportOutcome>,
+}
+
+pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
+    // 1. Roots.
+    let roots = Roots::resolve(&req.roots)?;
+    roots.require_source()?;
+
+    // 2. The commit.
+    let repo = gitfacts::open(&req.repo_root)?;
+    if req.hook.as_deref() == Some("post-commit") && rebase_in_progress(&repo) {
+        return Ok(CaptureOutcome {
+            deferred: Some("a rebase is in progress: post-rewrite captures when it finishes".into()),
+            manifest_path: None,
+            manifest: None,
+            export: None,
+            import: None,
+        });
+    }
+    let facts = gitfacts::repo_facts(&repo)?;
+    let commit = gitfacts::head_commit(&repo)?;
+
+    // 3. One checkpoint per commit unless forced.
+    refuse_if_captured(&roots, &facts, &commit, req.force)?;
+
+    // 4. Serialize with every other capture on these roots.
+    let purpose = format!("capture of {} in {}", commit.short_sha, facts.slug);
+    let _locks = lock::lock_stores(&roots, &purpose)?;
+    refuse_if_captured(&roots, &facts, &commit, req.force)?;
+
+    // 5. Export.
+    let snapshot_base = export::snapshot_base_name(Some(&facts.slug), Some(&commit.sha));
+    let exported = export::export(&roots, &snapshot_base)?;
+
+    // 6. Import (every snapshot not yet imported, ending with this one).
+    let imported = history::import_pending(&roots, &exported.snapshot_name)?;
+
+    // 7. Link.
+    let es = EventStore::new(&roots.event_store.path);
+    let previous = previous_checkpoint(&repo, &roots.event_store.path, &commit)?;
+    let state = es.load_state()?;
+    let parent_time = parent_time(&repo, &commit);
+    let bound = match &previous {
+        Some(p) => WindowBound::AfterImport(p.import_seq),
+        None => WindowBound::Since(parent_time.as_deref()),
+    };
+    let conversations = checkpoint::link_conversations(&es, &state, &facts, bound, imported.import_seq, &mut || {
+        changed_files(&repo, &commit).unwrap_or_default()
+    })?;
+
+    // 8. The manifest.
+    let manifest = build_manifest(
+        &roots,
+        &facts,
+        &commit,
+        &exported,
+        &imported,
+        previous.as_ref(),
+        req,
+        conversations,
+    )?;
+    let path = checkpoint::write_manifest(&roots.event_store.path, &manifest, req.force)?;
+    Ok(CaptureOutcome {
+        deferred: None,
+        manifest_path: Some(path),
+        manifest: Some(manifest),
+        export: Some(exported),
+        import: Some(imported),
+    })
+}
+
+fn refuse_if_captured(roots: &Roots, facts: &RepoFacts, commit: &CommitFacts, force: bool) -> Result<()> {
+    if force {
+        return Ok(());
+    }
+    let own = checkpoint::manifest_path(&roots.event_store.path, &facts.slug, &commit.sha);
+    let existing = if own.exists() { Some(own) } else { checkpoint::find_by_commit(&roots.event_store.path, &commit.sha)? };
+    if let Some(path) = existing {
+        return Err(ExitStatusError {
+            code: EXIT_ALREADY_CAPTURED,
+            message: format!(
+                "commit {} already has a checkpoint: {} (use --force to replace it)",
+                commit.short_sha,
+                path.display()
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn rebase_in_progress(repo: &git2::Repository) -> bool {
+    use git2::RepositoryState::*;
+    matches!(repo.state(), Rebase | RebaseInteractive | RebaseMerge | ApplyMailbox | ApplyMailboxOrRebase)
+}
+
+/// The checkpoint the window starts after: the nearest first-parent ancestor (up to 100
+/// commits back) that has one.
+fn previous_checkpoint(
+    repo: &git2::Repository,
+    event_store_root: &Path,
+    commit: &CommitFacts,
+) -> Result<Option<CheckpointManifest>> {
+    let Ok(oid) = git2::Oid::from_str(&commit.sha) else { return Ok(None) };
+    let Ok(mut current) = repo.find_commit(oid) else { return Ok(None) };
+    for _ in 0..100 {
+        let Ok(parent) = current.parent(0) else { return Ok(None) };
+        if let Some(path) = checkpoint::find_by_commit(event_store_root, &parent.id().to_string())? {
+            return Ok(Some(checkpoint::read_manifest(&path)?));
+        }
+        current = parent;
+    }
+    Ok(None)
+}
+
+fn parent_time(repo: &git2::Repository, commit: &CommitFacts) -> Option<String> {
+    let parent = commit.parents.first()?;
+    let c = repo.find_commit(git2::Oid::from_str(parent).ok()?).ok()?;
+    Some(crate::fsutil::format_unix(c.time().seconds(), 0, false))
+}
+
+/// Paths (repo-relative) the commit changed against its first parent.
+pub fn changed_files(repo: &git2::Repository, commit: &CommitFacts) -> Result<Vec<String>> {
+    let c = repo.find_commit(git2::Oid::from_str(&commit.sha)?)?;
+    let tree = c.tree()?;
+    let parent_tree = match c.parent(0) {
+        Ok(p) => Some(p.tree()?),
+        Err(_) => None,
+    };
+    let diff = repo.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)?;
+    let mut out = Vec::new();
+    for delta in diff.deltas() {
+        for f in [delta.old_file().path(), delta.new_file().path()].into_iter().flatten() {
+            let s = f.display().to_string();
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_manifest(
+    roots: &Roots,
+    facts: &RepoFacts,
+    commit: &CommitFacts,
+    exported: &ExportOutcome,
+    imported: &ImportOutcome,
+    previous: Option<&CheckpointManifest>,
+    req: &CaptureRequest,
+    conversations: Vec<checkpoint::LinkedConversation>,
+) -> Result<CheckpointManifest> {
+    let objects = ObjectStore::new(&roots.objects.path);
+    let es_root = &roots.event_store.path;
+    let rel = |p: &Path, base: &Path| p.strip_prefix(base).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string());
+    let manifest_path = checkpoint::manifest_path(es_root, &facts.slug, &commit.sha);
+    let import_manifest = fsutil_read_counts(&imported.manifest_path)?;
+    Ok(CheckpointManifest {
+        schema_version: checkpoint::SCHEMA_VERSION,
+        checkpoint_kind: checkpoint::CHECKPOINT_KIND.into(),
+        repo_slug: facts.slug.clone(),
+        repo_root: facts.work_tree.display().to_string(),
+        branch_name: facts.branch.clone(),
+        remote_origin: facts.remote_origin.clone(),
+        commit_sha: commit.sha.clone(),
+        commit_short_sha: commit.short_sha.clone(),
+        commit_summary: commit.summary.clone(),
+        commit_message: commit.message.clone(),
+        commit_author: commit.author.clone(),
+        commit_time: commit.time.clone(),
+        parent_shas: commit.parents.clone(),
+        captured_at: crate::fsutil::now_rfc3339(),
+        source_present: roots.source_exists,
+        source_root: roots.source.path.display().to_string(),
+        objects_root: roots.objects.path.display().to_string(),
+        event_store_root: es_root.display().to_string(),
+        snapshot_name: exported.snapshot_name.clone(),
+        snapshot_root: exported.snapshot_root.display().to_string(),
+        snapshot_manifest_relative_path: rel(&objects.snapshot_manifest_path(&exported.snapshot_name), &roots.objects.path),
+        import_id: imported.import_id.clone(),
+        import_manifest_relative_path: rel(&imported.manifest_path, es_root),
+        import_seq: imported.import_seq,
+        manifest_relative_path: rel(&manifest_path, es_root),
+        previous_checkpoint_sha: previous.map(|p| p.commit_sha.clone()),
+        previous_import_seq: previous.map(|p| p.import_seq),
+        rewritten_from: req.rewritten_from.clone(),
+        rewrite_kind: req.rewrite_kind.clone(),
+        import_counts: import_manifest,
+        conversations,
+    })
+}
+
+/// The import's counts as recorded in its manifest (also right when the snapshot had already
+/// been imported by an earlier run).
+fn fsutil_read_counts(path: &Path) -> Result<history::ImportCounts> {
+    let m: history::ImportManifest = crate::fsutil::read_toml(path)?;
+    Ok(m.counts)
+}
+
+pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
+    let req = CaptureRequest {
+        repo_root: args.repo_root.clone(),
+        roots: args.roots.overrides(),
+        force: args.force,
+        rewritten_from: None,
+        rewrite_kind: None,
+        hook: args.hook.clone(),
+    };
+    if args.roots.verbose {
+        eprint!("{}", Roots::resolve(&req.roots)?.describe());
+    }
+    let outcome = capture(&req).with_context(|| format!("capture in {} failed", args.repo_root.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else if !args.quiet {
+        print_outcome(&outcome);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_outcome(o: &CaptureOutcome) {
+    if let Some(why) = &o.deferred {
+        println!("deferred: {why}");
+        return;
+    }
+    let (Some(m), Some(path)) = (&o.manifest, &o.manifest_path) else { return };
+    if !m.source_present {
+        println!("no Codex home at {}: nothing to capture", m.source_root);
+    }
+    println!("checkpoint {} ({}) for {}", m.commit_short_sha, m.commit_summary, m.repo_slug);
+    println!("  manifest: {}", path.display());
+    if let Some(e) = &o.export {
+        let c = &e.counts;
+        println!(
+            "  snapshot: {} ({} stored whole, {} appended, {} moved, {} unchanged, {} bytes read)",
+            e.snapshot_name, c.stored_whole, c.stored_append, c.moved, c.unchanged, c.bytes_read
+        );
+    }
+    println!(
+        "  import:   {} ({} new records, {} new messages)",
+        m.import_id, m.import_counts.new_records, m.import_counts.new_messages
+    );
+    if m.conversations.is_empty() {
+        println!("  no conversation linked");
+    }
+    for c in &m.conversations {
+        println!(
+            "  conversation {} — {} ({} new messages)",
+            c.provider_conversation_id,
+            c.title.as_deref().unwrap_or("(untitled)"),
+            c.new_messages
+        );
+    }
 }

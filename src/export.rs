@@ -1,4 +1,608 @@
-//! (being written)
-pub fn run(_args: &crate::cli::ExportArgs) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("todo")
+//! The incremental export of the Codex home into the object store (SPEC §4).
+//!
+//! Cost is O(what changed): unchanged files are recognised from metadata alone (size, mtime,
+//! inode, device) against the exporter's state; a transcript that grew in place is read from
+//! its old end only, after comparing a head and a tail window with the copy in `latest/`; a file
+//! that reappears under another path with the same identity is a move. Only a rewrite, a
+//! rotation or a new file is read whole.
+//!
+//! Order of writes (crash safety): the snapshot directory is built under a temp name and renamed
+//! into place; then `latest/` is updated (appends are positional, so a redo is idempotent); then
+//! the `latest/` manifest; then the exporter state, last — until it advances, the next export
+//! simply redoes the work.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use walkdir::WalkDir;
+
+use crate::cli::ExportArgs;
+use crate::fsutil;
+use crate::objects::{
+    EXPORT_MANIFEST, ExportCounts, ExportManifest, FileEntry, FileKind, MANIFEST_KIND, ObjectStore, SCHEMA_VERSION,
+    Storage,
+};
+use crate::roots::Roots;
+
+/// Captured by default (relative to the Codex home).
+pub const ALLOWLIST: &[&str] = &["sessions", "archived_sessions", "session_index.jsonl"];
+
+/// Never captured, whatever the config says: credentials, shell state, databases, logs, caches.
+const DENIED_NAMES: &[&str] = &["auth.json", ".credentials.json"];
+const DENIED_DIRS: &[&str] = &["shell_snapshots", "log", "tmp", ".tmp", "cache", "packages"];
+
+/// Head and tail windows compared to decide that an old version is still a prefix.
+const PREFIX_CHECK_BYTES: u64 = 4096;
+
+/// True when a path (relative to the Codex home) must never be captured.
+pub fn is_denied(relative_path: &str) -> bool {
+    let parts: Vec<&str> = relative_path.split('/').collect();
+    let Some((file, dirs)) = parts.split_last() else { return false };
+    DENIED_NAMES.contains(file)
+        || file.contains(".sqlite")
+        || dirs.iter().any(|d| DENIED_DIRS.contains(d))
+        || DENIED_DIRS.contains(file)
+}
+
+/// What the exporter remembers of each file in `latest/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateEntry {
+    pub kind: FileKind,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ino: u64,
+    pub dev: u64,
+    /// The snapshot whose manifest describes this version.
+    pub snapshot: String,
+    pub storage: Storage,
+    pub blake3: String,
+    pub stored_bytes: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ExportState {
+    pub schema_version: u32,
+    pub last_snapshot: Option<String>,
+    pub files: BTreeMap<String, StateEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportOutcome {
+    pub snapshot_name: String,
+    pub snapshot_root: PathBuf,
+    pub manifest_path: PathBuf,
+    pub counts: ExportCounts,
+    pub problems: Vec<String>,
+    /// Entries this snapshot stores (what the import has to look at).
+    #[serde(skip)]
+    pub manifest: ExportManifest,
+}
+
+struct SourceFile {
+    abs: PathBuf,
+    size: u64,
+    mtime_ns: i128,
+    ino: u64,
+    dev: u64,
+}
+
+/// Lists the capturable files of the Codex home without reading them.
+fn scan_source(source: &Path, extra: &[String], counts: &mut ExportCounts, problems: &mut Vec<String>) -> BTreeMap<String, SourceFile> {
+    let mut found = BTreeMap::new();
+    let mut tops: Vec<&str> = ALLOWLIST.to_vec();
+    tops.extend(extra.iter().map(String::as_str));
+    for top in tops {
+        let top = top.trim_matches('/');
+        if top.is_empty() || top.split('/').any(|c| c == ".." || c == ".") {
+            problems.push(format!("{top}: not a plain relative path, ignored"));
+            continue;
+        }
+        let start = source.join(top);
+        if fs::symlink_metadata(&start).is_err() {
+            continue;
+        }
+        let walker = WalkDir::new(&start).follow_links(false).sort_by_file_name().into_iter();
+        let mut walker = walker;
+        while let Some(entry) = walker.next() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    counts.unreadable += 1;
+                    problems.push(format!("{}: cannot list: {e}", e.path().map(|p| p.display().to_string()).unwrap_or_default()));
+                    continue;
+                }
+            };
+            let rel = match entry.path().strip_prefix(source) {
+                Ok(r) => r.to_string_lossy().into_owned(),
+                Err(_) => continue,
+            };
+            let ft = entry.file_type();
+            if is_denied(&rel) {
+                counts.skipped_denied += 1;
+                if ft.is_dir() {
+                    walker.skip_current_dir();
+                }
+                continue;
+            }
+            if ft.is_symlink() {
+                counts.skipped_symlinks += 1;
+                problems.push(format!("{rel}: symbolic link, not followed"));
+                continue;
+            }
+            if ft.is_dir() {
+                continue;
+            }
+            if !ft.is_file() {
+                counts.skipped_special += 1;
+                problems.push(format!("{rel}: not a regular file (FIFO, socket or device), skipped"));
+                continue;
+            }
+            if rel.contains('\n') {
+                // A newline would break line-oriented tools reading our manifests' consumers.
+                problems.push(format!("{rel:?}: file name contains a newline, skipped"));
+                counts.skipped_special += 1;
+                continue;
+            }
+            let md = match entry.metadata() {
+                Ok(m) => m,
+                Err(e) => {
+                    counts.unreadable += 1;
+                    problems.push(format!("{rel}: cannot stat: {e}"));
+                    continue;
+                }
+            };
+            let mtime_ns = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
+            found.insert(
+                rel,
+                SourceFile { abs: entry.path().to_path_buf(), size: md.len(), mtime_ns, ino: md.ino(), dev: md.dev() },
+            );
+        }
+    }
+    found
+}
+
+/// What to do with one source file.
+enum Plan {
+    Unchanged,
+    Whole,
+    Append { base_size: u64 },
+    Move { from: String },
+}
+
+fn same_identity(s: &SourceFile, e: &StateEntry) -> bool {
+    s.ino == e.ino && s.dev == e.dev
+}
+
+/// Compares a head and a tail window of `latest/<rel>` with the source: cheap evidence that the
+/// old content is still the source's prefix.
+fn prefix_still_matches(source: &mut File, latest: &Path, old_size: u64, counts: &mut ExportCounts) -> bool {
+    let Ok(mut old) = File::open(latest) else { return false };
+    match old.metadata() {
+        Ok(m) if m.len() >= old_size => {}
+        _ => return false,
+    }
+    let windows = [(0, PREFIX_CHECK_BYTES.min(old_size)), (old_size.saturating_sub(PREFIX_CHECK_BYTES), old_size)];
+    for (start, end) in windows {
+        let len = (end - start) as usize;
+        counts.bytes_compared += len as u64;
+        let (mut a, mut b) = (vec![0u8; len], vec![0u8; len]);
+        let ok = source.seek(SeekFrom::Start(start)).is_ok()
+            && source.read_exact(&mut a).is_ok()
+            && old.seek(SeekFrom::Start(start)).is_ok()
+            && old.read_exact(&mut b).is_ok();
+        if !ok || a != b {
+            return false;
+        }
+    }
+    true
+}
+
+/// Copies at most `limit` bytes from `from` into every writer, hashing them. Returns what was
+/// read (a file that grows meanwhile is captured up to `limit`; one that shrinks, up to EOF).
+fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> std::io::Result<(u64, String)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut left = limit;
+    let mut total = 0u64;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match from.read(&mut buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        for out in outs.iter_mut() {
+            out.write_all(&buf[..n])?;
+        }
+        left -= n as u64;
+        total += n as u64;
+    }
+    Ok((total, hasher.finalize().to_hex().to_string()))
+}
+
+pub fn snapshot_base_name(slug: Option<&str>, commit_sha: Option<&str>) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let ts = fsutil::format_unix(now.as_secs() as i64, 0, false).replace(':', "-");
+    match (slug, commit_sha) {
+        (Some(slug), Some(sha)) => format!("{ts}__{slug}__{}", &sha[..8.min(sha.len())]),
+        _ => ts,
+    }
+}
+
+fn unique_snapshot_name(store: &ObjectStore, base: &str) -> String {
+    let mut name = base.to_owned();
+    let mut n = 2;
+    while store.snapshot_dir(&name).exists() {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    name
+}
+
+/// Exports the Codex home into a new snapshot. The caller holds the shared-root lock.
+pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
+    let store = ObjectStore::new(&roots.objects.path);
+    fsutil::create_private_dir_all(&store.archive_dir())?;
+    fsutil::create_private_dir_all(&store.latest_dir())?;
+    let mut state: ExportState = fsutil::read_json_opt(&store.state_path())?.unwrap_or_default();
+
+    let name = unique_snapshot_name(&store, snapshot_base);
+    let tmp_dir = store.archive_dir().join(format!(".partial-{name}"));
+    if tmp_dir.exists() {
+        fs::remove_dir_all(&tmp_dir).with_context(|| format!("cannot clear {}", tmp_dir.display()))?;
+    }
+    fsutil::create_private_dir_all(&tmp_dir)?;
+
+    let mut counts = ExportCounts::default();
+    let mut problems = Vec::new();
+    let source = if roots.source_exists {
+        scan_source(&roots.source.path, &roots.config.capture_include, &mut counts, &mut problems)
+    } else {
+        BTreeMap::new()
+    };
+
+    // Files that disappeared, indexed by identity, as move candidates.
+    let mut gone: HashMap<(u64, u64), String> = HashMap::new();
+    for (rel, e) in &state.files {
+        if !source.contains_key(rel) {
+            gone.insert((e.dev, e.ino), rel.clone());
+        }
+    }
+
+    let latest = store.latest_dir();
+    let mut entries: Vec<FileEntry> = Vec::new();
+    let mut new_state: BTreeMap<String, StateEntry> = BTreeMap::new();
+    let mut moved_away: Vec<String> = Vec::new();
+
+    for (rel, src) in &source {
+        let kind = FileKind::of(rel);
+        let prev = state.files.get(rel);
+        let plan = match prev {
+            Some(p) if p.size == src.size && p.mtime_ns == src.mtime_ns && same_identity(src, p) => Plan::Unchanged,
+            Some(p) if src.size > p.size && same_identity(src, p) && kind != FileKind::TranscriptZst => {
+                Plan::Append { base_size: p.size }
+            }
+            Some(_) => Plan::Whole,
+            None => match gone.get(&(src.dev, src.ino)) {
+                Some(from)
+                    if state
+                        .files
+                        .get(from)
+                        .is_some_and(|p| p.size == src.size && p.mtime_ns == src.mtime_ns) =>
+                {
+                    Plan::Move { from: from.clone() }
+                }
+                _ => Plan::Whole,
+            },
+        };
+        // session_index.jsonl is always present in a snapshot (when the source has one).
+        let plan = match plan {
+            Plan::Unchanged if kind == FileKind::SessionIndex => Plan::Whole,
+            other => other,
+        };
+        let result = store_one(&store, &tmp_dir, &name, rel, src, kind, plan, prev, &state, &mut counts);
+        match result {
+            Ok(Some((entry, st))) => {
+                if let Some(from) = &entry.moved_from {
+                    moved_away.push(from.clone());
+                }
+                if entry.snapshot.is_none() {
+                    entries.push(entry);
+                }
+                new_state.insert(rel.clone(), st);
+            }
+            Ok(None) => {
+                if let Some(p) = prev {
+                    new_state.insert(rel.clone(), p.clone());
+                }
+            }
+            Err(e) => {
+                counts.unreadable += 1;
+                problems.push(format!("{rel}: {e:#}"));
+                // Keep the previous version: nothing in the source is lost by a read failure.
+                if let Some(p) = prev {
+                    new_state.insert(rel.clone(), p.clone());
+                }
+            }
+        }
+    }
+
+    let mut removed: Vec<String> = state
+        .files
+        .keys()
+        .filter(|rel| !new_state.contains_key(*rel) && !moved_away.contains(rel))
+        .cloned()
+        .collect();
+    removed.sort();
+    counts.removed = removed.len() as u64;
+    counts.files_total = new_state.len() as u64;
+
+    let manifest = ExportManifest {
+        schema_version: SCHEMA_VERSION,
+        manifest_kind: MANIFEST_KIND.to_owned(),
+        scope: "snapshot".to_owned(),
+        snapshot_name: name.clone(),
+        previous_snapshot: state.last_snapshot.clone(),
+        exported_at: fsutil::now_rfc3339(),
+        source_root: roots.source.path.display().to_string(),
+        removed: removed.clone(),
+        problems: problems.clone(),
+        counts: counts.clone(),
+        files: entries,
+    };
+    fsutil::write_toml_atomic(&tmp_dir.join(EXPORT_MANIFEST), &manifest)?;
+    fsutil::sync_dir(&tmp_dir)?;
+    let final_dir = store.snapshot_dir(&name);
+    fs::rename(&tmp_dir, &final_dir)
+        .with_context(|| format!("cannot move the finished snapshot into {}", final_dir.display()))?;
+    fsutil::sync_dir(&store.archive_dir())?;
+
+    // latest/: moves and removals (appends and whole copies were applied while storing).
+    for entry in &manifest.files {
+        if let (Storage::Move, Some(from)) = (entry.storage, &entry.moved_from) {
+            let (a, b) = (latest.join(from), latest.join(&entry.relative_path));
+            if let Some(dir) = b.parent() {
+                fsutil::create_private_dir_all(dir)?;
+            }
+            if a.exists() {
+                fs::rename(&a, &b).with_context(|| format!("cannot move {} in latest/", a.display()))?;
+            }
+        }
+    }
+    for rel in &removed {
+        let p = latest.join(rel);
+        if p.exists() {
+            fs::remove_file(&p).with_context(|| format!("cannot remove {} from latest/", p.display()))?;
+        }
+    }
+
+    let changed = !manifest.files.iter().all(|f| f.kind == FileKind::SessionIndex && state.files.get(&f.relative_path).is_some_and(|p| p.blake3 == f.blake3))
+        || !removed.is_empty()
+        || !store.latest_dir().join(EXPORT_MANIFEST).exists();
+    state.files = new_state;
+    state.last_snapshot = Some(name.clone());
+    state.schema_version = SCHEMA_VERSION;
+    if changed {
+        write_latest_manifest(&store, &state, &manifest)?;
+    }
+    fsutil::write_json_atomic(&store.state_path(), &state)?;
+
+    Ok(ExportOutcome {
+        snapshot_root: final_dir.clone(),
+        manifest_path: final_dir.join(EXPORT_MANIFEST),
+        snapshot_name: name,
+        counts,
+        problems,
+        manifest,
+    })
+}
+
+fn write_latest_manifest(store: &ObjectStore, state: &ExportState, snapshot: &ExportManifest) -> Result<()> {
+    let files = state
+        .files
+        .iter()
+        .map(|(rel, e)| FileEntry {
+            relative_path: rel.clone(),
+            kind: e.kind,
+            size_bytes: e.size,
+            blake3: e.blake3.clone(),
+            storage: e.storage,
+            stored_bytes: e.stored_bytes,
+            stored_path: None,
+            compressed: false,
+            base_size: None,
+            base_snapshot: None,
+            moved_from: None,
+            snapshot: Some(e.snapshot.clone()),
+        })
+        .collect();
+    let latest = ExportManifest {
+        scope: "latest".to_owned(),
+        previous_snapshot: None,
+        removed: Vec::new(),
+        problems: Vec::new(),
+        files,
+        ..snapshot.clone()
+    };
+    fsutil::write_toml_atomic(&store.latest_dir().join(EXPORT_MANIFEST), &latest)
+}
+
+/// Stores one file per its plan: into the snapshot dir and `latest/`. Returns the snapshot
+/// entry (None when unchanged) and the new state entry.
+#[allow(clippy::too_many_arguments)]
+fn store_one(
+    store: &ObjectStore,
+    tmp_dir: &Path,
+    snapshot: &str,
+    rel: &str,
+    src: &SourceFile,
+    kind: FileKind,
+    plan: Plan,
+    prev: Option<&StateEntry>,
+    state: &ExportState,
+    counts: &mut ExportCounts,
+) -> Result<Option<(FileEntry, StateEntry)>> {
+    let latest_path = store.latest_dir().join(rel);
+    let state_entry = |size: u64, storage: Storage, blake3: &str, stored: u64| StateEntry {
+        kind,
+        size,
+        mtime_ns: src.mtime_ns,
+        ino: src.ino,
+        dev: src.dev,
+        snapshot: snapshot.to_owned(),
+        storage,
+        blake3: blake3.to_owned(),
+        stored_bytes: stored,
+    };
+    match plan {
+        Plan::Unchanged => {
+            counts.unchanged += 1;
+            Ok(None)
+        }
+        Plan::Move { from } => {
+            let p = state.files.get(&from).context("move source vanished from state")?;
+            counts.moved += 1;
+            let entry = FileEntry {
+                relative_path: rel.to_owned(),
+                kind,
+                size_bytes: src.size,
+                blake3: p.blake3.clone(),
+                storage: Storage::Move,
+                stored_bytes: 0,
+                stored_path: None,
+                compressed: false,
+                base_size: None,
+                base_snapshot: Some(p.snapshot.clone()),
+                moved_from: Some(from.clone()),
+                snapshot: None,
+            };
+            Ok(Some((entry, state_entry(src.size, Storage::Move, &p.blake3, 0))))
+        }
+        Plan::Append { base_size } => {
+            let mut file = File::open(&src.abs).with_context(|| format!("cannot open {}", src.abs.display()))?;
+            if !prefix_still_matches(&mut file, &latest_path, base_size, counts) {
+                return store_one(store, tmp_dir, snapshot, rel, src, kind, Plan::Whole, prev, state, counts);
+            }
+            let prev = prev.context("append without a previous version")?;
+            file.seek(SeekFrom::Start(base_size)).with_context(|| format!("cannot seek {}", src.abs.display()))?;
+            let archived = tmp_dir.join(rel);
+            fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
+            let mut out = fsutil::create_private(&archived)?;
+            let mut latest = fs::OpenOptions::new()
+                .write(true)
+                .open(&latest_path)
+                .with_context(|| format!("cannot open {} for appending", latest_path.display()))?;
+            // Positional: a redo after a crash rewrites the same bytes at the same place.
+            latest.set_len(base_size).with_context(|| format!("cannot truncate {}", latest_path.display()))?;
+            latest.seek(SeekFrom::Start(base_size))?;
+            let (n, hash) = tee_copy(&mut file, src.size - base_size, &mut [&mut out, &mut latest])
+                .with_context(|| format!("cannot copy the appended bytes of {}", src.abs.display()))?;
+            out.sync_all().with_context(|| format!("cannot sync {}", archived.display()))?;
+            latest.sync_data().with_context(|| format!("cannot sync {}", latest_path.display()))?;
+            counts.stored_append += 1;
+            counts.bytes_read += n;
+            counts.bytes_stored += n;
+            let size = base_size + n;
+            let entry = FileEntry {
+                relative_path: rel.to_owned(),
+                kind,
+                size_bytes: size,
+                blake3: hash.clone(),
+                storage: Storage::Append,
+                stored_bytes: n,
+                stored_path: Some(rel.to_owned()),
+                compressed: false,
+                base_size: Some(base_size),
+                base_snapshot: Some(prev.snapshot.clone()),
+                moved_from: None,
+                snapshot: None,
+            };
+            let mut st = state_entry(size, Storage::Append, &hash, n);
+            if n < src.size - base_size {
+                // It shrank while we read: describe what we have, re-examine next time.
+                st.mtime_ns = 0;
+            }
+            Ok(Some((entry, st)))
+        }
+        Plan::Whole => {
+            let mut file = File::open(&src.abs).with_context(|| format!("cannot open {}", src.abs.display()))?;
+            let archived = tmp_dir.join(rel);
+            fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
+            let mut out = fsutil::create_private(&archived)?;
+            let latest_dir = latest_path.parent().context("path without parent")?;
+            fsutil::create_private_dir_all(latest_dir)?;
+            let mut latest_tmp = tempfile::Builder::new()
+                .prefix(".tmp-")
+                .tempfile_in(latest_dir)
+                .with_context(|| format!("cannot create a temporary file in {}", latest_dir.display()))?;
+            let (n, hash) = tee_copy(&mut file, src.size, &mut [&mut out, latest_tmp.as_file_mut()])
+                .with_context(|| format!("cannot copy {}", src.abs.display()))?;
+            out.sync_all().with_context(|| format!("cannot sync {}", archived.display()))?;
+            latest_tmp.as_file().sync_data()?;
+            latest_tmp
+                .persist(&latest_path)
+                .map_err(|e| e.error)
+                .with_context(|| format!("cannot write {}", latest_path.display()))?;
+            counts.stored_whole += 1;
+            counts.bytes_read += n;
+            counts.bytes_stored += n;
+            let entry = FileEntry {
+                relative_path: rel.to_owned(),
+                kind,
+                size_bytes: n,
+                blake3: hash.clone(),
+                storage: Storage::Whole,
+                stored_bytes: n,
+                stored_path: Some(rel.to_owned()),
+                compressed: false,
+                base_size: None,
+                base_snapshot: None,
+                moved_from: None,
+                snapshot: None,
+            };
+            let mut st = state_entry(n, Storage::Whole, &hash, n);
+            if n != src.size {
+                st.mtime_ns = 0;
+            }
+            Ok(Some((entry, st)))
+        }
+    }
+}
+
+pub fn run(args: &ExportArgs) -> Result<ExitCode> {
+    let roots = Roots::resolve(&args.roots.overrides())?;
+    if args.roots.verbose {
+        eprint!("{}", roots.describe());
+    }
+    roots.require_source()?;
+    let _locks = crate::lock::lock_stores(&roots, "export-codex-sessions")?;
+    let outcome = export(&roots, &snapshot_base_name(None, None))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print_outcome(&outcome, &roots);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_outcome(o: &ExportOutcome, roots: &Roots) {
+    let c = &o.counts;
+    if !roots.source_exists {
+        println!("no Codex home at {}: nothing to export", roots.source.path.display());
+    }
+    println!(
+        "snapshot {}: {} files ({} whole, {} appended, {} moved, {} unchanged, {} removed), {} bytes read, {} stored",
+        o.snapshot_name, c.files_total, c.stored_whole, c.stored_append, c.moved, c.unchanged, c.removed, c.bytes_read, c.bytes_stored
+    );
+    for p in &o.problems {
+        println!("  skipped: {p}");
+    }
 }

@@ -94,8 +94,7 @@ pub fn head_commit(repo: &Repository) -> Result<CommitFacts> {
         }
         Err(e) => return Err(anyhow::anyhow!("{}", e.message())).context("cannot read HEAD"),
     };
-    let commit =
-        head.peel_to_commit().map_err(|e| anyhow::anyhow!("{}", e.message())).context("HEAD is not a commit")?;
+    let commit = head.peel_to_commit().map_err(|e| anyhow::anyhow!("{}", e.message())).context("HEAD is not a commit")?;
     Ok(commit_facts(&commit))
 }
 
@@ -118,8 +117,11 @@ pub fn commit_facts(commit: &git2::Commit<'_>) -> CommitFacts {
     let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
     let summary = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned();
     let author = commit.author();
-    let author =
-        format!("{} <{}>", String::from_utf8_lossy(author.name_bytes()), String::from_utf8_lossy(author.email_bytes()));
+    let author = format!(
+        "{} <{}>",
+        String::from_utf8_lossy(author.name_bytes()),
+        String::from_utf8_lossy(author.email_bytes())
+    );
     let time_unix = commit.time().seconds();
     CommitFacts {
         short_sha: sha[..12.min(sha.len())].to_owned(),

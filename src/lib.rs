@@ -5,6 +5,7 @@
 //! - [`roots`]: where the Codex home and the two stores are, and why;
 //! - [`gitfacts`]: the commit, branch, origin and slug, through libgit2;
 //! - [`codex`]: what a Codex transcript line means (every historical shape);
+//! - [`objects`]: the object store layout, manifests and reconstruction from the archive chain;
 //! - [`export`]: the incremental export of the Codex home into the object store;
 //! - [`history`]: the import of a snapshot into canonical history (the event store);
 //! - [`checkpoint`]: linking conversations to a commit and the checkpoint manifest;
@@ -23,5 +24,6 @@ pub mod gitfacts;
 pub mod history;
 pub mod hooks;
 pub mod lock;
+pub mod objects;
 pub mod report;
 pub mod roots;

@@ -89,3 +89,15 @@ impl PrivateMode for std::fs::OpenOptions {
         std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
     }
 }
+
+/// Both stores' locks, always in the same order (objects, then event store) so two processes
+/// can never deadlock on them.
+pub fn lock_stores(roots: &crate::roots::Roots, purpose: &str) -> Result<(Lock, Lock)> {
+    let timeout = Duration::from_secs(roots.lock_timeout_secs());
+    let objects = crate::objects::ObjectStore::new(&roots.objects.path);
+    let a = acquire(&objects.lock_path(), purpose, timeout)?;
+    let b = acquire(&roots.event_store.path.join(EVENT_STORE_LOCK), purpose, timeout)?;
+    Ok((a, b))
+}
+
+pub const EVENT_STORE_LOCK: &str = ".nexus-event-store.lock";

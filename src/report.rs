@@ -1,10 +1,333 @@
-//! (being written)
-pub fn run_commit(_args: &crate::cli::ReportArgs) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("todo")
+//! From a commit back to its conversations, and from a conversation back to its commits
+//! (SPEC §7). Reports only read: the checkpoint manifest says which window of which canonical
+//! file belongs to the commit, so `--messages` reads exactly those bytes.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::checkpoint::{self, CheckpointManifest, Evidence, LinkedConversation};
+use crate::cli::{ConversationArgs, ListArgs, ReportArgs};
+use crate::codex::{ItemKind, TokenUsage};
+use crate::gitfacts;
+use crate::history::{EventStore, Record, read_records};
+use crate::roots::Roots;
+
+/// `report --json`: one object (SPEC §7).
+#[derive(Debug, Serialize)]
+pub struct CommitReport {
+    pub commit_sha: String,
+    pub commit_short_sha: String,
+    pub commit_summary: String,
+    pub repo_slug: String,
+    pub manifest_path: PathBuf,
+    pub captured_at: String,
+    pub snapshot_name: String,
+    pub snapshot_root: String,
+    pub import_id: String,
+    pub import_manifest_path: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewritten_from: Option<String>,
+    pub import_counts: crate::history::ImportCounts,
+    pub conversations: Vec<ConversationReport>,
 }
-pub fn run_list(_args: &crate::cli::ListArgs) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("todo")
+
+#[derive(Debug, Serialize)]
+pub struct ConversationReport {
+    pub provider_conversation_id: String,
+    pub title: Option<String>,
+    pub message_count_hint: u64,
+    pub new_messages: u64,
+    pub rank: u32,
+    pub files_touched_in_commit: Vec<String>,
+    pub evidence: Vec<Evidence>,
+    pub tokens: TokenUsage,
+    pub first_record_id: String,
+    pub last_record_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<WindowEntry>>,
 }
-pub fn run_conversation(_args: &crate::cli::ConversationArgs) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("todo")
+
+/// A message or a tool call of a window, for `--messages`.
+#[derive(Debug, Serialize)]
+pub struct WindowEntry {
+    /// `user`, `assistant`, `tool`.
+    pub role: String,
+    pub ts: Option<String>,
+    pub record_id: String,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+}
+
+pub fn run_commit(args: &ReportArgs) -> Result<ExitCode> {
+    let roots = Roots::resolve(&args.roots.overrides())?;
+    if args.roots.verbose {
+        eprint!("{}", roots.describe());
+    }
+    let repo = gitfacts::open(&args.repo_root)?;
+    let commit = gitfacts::resolve_commit(&repo, &args.commit)?;
+    let es_root = &roots.event_store.path;
+    let path = checkpoint::find_by_commit(es_root, &commit.sha)?.with_context(|| {
+        format!(
+            "commit {} ({}) has no checkpoint in {}; capture it with `nexus capture-codex-commit-checkpoint` or install the hook",
+            commit.short_sha,
+            commit.summary,
+            es_root.display()
+        )
+    })?;
+    let manifest = checkpoint::read_manifest(&path)?;
+    let es = EventStore::new(es_root);
+    let report = build_report(&es, &path, &manifest, args.messages)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report, &manifest);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_messages: bool) -> Result<CommitReport> {
+    let mut conversations = Vec::new();
+    for c in &m.conversations {
+        let messages = if with_messages { Some(window_entries(es, c)?) } else { None };
+        conversations.push(ConversationReport {
+            provider_conversation_id: c.provider_conversation_id.clone(),
+            title: c.title.clone(),
+            message_count_hint: c.message_count_hint,
+            new_messages: c.new_messages,
+            rank: c.rank,
+            files_touched_in_commit: c.files_touched_in_commit.clone(),
+            evidence: c.evidence.clone(),
+            tokens: c.tokens,
+            first_record_id: c.window.first_record_id.clone(),
+            last_record_id: c.window.last_record_id.clone(),
+            messages,
+        });
+    }
+    Ok(CommitReport {
+        commit_sha: m.commit_sha.clone(),
+        commit_short_sha: m.commit_short_sha.clone(),
+        commit_summary: m.commit_summary.clone(),
+        repo_slug: m.repo_slug.clone(),
+        manifest_path: path.to_path_buf(),
+        captured_at: m.captured_at.clone(),
+        snapshot_name: m.snapshot_name.clone(),
+        snapshot_root: m.snapshot_root.clone(),
+        import_id: m.import_id.clone(),
+        import_manifest_path: es.root.join(&m.import_manifest_relative_path),
+        rewritten_from: m.rewritten_from.clone(),
+        import_counts: m.import_counts.clone(),
+        conversations,
+    })
+}
+
+/// The window's messages and tool calls, in order.
+pub fn window_entries(es: &EventStore, c: &LinkedConversation) -> Result<Vec<WindowEntry>> {
+    let mut out = Vec::new();
+    let mut records: Vec<Record> = Vec::new();
+    for [start, end] in &c.window.ranges {
+        records.extend(read_records(es, &c.provider_conversation_id, *start, *end)?);
+    }
+    let mut results = std::collections::HashMap::new();
+    for r in &records {
+        if let ItemKind::ToolResult { call_id, exit_code, .. } = &r.item {
+            results.insert(call_id.clone(), *exit_code);
+        }
+    }
+    for r in records {
+        let entry = match r.item {
+            ItemKind::UserMessage { text, .. } => Some(("user", text, None, None)),
+            ItemKind::AssistantMessage { text, phase, .. } => Some(("assistant", text, phase, None)),
+            ItemKind::ToolCall { name, arguments, call_id, .. } => {
+                let exit = results.get(&call_id).copied().flatten();
+                Some(("tool", format!("{name}: {}", summarize(&arguments, 100)), None, exit))
+            }
+            _ => None,
+        };
+        if let Some((role, text, phase, exit_code)) = entry {
+            out.push(WindowEntry { role: role.into(), ts: r.ts, record_id: r.id, text, phase, exit_code });
+        }
+    }
+    Ok(out)
+}
+
+fn summarize(s: &str, max: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        format!("{}…", one_line.chars().take(max).collect::<String>())
+    }
+}
+
+fn print_report(r: &CommitReport, m: &CheckpointManifest) {
+    println!("commit    {} {}", r.commit_sha, r.commit_summary);
+    println!("repo      {} ({})", r.repo_slug, m.repo_root);
+    if let Some(from) = &r.rewritten_from {
+        println!("rewritten from {from} ({})", m.rewrite_kind.as_deref().unwrap_or("rewrite"));
+    }
+    println!("manifest  {}", r.manifest_path.display());
+    println!("captured  {}", r.captured_at);
+    println!("snapshot  {}", r.snapshot_name);
+    println!("import    {} ({})", r.import_id, r.import_manifest_path.display());
+    let c = &r.import_counts;
+    println!(
+        "counts    {} new records, {} new messages, {} conversations seen, {} duplicates skipped, {} lines skipped, {} pending",
+        c.new_records, c.new_messages, c.conversations_seen, c.duplicates_skipped, c.lines_skipped, c.pending_tails
+    );
+    if r.conversations.is_empty() {
+        println!("\nno conversation linked to this commit");
+    }
+    for conv in &r.conversations {
+        println!();
+        println!(
+            "#{} {} — {}",
+            conv.rank,
+            conv.provider_conversation_id,
+            conv.title.as_deref().unwrap_or("(untitled)")
+        );
+        println!(
+            "   {} messages in the window ({} in the conversation), {} tokens",
+            conv.new_messages, conv.message_count_hint, conv.tokens.total_tokens
+        );
+        if !conv.files_touched_in_commit.is_empty() {
+            println!("   touched: {}", conv.files_touched_in_commit.join(", "));
+        }
+        for e in &conv.evidence {
+            println!("   evidence: {} ({:.2}): {}", e.kind, e.confidence, e.detail);
+        }
+        if let Some(messages) = &conv.messages {
+            for m in messages {
+                let ts = m.ts.as_deref().unwrap_or("-");
+                match m.role.as_str() {
+                    "tool" => println!(
+                        "   {ts}  tool       {}{}",
+                        m.text,
+                        m.exit_code.map(|c| format!(" (exit {c})")).unwrap_or_default()
+                    ),
+                    role => {
+                        let label = match (&m.phase, role) {
+                            (Some(p), "assistant") => format!("assistant ({p})"),
+                            _ => role.to_owned(),
+                        };
+                        let mut lines = m.text.lines();
+                        println!("   {ts}  {label:<10} {}", lines.next().unwrap_or(""));
+                        for l in lines {
+                            println!("   {:>24}  {:<10} {l}", "", "");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ListRow {
+    commit_sha: String,
+    commit_short_sha: String,
+    commit_time: String,
+    commit_summary: String,
+    branch_name: Option<String>,
+    captured_at: String,
+    conversations: usize,
+    new_messages: u64,
+    manifest_path: PathBuf,
+}
+
+pub fn run_list(args: &ListArgs) -> Result<ExitCode> {
+    let roots = Roots::resolve(&args.roots.overrides())?;
+    let repo = gitfacts::open(&args.repo_root)?;
+    let facts = gitfacts::repo_facts(&repo)?;
+    let mut rows: Vec<ListRow> = checkpoint::list_repo(&roots.event_store.path, &facts.slug)?
+        .into_iter()
+        .map(|(path, m)| ListRow {
+            new_messages: m.conversations.iter().map(|c| c.new_messages).sum(),
+            conversations: m.conversations.len(),
+            commit_sha: m.commit_sha,
+            commit_short_sha: m.commit_short_sha,
+            commit_time: m.commit_time,
+            commit_summary: m.commit_summary,
+            branch_name: m.branch_name,
+            captured_at: m.captured_at,
+            manifest_path: path,
+        })
+        .collect();
+    if let Some(limit) = args.limit {
+        rows.truncate(limit);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("no checkpoints for {} in {}", facts.slug, roots.event_store.path.display());
+    }
+    for r in rows {
+        println!(
+            "{}  {}  {:>2} conv {:>4} msg  {}",
+            r.commit_short_sha, r.commit_time, r.conversations, r.new_messages, r.commit_summary
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Serialize)]
+struct ConversationCommit {
+    commit_sha: String,
+    commit_short_sha: String,
+    commit_time: String,
+    commit_summary: String,
+    repo_slug: String,
+    new_messages: u64,
+    new_records: u64,
+    rank: u32,
+    manifest_path: PathBuf,
+}
+
+pub fn run_conversation(args: &ConversationArgs) -> Result<ExitCode> {
+    let roots = Roots::resolve(&args.roots.overrides())?;
+    let es = EventStore::new(&roots.event_store.path);
+    let mut rows = Vec::new();
+    let dir = es.checkpoints_dir();
+    if dir.is_dir() {
+        for slug in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+            let slug = slug?.file_name().to_string_lossy().into_owned();
+            for (path, m) in checkpoint::list_repo(&roots.event_store.path, &slug)? {
+                if let Some(c) = m.conversations.iter().find(|c| c.provider_conversation_id == args.conversation_id) {
+                    rows.push(ConversationCommit {
+                        commit_sha: m.commit_sha.clone(),
+                        commit_short_sha: m.commit_short_sha.clone(),
+                        commit_time: m.commit_time.clone(),
+                        commit_summary: m.commit_summary.clone(),
+                        repo_slug: m.repo_slug.clone(),
+                        new_messages: c.new_messages,
+                        new_records: c.new_records,
+                        rank: c.rank,
+                        manifest_path: path,
+                    });
+                }
+            }
+        }
+    }
+    rows.sort_by(|a, b| b.commit_time.cmp(&a.commit_time));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("no checkpoint links conversation {}", args.conversation_id);
+    }
+    for r in rows {
+        println!(
+            "{}  {}  {:<20} {:>4} msg  {}",
+            r.commit_short_sha, r.commit_time, r.repo_slug, r.new_messages, r.commit_summary
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

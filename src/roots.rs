@@ -65,27 +65,13 @@ impl Roots {
         let source = if let Some(p) = &overrides.source_root {
             root(absolute(p)?, "--source-root")
         } else if let Some(p) = env_path("CODEX_HOME") {
-            let p = absolute(&p)?;
-            if !p.is_dir() {
-                bail!(
-                    "CODEX_HOME is set to {} but that directory does not exist; unset it or point it at the Codex home",
-                    p.display()
-                );
-            }
-            root(p, "CODEX_HOME")
+            root(absolute(&p)?, "CODEX_HOME")
         } else if let Some(p) = &config.source_root {
             root(expand_home(p)?, "config file (source_root)")
         } else {
             root(home_dir()?.join(".codex"), "default (~/.codex)")
         };
         let source_exists = source.path.is_dir();
-        if !source_exists && source.origin != "default (~/.codex)" {
-            bail!(
-                "the Codex home {} (from {}) does not exist or is not a directory",
-                source.path.display(),
-                source.origin
-            );
-        }
 
         let objects = if let Some(p) = &overrides.objects_root {
             root(absolute(p)?, "--objects-root")
@@ -115,6 +101,19 @@ impl Roots {
         };
 
         Ok(Roots { source, source_exists, objects, event_store, config_file, config_file_exists, config })
+    }
+
+    /// For the commands that read the Codex home: an explicitly named home must exist (only the
+    /// default `~/.codex` may be absent, which means "nothing to capture").
+    pub fn require_source(&self) -> Result<()> {
+        if !self.source_exists && self.source.origin != "default (~/.codex)" {
+            bail!(
+                "the Codex home {} (from {}) does not exist or is not a directory",
+                self.source.path.display(),
+                self.source.origin
+            );
+        }
+        Ok(())
     }
 
     pub fn lock_timeout_secs(&self) -> u64 {

@@ -1,0 +1,147 @@
+//! Checkpoint manifests (SPEC §6): one TOML file per captured commit at
+//! `<event-store>/work-batches/commit-checkpoints/<repo-slug>/<full-sha>.toml`, written
+//! atomically and only after the export and import it names are complete. A replaced manifest
+//! (`--force`, or a rewrite annotation) is moved under `superseded/`, never destroyed.
+
+pub mod link;
+
+pub use link::{Evidence, LinkedConversation, Window, link_conversations};
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil;
+use crate::history::{EventStore, ImportCounts};
+
+pub const SCHEMA_VERSION: u32 = 1;
+pub const CHECKPOINT_KIND: &str = "codex_commit_checkpoint";
+pub const SUPERSEDED_DIR: &str = "superseded";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointManifest {
+    pub schema_version: u32,
+    pub checkpoint_kind: String,
+    pub repo_slug: String,
+    pub repo_root: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_origin: Option<String>,
+    pub commit_sha: String,
+    pub commit_short_sha: String,
+    pub commit_summary: String,
+    pub commit_message: String,
+    pub commit_author: String,
+    pub commit_time: String,
+    pub parent_shas: Vec<String>,
+    pub captured_at: String,
+    /// False when there was no Codex home: the checkpoint exists, with nothing linked.
+    pub source_present: bool,
+    pub source_root: String,
+    pub objects_root: String,
+    pub event_store_root: String,
+    pub snapshot_name: String,
+    pub snapshot_root: String,
+    /// Relative to the objects root.
+    pub snapshot_manifest_relative_path: String,
+    pub import_id: String,
+    /// Relative to the event store root.
+    pub import_manifest_relative_path: String,
+    /// The import sequence number this checkpoint's window ends at.
+    pub import_seq: u64,
+    /// Relative to the event store root.
+    pub manifest_relative_path: String,
+    /// The checkpoint the window starts after (the parent's, or this repo's latest before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_checkpoint_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_import_seq: Option<u64>,
+    /// Set when this commit rewrote another (amend, rebase): the original commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewritten_from: Option<String>,
+    /// `amend` or `rebase`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite_kind: Option<String>,
+    pub import_counts: ImportCounts,
+    #[serde(default)]
+    pub conversations: Vec<LinkedConversation>,
+}
+
+pub fn repo_dir(es: &EventStore, slug: &str) -> PathBuf {
+    es.checkpoints_dir().join(slug)
+}
+
+pub fn manifest_path(event_store_root: &Path, slug: &str, sha: &str) -> PathBuf {
+    repo_dir(&EventStore::new(event_store_root), slug).join(format!("{sha}.toml"))
+}
+
+/// Finds a commit's checkpoint in any repo slug directory (the slug may have changed since).
+pub fn find_by_commit(event_store_root: &Path, sha: &str) -> Result<Option<PathBuf>> {
+    if sha.len() < 7 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("'{sha}' is not a commit SHA");
+    }
+    let dir = EventStore::new(event_store_root).checkpoints_dir();
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let candidate = entry.path().join(format!("{sha}.toml"));
+        if candidate.is_file() {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
+}
+
+pub fn read_manifest(path: &Path) -> Result<CheckpointManifest> {
+    fsutil::read_toml(path)
+}
+
+/// Writes the manifest atomically. With `replace`, an existing manifest is first moved to
+/// `<slug>/superseded/<sha>.<timestamp>.toml`; without it, an existing one is an error.
+pub fn write_manifest(event_store_root: &Path, manifest: &CheckpointManifest, replace: bool) -> Result<PathBuf> {
+    let path = manifest_path(event_store_root, &manifest.repo_slug, &manifest.commit_sha);
+    if path.exists() {
+        if !replace {
+            bail!("{} already exists", path.display());
+        }
+        let dir = path.parent().context("manifest path without parent")?.join(SUPERSEDED_DIR);
+        fsutil::create_private_dir_all(&dir)?;
+        let stamp = fsutil::now_rfc3339().replace(':', "-");
+        let mut target = dir.join(format!("{}.{stamp}.toml", manifest.commit_sha));
+        let mut n = 2;
+        while target.exists() {
+            target = dir.join(format!("{}.{stamp}-{n}.toml", manifest.commit_sha));
+            n += 1;
+        }
+        fs::copy(&path, &target).with_context(|| format!("cannot keep the superseded manifest {}", path.display()))?;
+        fsutil::sync_dir(&dir)?;
+    }
+    fsutil::write_toml_atomic(&path, manifest)?;
+    Ok(path)
+}
+
+/// Every checkpoint of a repo slug, newest commit first.
+pub fn list_repo(event_store_root: &Path, slug: &str) -> Result<Vec<(PathBuf, CheckpointManifest)>> {
+    let dir = repo_dir(&EventStore::new(event_store_root), slug);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry.with_context(|| format!("cannot list {}", dir.display()))?.path();
+        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+            out.push((path.clone(), read_manifest(&path)?));
+        }
+    }
+    out.sort_by(|a, b| b.1.commit_time.cmp(&a.1.commit_time).then(b.1.captured_at.cmp(&a.1.captured_at)));
+    Ok(out)
+}

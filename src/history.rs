@@ -1,4 +1,0 @@
-//! (being written)
-pub fn run(_args: &crate::cli::ImportArgs) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("todo")
-}

@@ -1,0 +1,618 @@
+//! The import: one snapshot of the object store → new canonical records.
+//!
+//! Incremental and idempotent: a transcript is read from its cursor (an appended file costs its
+//! new lines); a file read from the start again (rewritten, replaced, or a conversation seen
+//! before under another file) is de-duplicated against the conversation's existing record ids.
+//! A torn last line stays pending. Records are streamed to the canonical files as they are
+//! produced (memory stays bounded by one line), fsynced, and only then do the import manifest
+//! and, last, the state advance; a crash before that leaves records past the committed length,
+//! which the next import cuts off before appending.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::lines::{Line, LineSplitter};
+use super::{
+    ConversationState, Cursor, EventStore, ImportState, MAX_TRACKED_PATHS, NORMALIZATION_VERSION, Record,
+    STATE_SCHEMA_VERSION, SourceRef, Span, record_id, remember,
+};
+use crate::cli::ImportArgs;
+use crate::codex::{Item, ItemKind, LineParser, LineStats, TokenUsage, parse_json_document};
+use crate::fsutil;
+use crate::objects::{EXPORT_MANIFEST, FileKind, ObjectStore, Reconstructor, Storage};
+use crate::roots::Roots;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportCounts {
+    pub transcripts_read: u64,
+    /// Transcript bytes read from the archive (the import's cost).
+    pub bytes_read: u64,
+    pub conversations_seen: u64,
+    /// User and assistant messages parsed (before de-duplication against history).
+    pub messages_seen: u64,
+    pub new_records: u64,
+    pub new_messages: u64,
+    /// Second-channel copies of a message plus records already in history.
+    pub duplicates_skipped: u64,
+    /// Blank, malformed, oversized and unreadable lines.
+    pub lines_skipped: u64,
+    pub lines_malformed: u64,
+    pub lines_unrecognized: u64,
+    pub lines_fork_copied: u64,
+    /// Files whose last line is incomplete (imported once complete).
+    pub pending_tails: u64,
+    /// Files that could not be read or decoded (corrupt .zst, …); their good part is kept.
+    pub files_with_errors: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportManifest {
+    pub schema_version: u32,
+    pub manifest_kind: String,
+    pub import_id: String,
+    pub import_seq: u64,
+    pub snapshot_name: String,
+    /// Relative to the objects root.
+    pub snapshot_manifest_relative_path: String,
+    pub imported_at: String,
+    pub normalization_version: u32,
+    pub conversations_touched: Vec<String>,
+    #[serde(default)]
+    pub problems: Vec<String>,
+    pub counts: ImportCounts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportOutcome {
+    pub import_id: String,
+    pub import_seq: u64,
+    pub manifest_path: PathBuf,
+    pub already_imported: bool,
+    pub counts: ImportCounts,
+    pub conversations_touched: Vec<String>,
+}
+
+pub fn import_id_for(snapshot: &str) -> String {
+    format!("import__{snapshot}")
+}
+
+/// Imports every snapshot after the last imported one, oldest first; returns the outcome of
+/// the import of `latest` (the snapshot just exported). The caller holds the locks.
+pub fn import_pending(roots: &Roots, latest: &str) -> Result<ImportOutcome> {
+    let objects = ObjectStore::new(&roots.objects.path);
+    let es = EventStore::new(&roots.event_store.path);
+    let mut chain = vec![latest.to_owned()];
+    let mut cursor = objects.read_snapshot_manifest(latest)?.previous_snapshot;
+    while let Some(prev) = cursor {
+        if es.import_manifest_path(&import_id_for(&prev)).exists() {
+            break;
+        }
+        cursor = objects.read_snapshot_manifest(&prev)?.previous_snapshot;
+        chain.push(prev);
+    }
+    let mut last = None;
+    for snap in chain.iter().rev() {
+        last = Some(import_snapshot(roots, snap)?);
+    }
+    last.context("nothing imported")
+}
+
+/// Per-conversation writer state during one import.
+struct ConvWrite {
+    writer: Option<BufWriter<File>>,
+    /// Ids already in history, loaded only when a file is re-read from its start.
+    known_ids: Option<HashSet<String>>,
+    span: Span,
+}
+
+struct Importer<'a> {
+    es: &'a EventStore,
+    state: ImportState,
+    import_id: String,
+    import_seq: u64,
+    snapshot: String,
+    counts: ImportCounts,
+    problems: Vec<String>,
+    writes: BTreeMap<String, ConvWrite>,
+    seen: HashSet<String>,
+}
+
+pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
+    let objects = ObjectStore::new(&roots.objects.path);
+    let es = EventStore::new(&roots.event_store.path);
+    let import_id = import_id_for(snapshot);
+    let manifest_path = es.import_manifest_path(&import_id);
+    if manifest_path.exists() {
+        let m: ImportManifest = fsutil::read_toml(&manifest_path)?;
+        return Ok(ImportOutcome {
+            import_id,
+            import_seq: m.import_seq,
+            manifest_path,
+            already_imported: true,
+            counts: ImportCounts::default(),
+            conversations_touched: Vec::new(),
+        });
+    }
+    for dir in [es.conversations_dir(), es.imports_dir(), es.root.join("state"), es.checkpoints_dir()] {
+        fsutil::create_private_dir_all(&dir)?;
+    }
+    let state = es.load_state()?;
+    let import_seq = state.next_import_seq.max(1);
+    let mut imp = Importer {
+        es: &es,
+        state,
+        import_id: import_id.clone(),
+        import_seq,
+        snapshot: snapshot.to_owned(),
+        counts: ImportCounts::default(),
+        problems: Vec::new(),
+        writes: BTreeMap::new(),
+        seen: HashSet::new(),
+    };
+
+    let mut recon = Reconstructor::new(&objects);
+    let manifest = recon.manifest(snapshot)?.clone();
+    // Cursors follow moved files (sessions/ → archived_sessions/): same bytes, same progress.
+    for e in manifest.files.iter().filter(|e| e.storage == Storage::Move) {
+        if let Some(from) = &e.moved_from {
+            if let Some(c) = imp.state.cursors.remove(from) {
+                imp.state.cursors.insert(e.relative_path.clone(), c);
+            }
+        }
+    }
+    for rel in &manifest.removed {
+        imp.state.cursors.remove(rel);
+    }
+    for entry in &manifest.files {
+        if entry.kind == FileKind::SessionIndex {
+            if let Err(e) = imp.read_session_index(&mut recon, &entry.relative_path, &entry.blake3) {
+                imp.problems.push(format!("{}: {e:#}", entry.relative_path));
+            }
+            continue;
+        }
+        if !entry.kind.is_transcript() || entry.storage == Storage::Move {
+            continue;
+        }
+        if let Err(e) = imp.import_file(&mut recon, &entry.relative_path, entry.kind, entry.storage, entry.base_size) {
+            imp.counts.files_with_errors += 1;
+            imp.problems.push(format!("{}: {e:#}", entry.relative_path));
+        }
+    }
+    imp.finish(&objects, &manifest_path)
+}
+
+impl Importer<'_> {
+    fn import_file(
+        &mut self,
+        recon: &mut Reconstructor<'_>,
+        rel: &str,
+        kind: FileKind,
+        storage: Storage,
+        base_size: Option<u64>,
+    ) -> Result<()> {
+        self.counts.transcripts_read += 1;
+        let file_name = rel.rsplit('/').next().unwrap_or(rel).to_owned();
+        let cursor = self.state.cursors.get(rel).cloned();
+        if kind == FileKind::TranscriptJson {
+            return self.import_json_document(recon, rel, &file_name);
+        }
+        // Resume from the cursor only when the snapshot extends what the cursor read.
+        let resume = match (&cursor, storage, kind) {
+            (Some(c), Storage::Append, _) if base_size.is_some_and(|b| c.offset <= b) => true,
+            // A compressed transcript is stored whole each time; its decompressed stream is
+            // assumed to extend the old one (Codex only compresses finished files).
+            (Some(_), Storage::Whole, FileKind::TranscriptZst) => true,
+            _ => false,
+        };
+        let (start, mut parser) = match (&cursor, resume) {
+            (Some(c), true) => (c.offset, LineParser::resume(c.parser.clone(), Some(&file_name))),
+            _ => (0, LineParser::new(Some(&file_name))),
+        };
+        let from_start = start == 0;
+        let reader: Box<dyn std::io::Read> = if kind == FileKind::TranscriptZst {
+            let raw = recon.open_from(&self.snapshot, rel, 0)?;
+            let mut dec = zstd::stream::read::Decoder::new(raw).context("not a zstd stream")?;
+            std::io::copy(&mut std::io::Read::take(&mut dec, start), &mut std::io::sink()).context("corrupt zstd data")?;
+            Box::new(dec)
+        } else {
+            Box::new(recon.open_from(&self.snapshot, rel, start)?)
+        };
+        let mut lines = LineSplitter::new(reader, start);
+        let mut items = Vec::new();
+        let mut read_error = None;
+        loop {
+            let line = match lines.next_line() {
+                Ok(Some(l)) => l,
+                Ok(None) => break,
+                Err(e) => {
+                    // Corrupt compressed data or a short stored piece: keep what came before.
+                    read_error = Some(e);
+                    break;
+                }
+            };
+            match line {
+                Line::Complete { offset, bytes } => parser.feed_line(offset, bytes, &mut items),
+                Line::Oversized { .. } => self.counts.lines_skipped += 1,
+            }
+            if items.len() >= 256 {
+                self.emit(&parser, rel, from_start, std::mem::take(&mut items))?;
+            }
+        }
+        parser.flush(&mut items);
+        self.emit(&parser, rel, from_start, items)?;
+        let consumed = lines.consumed();
+        self.counts.bytes_read += consumed.saturating_sub(start);
+        if lines.pending().is_some() && read_error.is_none() {
+            self.counts.pending_tails += 1;
+        }
+        self.add_stats(&parser.stats());
+        if let Some(conv) = parser.conversation_id() {
+            if let Some(c) = self.state.conversations.get_mut(&conv) {
+                remember(&mut c.source_paths, rel, 16);
+            }
+        }
+        self.state.cursors.insert(
+            rel.to_owned(),
+            Cursor {
+                conversation_id: parser.conversation_id(),
+                offset: consumed,
+                parser: parser.state(),
+                snapshot: self.snapshot.clone(),
+            },
+        );
+        match read_error {
+            Some(e) => Err(e).context("stopped reading early"),
+            None => Ok(()),
+        }
+    }
+
+    fn import_json_document(&mut self, recon: &mut Reconstructor<'_>, rel: &str, file_name: &str) -> Result<()> {
+        let reader = recon.open_from(&self.snapshot, rel, 0)?;
+        let mut items = Vec::new();
+        let (stats, conv) = parse_json_document(reader, Some(file_name), &mut |item| items.push(item))?;
+        self.add_stats(&stats);
+        let conv = conv.or_else(|| {
+            items.iter().find_map(|i| match &i.kind {
+                ItemKind::SessionMeta { id, .. } => Some(id.clone()),
+                _ => None,
+            })
+        });
+        let Some(conv) = conv else { return Ok(()) };
+        self.write_items(&conv, rel, true, items)?;
+        self.state.cursors.insert(
+            rel.to_owned(),
+            Cursor { conversation_id: Some(conv), offset: 0, parser: Default::default(), snapshot: self.snapshot.clone() },
+        );
+        Ok(())
+    }
+
+    fn add_stats(&mut self, s: &LineStats) {
+        self.counts.lines_skipped += s.blank + s.malformed;
+        self.counts.lines_malformed += s.malformed;
+        self.counts.lines_unrecognized += s.unrecognized;
+        self.counts.duplicates_skipped += s.duplicates;
+        self.counts.lines_fork_copied += s.fork_copied;
+    }
+
+    fn emit(&mut self, parser: &LineParser, rel: &str, from_start: bool, items: Vec<Item>) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let conv = parser.conversation_id().unwrap_or_else(|| rel.to_owned());
+        self.write_items(&conv, rel, from_start, items)
+    }
+
+    /// Turns items into records and appends the new ones to the conversation's canonical file.
+    fn write_items(&mut self, conv: &str, rel: &str, from_start: bool, items: Vec<Item>) -> Result<()> {
+        if self.seen.insert(conv.to_owned()) {
+            self.counts.conversations_seen += 1;
+        }
+        let es = self.es;
+        let cstate = self.state.conversations.entry(conv.to_owned()).or_default();
+        if !self.writes.contains_key(conv) {
+            let path = es.conversation_path(conv);
+            let file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(false)
+                .mode_private()
+                .open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            // Cut the torn tail of a crashed import before appending.
+            file.set_len(cstate.canonical_len).with_context(|| format!("cannot truncate {}", path.display()))?;
+            let mut file = file;
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(cstate.canonical_len))?;
+            let span = Span { import_seq: self.import_seq, start: cstate.canonical_len, end: cstate.canonical_len, ..Default::default() };
+            self.writes.insert(conv.to_owned(), ConvWrite { writer: Some(BufWriter::new(file)), known_ids: None, span });
+        }
+        let w = self.writes.get_mut(conv).context("writer")?;
+        if from_start && w.known_ids.is_none() && cstate.records > 0 {
+            w.known_ids = Some(load_ids(&es.conversation_path(conv), cstate.canonical_len)?);
+        }
+        for item in items {
+            let is_msg = matches!(item.kind, ItemKind::UserMessage { .. } | ItemKind::AssistantMessage { .. });
+            if is_msg {
+                self.counts.messages_seen += 1;
+            }
+            let id = record_id(conv, path_class(rel), item.offset, item.index_in_line, &item.kind);
+            if let Some(known) = &mut w.known_ids {
+                if !known.insert(id.clone()) {
+                    self.counts.duplicates_skipped += 1;
+                    continue;
+                }
+            }
+            update_conversation(cstate, &item);
+            let rec = Record {
+                id: id.clone(),
+                conversation_id: conv.to_owned(),
+                import_id: self.import_id.clone(),
+                ts: item.ts.clone(),
+                item: item.kind,
+                source: SourceRef { snapshot: self.snapshot.clone(), path: rel.to_owned(), offset: item.offset, index: item.index_in_line },
+            };
+            let mut line = serde_json::to_vec(&rec).context("cannot serialize a record")?;
+            line.push(b'\n');
+            let writer = w.writer.as_mut().context("writer closed")?;
+            writer.write_all(&line).with_context(|| format!("cannot append to the history of {conv}"))?;
+            let span = &mut w.span;
+            if span.records == 0 {
+                span.first_record_id = id.clone();
+                span.first_ts = rec.ts.clone();
+            }
+            span.last_record_id = id;
+            if rec.ts.is_some() {
+                span.last_ts = rec.ts.clone();
+            }
+            span.records += 1;
+            span.end += line.len() as u64;
+            if let ItemKind::TokenCount { last, .. } = &rec.item {
+                add_tokens(&mut span.tokens, last);
+            }
+            if is_msg {
+                span.messages += 1;
+                cstate.messages += 1;
+                self.counts.new_messages += 1;
+            }
+            cstate.records += 1;
+            self.counts.new_records += 1;
+        }
+        Ok(())
+    }
+
+    fn read_session_index(&mut self, recon: &mut Reconstructor<'_>, rel: &str, blake3: &str) -> Result<()> {
+        if self.state.session_index_blake3.as_deref() == Some(blake3) {
+            return Ok(());
+        }
+        #[derive(Deserialize)]
+        struct IndexLine {
+            id: Option<String>,
+            thread_name: Option<String>,
+            title: Option<String>,
+        }
+        let reader = BufReader::new(recon.open_from(&self.snapshot, rel, 0)?);
+        for line in reader.split(b'\n') {
+            let line = line?;
+            let Ok(entry) = serde_json::from_slice::<IndexLine>(&line) else { continue };
+            let (Some(id), Some(name)) = (entry.id, entry.thread_name.or(entry.title)) else { continue };
+            if name.trim().is_empty() {
+                continue;
+            }
+            let c = self.state.conversations.entry(id).or_default();
+            c.title = Some(name);
+            c.title_explicit = true;
+        }
+        self.state.session_index_blake3 = Some(blake3.to_owned());
+        Ok(())
+    }
+
+    fn finish(mut self, objects: &ObjectStore, manifest_path: &Path) -> Result<ImportOutcome> {
+        // Make the records durable before anything says they were imported.
+        let mut touched = Vec::new();
+        for (conv, w) in &mut self.writes {
+            if let Some(writer) = w.writer.take() {
+                let file = writer.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot flush the history of {conv}"))?;
+                file.sync_all().with_context(|| format!("cannot sync the history of {conv}"))?;
+            }
+            let c = self.state.conversations.entry(conv.clone()).or_default();
+            c.canonical_len = w.span.end;
+            if w.span.records > 0 {
+                c.spans.push(w.span.clone());
+                touched.push(conv.clone());
+            }
+        }
+        if !self.writes.is_empty() {
+            fsutil::sync_dir(&self.es.conversations_dir())?;
+        }
+        let snapshot_manifest_rel = objects
+            .snapshot_manifest_path(&self.snapshot)
+            .strip_prefix(&objects.objects_root)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| format!("providers/codex/archive/{}/{EXPORT_MANIFEST}", self.snapshot));
+        let manifest = ImportManifest {
+            schema_version: STATE_SCHEMA_VERSION,
+            manifest_kind: "codex_canonical_import".to_owned(),
+            import_id: self.import_id.clone(),
+            import_seq: self.import_seq,
+            snapshot_name: self.snapshot.clone(),
+            snapshot_manifest_relative_path: snapshot_manifest_rel,
+            imported_at: fsutil::now_rfc3339(),
+            normalization_version: NORMALIZATION_VERSION,
+            conversations_touched: touched.clone(),
+            problems: self.problems.clone(),
+            counts: self.counts.clone(),
+        };
+        fsutil::write_toml_atomic(manifest_path, &manifest)?;
+        self.state.schema_version = STATE_SCHEMA_VERSION;
+        self.state.next_import_seq = self.import_seq + 1;
+        self.state.last_imported_snapshot = Some(self.snapshot.clone());
+        fsutil::write_json_atomic(&self.es.state_path(), &self.state)?;
+        Ok(ImportOutcome {
+            import_id: self.import_id,
+            import_seq: self.import_seq,
+            manifest_path: manifest_path.to_path_buf(),
+            already_imported: false,
+            counts: self.counts,
+            conversations_touched: touched,
+        })
+    }
+}
+
+/// Part of the record id: files under `archived_sessions/` are the same transcripts moved, so
+/// the id must not depend on which of the two trees the file is in.
+fn path_class(rel: &str) -> &'static str {
+    let _ = rel;
+    "codex-transcript"
+}
+
+fn add_tokens(sum: &mut TokenUsage, t: &TokenUsage) {
+    sum.input_tokens += t.input_tokens;
+    sum.cached_input_tokens += t.cached_input_tokens;
+    sum.output_tokens += t.output_tokens;
+    sum.reasoning_output_tokens += t.reasoning_output_tokens;
+    sum.total_tokens += t.total_tokens;
+}
+
+fn update_conversation(c: &mut ConversationState, item: &Item) {
+    if let Some(ts) = &item.ts {
+        if c.first_ts.is_none() {
+            c.first_ts = Some(ts.clone());
+        }
+        c.last_ts = Some(ts.clone());
+    }
+    match &item.kind {
+        ItemKind::SessionMeta { cwd, git_repository_url, forked_from_id, .. } => {
+            if let Some(cwd) = cwd {
+                remember(&mut c.cwds, cwd, 64);
+                c.last_cwd = Some(cwd.clone());
+            }
+            if let Some(url) = git_repository_url {
+                remember(&mut c.remotes, url, 16);
+            }
+            if forked_from_id.is_some() {
+                c.forked_from_id = forked_from_id.clone();
+            }
+        }
+        ItemKind::Cwd { cwd } => {
+            remember(&mut c.cwds, cwd, 64);
+            c.last_cwd = Some(cwd.clone());
+        }
+        ItemKind::UserMessage { text, .. } if c.title.is_none() => {
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+            if !first.is_empty() {
+                c.title = Some(first.chars().take(80).collect());
+            }
+        }
+        ItemKind::ThreadRenamed { name } => {
+            c.title = Some(name.clone());
+            c.title_explicit = true;
+        }
+        ItemKind::ToolCall { files_touched, workdir, .. } => {
+            for f in files_touched {
+                if let Some(abs) = resolve_path(f, workdir.as_deref().or(c.last_cwd.as_deref())) {
+                    remember(&mut c.touched, &abs, MAX_TRACKED_PATHS);
+                }
+            }
+        }
+        ItemKind::FilesTouched { paths, .. } => {
+            for f in paths {
+                if let Some(abs) = resolve_path(f, c.last_cwd.as_deref()) {
+                    remember(&mut c.touched, &abs, MAX_TRACKED_PATHS);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An absolute form of a path written in a transcript (relative ones against the cwd).
+pub fn resolve_path(path: &str, cwd: Option<&str>) -> Option<String> {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        return Some(normalize(p));
+    }
+    cwd.map(|cwd| normalize(&Path::new(cwd).join(p)))
+}
+
+fn normalize(p: &Path) -> String {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out.display().to_string()
+}
+
+fn load_ids(path: &Path, committed: u64) -> Result<HashSet<String>> {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        id: String,
+    }
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader = BufReader::new(std::io::Read::take(file, committed));
+    let mut ids = HashSet::new();
+    for line in reader.split(b'\n') {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        if let Ok(r) = serde_json::from_slice::<IdOnly>(&line) {
+            ids.insert(r.id);
+        }
+    }
+    Ok(ids)
+}
+
+trait PrivateMode {
+    fn mode_private(&mut self) -> &mut Self;
+}
+
+impl PrivateMode for OpenOptions {
+    fn mode_private(&mut self) -> &mut Self {
+        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
+    }
+}
+
+pub fn run(args: &ImportArgs) -> Result<ExitCode> {
+    let roots = Roots::resolve(&args.roots.overrides())?;
+    if args.roots.verbose {
+        eprint!("{}", roots.describe());
+    }
+    let _locks = crate::lock::lock_stores(&roots, "import-codex-sessions")?;
+    let objects = ObjectStore::new(&roots.objects.path);
+    let outcome = match &args.snapshot {
+        Some(name) => import_snapshot(&roots, name)?,
+        None => {
+            let state: crate::export::ExportState = fsutil::read_json_opt(&objects.state_path())?.unwrap_or_default();
+            let latest = state.last_snapshot.with_context(|| {
+                format!("no snapshot in {}: run export-codex-sessions or a capture first", objects.root.display())
+            })?;
+            import_pending(&roots, &latest)?
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print_outcome(&outcome);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_outcome(o: &ImportOutcome) {
+    if o.already_imported {
+        println!("{}: already imported (nothing new)", o.import_id);
+        return;
+    }
+    let c = &o.counts;
+    println!(
+        "{}: {} new records ({} messages) in {} conversations; {} duplicates skipped, {} lines skipped, {} pending tails",
+        o.import_id, c.new_records, c.new_messages, o.conversations_touched.len(), c.duplicates_skipped, c.lines_skipped, c.pending_tails
+    );
+}

@@ -1,0 +1,228 @@
+//! Canonical history in the event store (`NEXUS-EventStore`, SPEC §5).
+//!
+//! Layout (git-friendly: append-only text, one file per conversation, no per-record files):
+//!
+//! ```text
+//! canonical/codex/conversations/<conversation-id>.jsonl   normalized records, append-only
+//! imports/<import-id>.toml                                one manifest per import
+//! state/codex-import-state.json                           per-file cursors + conversation index
+//! work-batches/commit-checkpoints/<slug>/<sha>.toml       checkpoint manifests (see checkpoint)
+//! ```
+//!
+//! The truth is the canonical records and the manifests. The state file is what makes imports
+//! incremental: for each source file, how far it was read and the parser's resumable state; for
+//! each conversation, the committed length of its canonical file (anything past it is the torn
+//! tail of a crashed import and is cut before the next append) and one *span* per import that
+//! added to it, which is how a commit's window is found without scanning history.
+
+mod import;
+mod lines;
+
+pub use import::{ImportCounts, ImportManifest, ImportOutcome, import_id_for, import_pending, import_snapshot, resolve_path, run};
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::codex::{ItemKind, ParserState, TokenUsage};
+use crate::fsutil;
+
+pub const STATE_SCHEMA_VERSION: u32 = 1;
+/// Bumped when normalization changes meaning; recorded in every import manifest.
+pub const NORMALIZATION_VERSION: u32 = 1;
+
+#[derive(Debug, Clone)]
+pub struct EventStore {
+    pub root: PathBuf,
+}
+
+impl EventStore {
+    pub fn new(root: &Path) -> EventStore {
+        EventStore { root: root.to_path_buf() }
+    }
+    pub fn conversations_dir(&self) -> PathBuf {
+        self.root.join("canonical").join("codex").join("conversations")
+    }
+    pub fn conversation_path(&self, conversation_id: &str) -> PathBuf {
+        self.conversations_dir().join(format!("{}.jsonl", safe_file_stem(conversation_id)))
+    }
+    pub fn imports_dir(&self) -> PathBuf {
+        self.root.join("imports")
+    }
+    pub fn import_manifest_path(&self, import_id: &str) -> PathBuf {
+        self.imports_dir().join(format!("{import_id}.toml"))
+    }
+    pub fn state_path(&self) -> PathBuf {
+        self.root.join("state").join("codex-import-state.json")
+    }
+    pub fn checkpoints_dir(&self) -> PathBuf {
+        self.root.join("work-batches").join("commit-checkpoints")
+    }
+
+    pub fn load_state(&self) -> Result<ImportState> {
+        Ok(fsutil::read_json_opt(&self.state_path())?.unwrap_or_default())
+    }
+}
+
+/// Conversation ids come from transcripts (untrusted): keep file names tame.
+pub fn safe_file_stem(id: &str) -> String {
+    let s: String =
+        id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect();
+    let s = s.trim_start_matches('.').to_owned();
+    if s.is_empty() { "unnamed".to_owned() } else { s.chars().take(128).collect() }
+}
+
+/// One canonical record: a normalized item with a deterministic id and a way back to the raw
+/// bytes it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub conversation_id: String,
+    pub import_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<String>,
+    pub item: ItemKind,
+    pub source: SourceRef,
+}
+
+impl Record {
+    pub fn is_message(&self) -> bool {
+        matches!(self.item, ItemKind::UserMessage { .. } | ItemKind::AssistantMessage { .. })
+    }
+}
+
+/// Where a record's raw bytes are: the snapshot that holds them, the file, the byte offset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRef {
+    pub snapshot: String,
+    pub path: String,
+    pub offset: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub index: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Deterministic record id: the conversation, the record's position in its source file and its
+/// normalized content. Re-imports and racing imports produce the same ids; two forks that share
+/// a line number do not collide.
+pub fn record_id(conversation_id: &str, source_path_kind: &str, offset: u64, index: u32, item: &ItemKind) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(conversation_id.as_bytes());
+    h.update(b"\0");
+    h.update(source_path_kind.as_bytes());
+    h.update(b"\0");
+    h.update(&offset.to_le_bytes());
+    h.update(&index.to_le_bytes());
+    if let Ok(json) = serde_json::to_vec(item) {
+        h.update(&json);
+    }
+    h.finalize().to_hex()[..32].to_owned()
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImportState {
+    pub schema_version: u32,
+    pub next_import_seq: u64,
+    pub last_imported_snapshot: Option<String>,
+    /// BLAKE3 of the last session_index.jsonl read (titles), to skip an unchanged index.
+    #[serde(default)]
+    pub session_index_blake3: Option<String>,
+    /// Per source file (path relative to the Codex home).
+    pub cursors: BTreeMap<String, Cursor>,
+    pub conversations: BTreeMap<String, ConversationState>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Cursor {
+    pub conversation_id: Option<String>,
+    /// Bytes consumed: the end of the last complete line (a torn tail starts here).
+    pub offset: u64,
+    pub parser: ParserState,
+    /// The snapshot whose version was read last.
+    pub snapshot: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConversationState {
+    /// Committed length of the canonical file.
+    pub canonical_len: u64,
+    pub records: u64,
+    pub messages: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Whether the title came from an explicit rename / the session index (wins over the first
+    /// user message).
+    #[serde(default)]
+    pub title_explicit: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from_id: Option<String>,
+    #[serde(default)]
+    pub cwds: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_cwd: Option<String>,
+    #[serde(default)]
+    pub remotes: Vec<String>,
+    /// Absolute paths written by the conversation (bounded).
+    #[serde(default)]
+    pub touched: Vec<String>,
+    #[serde(default)]
+    pub source_paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_ts: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_ts: Option<String>,
+    #[serde(default)]
+    pub spans: Vec<Span>,
+}
+
+/// What one import added to one conversation: a byte range of its canonical file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Span {
+    pub import_seq: u64,
+    pub start: u64,
+    pub end: u64,
+    pub records: u64,
+    pub messages: u64,
+    pub first_record_id: String,
+    pub last_record_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_ts: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_ts: Option<String>,
+    #[serde(default)]
+    pub tokens: TokenUsage,
+}
+
+pub const MAX_TRACKED_PATHS: usize = 4096;
+
+/// Reads the records in bytes `start..end` of a conversation's canonical file.
+pub fn read_records(store: &EventStore, conversation_id: &str, start: u64, end: u64) -> Result<Vec<Record>> {
+    let path = store.conversation_path(conversation_id);
+    let mut file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    file.seek(SeekFrom::Start(start)).with_context(|| format!("cannot seek {}", path.display()))?;
+    let reader = BufReader::new(file.take(end.saturating_sub(start)));
+    let mut out = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: Record = serde_json::from_str(&line)
+            .with_context(|| format!("{}: record {} at byte {start}+ is not valid", path.display(), i + 1))?;
+        out.push(rec);
+    }
+    Ok(out)
+}
+
+/// Adds `value` to a bounded, de-duplicated list.
+pub(crate) fn remember(list: &mut Vec<String>, value: &str, cap: usize) {
+    if list.len() < cap && !list.iter().any(|v| v == value) {
+        list.push(value.to_owned());
+    }
+}
