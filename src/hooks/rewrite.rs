@@ -4,6 +4,7 @@
 //! other than HEAD gets a manifest derived from its original's (same snapshot and import, the new
 //! commit's facts, `rewritten_from`, `rewrite_kind`), and HEAD gets one real capture that records
 //! what it rewrote. An amend already got a fresh checkpoint from post-commit: it is annotated.
+//! An amend inside a rebase (reword, squash, an `edit` stop) waits for the rebase's own report.
 
 use std::io::Read;
 use std::path::Path;
@@ -43,6 +44,11 @@ pub fn run(args: &RewriteArgs) -> Result<ExitCode> {
     let facts = gitfacts::repo_facts(&repo)?;
     let head = gitfacts::head_commit(&repo)?;
     let kind = args.kind.clone();
+    if kind == "amend" && rebase_in_progress(&repo) {
+        // A `reword`, `squash` or an amend at an `edit` stop: git reports the whole rebase
+        // (original -> final) in its closing post-rewrite, which links everything at once.
+        return Ok(ExitCode::SUCCESS);
+    }
 
     // 1. Every rewritten commit but HEAD: derive from the original's checkpoint, if it had one.
     if pairs.iter().any(|(_, new)| *new != head.sha) {
@@ -95,6 +101,11 @@ pub fn run(args: &RewriteArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn rebase_in_progress(repo: &git2::Repository) -> bool {
+    use git2::RepositoryState::*;
+    matches!(repo.state(), Rebase | RebaseInteractive | RebaseMerge | ApplyMailbox | ApplyMailboxOrRebase)
 }
 
 /// The manifest of a rewritten commit: the original's snapshot, import and conversations, the
