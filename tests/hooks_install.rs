@@ -249,3 +249,16 @@ fn hooks_skip_env_skips_the_block() {
     assert!(cmd.env("NEXUS_SKIP_HOOK", "1").status().expect("git").success());
     assert!(!env.hook_log(&repo).contains("post-commit"), "NEXUS_SKIP_HOOK=1 must skip the block");
 }
+
+#[test]
+fn hooks_log_is_bounded() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("rotate");
+    env.nexus().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    let log = repo.join(".git/nexus-hooks/codex-commit-checkpoint.log");
+    fs::write(&log, "x".repeat(300 * 1024)).expect("fill the log");
+    env.commit_file(&repo, "g.txt", "g\n", "rotates");
+    assert_eq!(fs::metadata(log.with_extension("log.1")).expect("rotated").len(), 300 * 1024);
+    let fresh = fs::read_to_string(&log).expect("new log");
+    assert!(fresh.starts_with("20") && fresh.contains(" post-commit exit=0 ok"), "{fresh}");
+}
