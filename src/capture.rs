@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::checkpoint::{self, CheckpointManifest, link::WindowBound};
+use crate::checkpoint::{self, CheckpointManifest};
 use crate::cli::{CaptureArgs, ExitStatusError};
 use crate::export::{self, ExportOutcome};
 use crate::gitfacts::{self, CommitFacts, RepoFacts};
@@ -87,26 +87,14 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     let es = EventStore::new(&roots.event_store.path);
     let previous = previous_checkpoint(&repo, &roots.event_store.path, &commit)?;
     let state = es.load_state()?;
-    let parent_time = parent_time(&repo, &commit);
-    let bound = match &previous {
-        Some(p) => WindowBound::AfterImport(p.import_seq),
-        None => WindowBound::Since(parent_time.as_deref()),
-    };
-    let conversations = checkpoint::link_conversations(&es, &state, &facts, bound, imported.import_seq, &mut || {
+    let after = previous.as_ref().map(|p| p.import_seq);
+    let conversations = checkpoint::link_conversations(&es, &state, &facts, after, imported.import_seq, &mut || {
         changed_files(&repo, &commit).unwrap_or_default()
     })?;
 
     // 8. The manifest.
-    let manifest = build_manifest(
-        &roots,
-        &facts,
-        &commit,
-        &exported,
-        &imported,
-        previous.as_ref(),
-        req,
-        conversations,
-    )?;
+    let manifest =
+        build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, conversations)?;
     let path = checkpoint::write_manifest(&roots.event_store.path, &manifest, req.force)?;
     Ok(CaptureOutcome {
         deferred: None,
@@ -122,7 +110,8 @@ fn refuse_if_captured(roots: &Roots, facts: &RepoFacts, commit: &CommitFacts, fo
         return Ok(());
     }
     let own = checkpoint::manifest_path(&roots.event_store.path, &facts.slug, &commit.sha);
-    let existing = if own.exists() { Some(own) } else { checkpoint::find_by_commit(&roots.event_store.path, &commit.sha)? };
+    let existing =
+        if own.exists() { Some(own) } else { checkpoint::find_by_commit(&roots.event_store.path, &commit.sha)? };
     if let Some(path) = existing {
         return Err(ExitStatusError {
             code: EXIT_ALREADY_CAPTURED,
@@ -161,12 +150,6 @@ fn previous_checkpoint(
     Ok(None)
 }
 
-fn parent_time(repo: &git2::Repository, commit: &CommitFacts) -> Option<String> {
-    let parent = commit.parents.first()?;
-    let c = repo.find_commit(git2::Oid::from_str(parent).ok()?).ok()?;
-    Some(crate::fsutil::format_unix(c.time().seconds(), 0, false))
-}
-
 /// Paths (repo-relative) the commit changed against its first parent.
 pub fn changed_files(repo: &git2::Repository, commit: &CommitFacts) -> Result<Vec<String>> {
     let c = repo.find_commit(git2::Oid::from_str(&commit.sha)?)?;
@@ -201,7 +184,9 @@ fn build_manifest(
 ) -> Result<CheckpointManifest> {
     let objects = ObjectStore::new(&roots.objects.path);
     let es_root = &roots.event_store.path;
-    let rel = |p: &Path, base: &Path| p.strip_prefix(base).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string());
+    let rel = |p: &Path, base: &Path| {
+        p.strip_prefix(base).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+    };
     let manifest_path = checkpoint::manifest_path(es_root, &facts.slug, &commit.sha);
     let import_manifest = fsutil_read_counts(&imported.manifest_path)?;
     Ok(CheckpointManifest {
@@ -225,7 +210,10 @@ fn build_manifest(
         event_store_root: es_root.display().to_string(),
         snapshot_name: exported.snapshot_name.clone(),
         snapshot_root: exported.snapshot_root.display().to_string(),
-        snapshot_manifest_relative_path: rel(&objects.snapshot_manifest_path(&exported.snapshot_name), &roots.objects.path),
+        snapshot_manifest_relative_path: rel(
+            &objects.snapshot_manifest_path(&exported.snapshot_name),
+            &roots.objects.path,
+        ),
         import_id: imported.import_id.clone(),
         import_manifest_relative_path: rel(&imported.manifest_path, es_root),
         import_seq: imported.import_seq,

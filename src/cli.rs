@@ -173,6 +173,9 @@ pub struct RootsArgs {
     pub roots: RootArgs,
     #[arg(long)]
     pub json: bool,
+    /// Print the commented default config file instead
+    #[arg(long)]
+    pub default_config: bool,
 }
 
 /// A failure that maps to a specific exit status.

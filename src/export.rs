@@ -93,7 +93,12 @@ struct SourceFile {
 }
 
 /// Lists the capturable files of the Codex home without reading them.
-fn scan_source(source: &Path, extra: &[String], counts: &mut ExportCounts, problems: &mut Vec<String>) -> BTreeMap<String, SourceFile> {
+fn scan_source(
+    source: &Path,
+    extra: &[String],
+    counts: &mut ExportCounts,
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, SourceFile> {
     let mut found = BTreeMap::new();
     let mut tops: Vec<&str> = ALLOWLIST.to_vec();
     tops.extend(extra.iter().map(String::as_str));
@@ -114,7 +119,10 @@ fn scan_source(source: &Path, extra: &[String], counts: &mut ExportCounts, probl
                 Ok(e) => e,
                 Err(e) => {
                     counts.unreadable += 1;
-                    problems.push(format!("{}: cannot list: {e}", e.path().map(|p| p.display().to_string()).unwrap_or_default()));
+                    problems.push(format!(
+                        "{}: cannot list: {e}",
+                        e.path().map(|p| p.display().to_string()).unwrap_or_default()
+                    ));
                     continue;
                 }
             };
@@ -293,10 +301,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
             Some(_) => Plan::Whole,
             None => match gone.get(&(src.dev, src.ino)) {
                 Some(from)
-                    if state
-                        .files
-                        .get(from)
-                        .is_some_and(|p| p.size == src.size && p.mtime_ns == src.mtime_ns) =>
+                    if state.files.get(from).is_some_and(|p| p.size == src.size && p.mtime_ns == src.mtime_ns) =>
                 {
                     Plan::Move { from: from.clone() }
                 }
@@ -335,12 +340,8 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         }
     }
 
-    let mut removed: Vec<String> = state
-        .files
-        .keys()
-        .filter(|rel| !new_state.contains_key(*rel) && !moved_away.contains(rel))
-        .cloned()
-        .collect();
+    let mut removed: Vec<String> =
+        state.files.keys().filter(|rel| !new_state.contains_key(*rel) && !moved_away.contains(rel)).cloned().collect();
     removed.sort();
     counts.removed = removed.len() as u64;
     counts.files_total = new_state.len() as u64;
@@ -384,8 +385,9 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         }
     }
 
-    let changed = !manifest.files.iter().all(|f| f.kind == FileKind::SessionIndex && state.files.get(&f.relative_path).is_some_and(|p| p.blake3 == f.blake3))
-        || !removed.is_empty()
+    let changed = !manifest.files.iter().all(|f| {
+        f.kind == FileKind::SessionIndex && state.files.get(&f.relative_path).is_some_and(|p| p.blake3 == f.blake3)
+    }) || !removed.is_empty()
         || !store.latest_dir().join(EXPORT_MANIFEST).exists();
     state.files = new_state;
     state.last_snapshot = Some(name.clone());
@@ -600,7 +602,15 @@ pub fn print_outcome(o: &ExportOutcome, roots: &Roots) {
     }
     println!(
         "snapshot {}: {} files ({} whole, {} appended, {} moved, {} unchanged, {} removed), {} bytes read, {} stored",
-        o.snapshot_name, c.files_total, c.stored_whole, c.stored_append, c.moved, c.unchanged, c.removed, c.bytes_read, c.bytes_stored
+        o.snapshot_name,
+        c.files_total,
+        c.stored_whole,
+        c.stored_append,
+        c.moved,
+        c.unchanged,
+        c.removed,
+        c.bytes_read,
+        c.bytes_stored
     );
     for p in &o.problems {
         println!("  skipped: {p}");

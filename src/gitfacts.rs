@@ -94,7 +94,8 @@ pub fn head_commit(repo: &Repository) -> Result<CommitFacts> {
         }
         Err(e) => return Err(anyhow::anyhow!("{}", e.message())).context("cannot read HEAD"),
     };
-    let commit = head.peel_to_commit().map_err(|e| anyhow::anyhow!("{}", e.message())).context("HEAD is not a commit")?;
+    let commit =
+        head.peel_to_commit().map_err(|e| anyhow::anyhow!("{}", e.message())).context("HEAD is not a commit")?;
     Ok(commit_facts(&commit))
 }
 
@@ -117,11 +118,8 @@ pub fn commit_facts(commit: &git2::Commit<'_>) -> CommitFacts {
     let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
     let summary = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned();
     let author = commit.author();
-    let author = format!(
-        "{} <{}>",
-        String::from_utf8_lossy(author.name_bytes()),
-        String::from_utf8_lossy(author.email_bytes())
-    );
+    let author =
+        format!("{} <{}>", String::from_utf8_lossy(author.name_bytes()), String::from_utf8_lossy(author.email_bytes()));
     let time_unix = commit.time().seconds();
     CommitFacts {
         short_sha: sha[..12.min(sha.len())].to_owned(),
@@ -178,10 +176,10 @@ pub fn normalize_remote(url: &str) -> String {
             break;
         }
     }
-    if let Some(at) = s.find('@') {
-        if at < s.find('/').unwrap_or(usize::MAX) {
-            s = s[at + 1..].to_owned();
-        }
+    if let Some(at) = s.find('@')
+        && at < s.find('/').unwrap_or(usize::MAX)
+    {
+        s = s[at + 1..].to_owned();
     }
     let s = s.replacen(':', "/", 1);
     let s = s.trim_end_matches('/');

@@ -310,7 +310,10 @@ impl Read for ChainReader {
             let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
             let n = reader.read(&mut buf[..want])?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a stored piece is shorter than its manifest says"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "a stored piece is shorter than its manifest says",
+                ));
             }
             *left -= n as u64;
             return Ok(n);

@@ -205,7 +205,14 @@ fn load_config(path: &Path) -> Result<(Config, bool)> {
     Ok((config, true))
 }
 
+/// The commented default config file (templates/config.toml), embedded at build time.
+pub const DEFAULT_CONFIG: &str = include_str!("../templates/config.toml");
+
 pub fn run(args: &RootsArgs) -> Result<ExitCode> {
+    if args.default_config {
+        print!("{DEFAULT_CONFIG}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let roots = Roots::resolve(&args.roots.overrides())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&roots)?);
@@ -213,4 +220,23 @@ pub fn run(args: &RootsArgs) -> Result<ExitCode> {
         print!("{}", roots.describe());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_template_parses_and_sets_nothing() {
+        let c: Config = toml::from_str(DEFAULT_CONFIG).expect("template is valid TOML");
+        assert!(c.objects_root.is_none() && c.source_root.is_none() && c.capture_include.is_empty());
+        // Uncommented, every documented key is accepted (deny_unknown_fields would catch a typo).
+        let uncommented: String = DEFAULT_CONFIG
+            .lines()
+            .map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ")).unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c: Config = toml::from_str(&uncommented).expect("uncommented template parses");
+        assert!(c.objects_root.is_some() && c.event_store_root.is_some() && c.lock_timeout_secs == Some(60));
+    }
 }

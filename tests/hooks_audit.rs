@@ -10,7 +10,7 @@ use common::TestEnv;
 use serde_json::Value;
 
 fn audit_json(env: &TestEnv, extra: &[&str]) -> (i32, Value) {
-    let out = env.nexus().args(["audit", "--json"]).args(extra).output().expect("run audit");
+    let out = env.nexus_assert().args(["audit", "--json"]).args(extra).output().expect("run audit");
     let json: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("audit --json printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
     (out.status.code().unwrap_or(-1), json)
@@ -28,7 +28,7 @@ fn codes(json: &Value) -> Vec<String> {
 
 fn installed(env: &TestEnv, name: &str) -> std::path::PathBuf {
     let repo = env.new_repo(name);
-    env.nexus().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
     repo
 }
 
@@ -64,7 +64,7 @@ fn hooks_audit_clean_install_reports_ok_with_a_stable_schema() {
     assert_eq!(r["commits_with_checkpoint"], 1, "the initial commit predates the install");
     assert_eq!(r["last_captures"][0]["ok"], true);
     // The human table.
-    env.nexus().arg("audit").assert().success().stdout(predicates::str::contains("REPOSITORY"));
+    env.nexus_assert().arg("audit").assert().success().stdout(predicates::str::contains("REPOSITORY"));
 }
 
 #[test]
@@ -136,7 +136,7 @@ fn hooks_audit_detects_failed_captures_and_missing_roots() {
     let source = env.path().join("other-codex");
     fs::create_dir_all(&source).expect("mkdir");
     let repo = env.new_repo("failing");
-    env.nexus().args(["install", "--repo-root"]).arg(&repo).arg("--source-root").arg(&source).assert().success();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).arg("--source-root").arg(&source).assert().success();
     fs::remove_dir_all(&source).expect("remove the Codex home");
     env.commit_file(&repo, "b.txt", "b\n", "capture fails");
     let (status, json) = audit_json(&env, &["--repo-root", repo.to_str().expect("utf8")]);
@@ -149,5 +149,5 @@ fn hooks_audit_detects_failed_captures_and_missing_roots() {
 #[test]
 fn hooks_audit_with_nothing_registered_is_ok() {
     let env = TestEnv::new();
-    env.nexus().arg("audit").assert().success().stdout(predicates::str::contains("no repository"));
+    env.nexus_assert().arg("audit").assert().success().stdout(predicates::str::contains("no repository"));
 }

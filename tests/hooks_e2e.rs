@@ -11,11 +11,12 @@ use common::TestEnv;
 use nexus::checkpoint::{self, CheckpointManifest};
 
 fn install(env: &TestEnv, repo: &Path) {
-    env.nexus().args(["install", "--repo-root"]).arg(repo).assert().success();
+    env.seed_codex_home();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(repo).assert().success();
 }
 
 fn manifest(env: &TestEnv, sha: &str) -> CheckpointManifest {
-    let path = env.checkpoint_for(sha).unwrap_or_else(|| panic!("no checkpoint for {sha}"));
+    let path = env.checkpoint_path(sha).unwrap_or_else(|| panic!("no checkpoint for {sha}"));
     checkpoint::read_manifest(&path).expect("manifest parses")
 }
 
@@ -51,7 +52,7 @@ fn hooks_e2e_commit_amend_and_merges_leave_checkpoints() {
     let merge = env.git(&repo, &["rev-parse", "HEAD"]);
     let m = manifest(&env, &merge);
     assert_eq!(m.parent_shas.len(), 2, "the merge commit is captured by post-merge");
-    assert!(env.checkpoint_for(&topic).is_some());
+    assert!(env.checkpoint_path(&topic).is_some());
 
     // A fast-forward merge creates no commit: the capture answers 3, which the hook logs as ok.
     env.git(&repo, &["checkout", "-q", "-b", "ff", "HEAD~1"]);

@@ -21,7 +21,7 @@ fn mode(p: &Path) -> u32 {
 fn hooks_install_creates_three_executable_hooks_and_is_idempotent() {
     let env = TestEnv::new();
     let repo = env.new_repo("plain");
-    env.nexus().arg("install-codex-commit-checkpoint-hook").arg("--repo-root").arg(&repo).assert().success();
+    env.nexus_assert().arg("install-codex-commit-checkpoint-hook").arg("--repo-root").arg(&repo).assert().success();
     let hooks = repo.join(".git/hooks");
     for hook in HOOKS {
         let text = fs::read_to_string(hooks.join(hook)).expect("hook written");
@@ -32,7 +32,7 @@ fn hooks_install_creates_three_executable_hooks_and_is_idempotent() {
         assert!(check.success(), "{hook} is not valid sh");
     }
     let before = snapshot_dir(&hooks);
-    env.nexus()
+    env.nexus_assert()
         .arg("install")
         .arg("--repo-root")
         .arg(repo.join("README"))
@@ -49,7 +49,7 @@ fn hooks_install_dry_run_changes_nothing() {
     let env = TestEnv::new();
     let repo = env.new_repo("dry");
     let before = snapshot_dir(&repo.join(".git/hooks"));
-    env.nexus()
+    env.nexus_assert()
         .args(["install", "--dry-run", "--repo-root"])
         .arg(&repo)
         .assert()
@@ -66,7 +66,7 @@ fn hooks_install_from_linked_worktree_uses_common_dir_and_runs_there() {
     let repo = env.new_repo("main-wt");
     let wt = env.path().join("linked wt");
     env.git(&repo, &["worktree", "add", "-q", "-b", "feature", wt.to_str().expect("utf8")]);
-    env.nexus().args(["install", "--repo-root"]).arg(&wt).assert().success();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&wt).assert().success();
     assert!(repo.join(".git/hooks/post-commit").is_file(), "installed into the common git dir");
     env.commit_file(&wt, "a.txt", "a\n", "in the worktree");
     let log = env.hook_log(&wt);
@@ -80,7 +80,7 @@ fn hooks_install_honours_repo_local_hooks_path() {
     let repo = env.new_repo("husky");
     TestEnv::write_file(&repo.join(".husky/post-commit"), b"#!/usr/bin/env sh\necho husky-ran >> husky.out\n", 0o755);
     env.git(&repo, &["config", "core.hooksPath", ".husky"]);
-    env.nexus()
+    env.nexus_assert()
         .args(["install", "--repo-root"])
         .arg(&repo)
         .assert()
@@ -102,7 +102,7 @@ fn hooks_install_refuses_global_hooks_path_unless_named() {
     let shared = env.path().join("shared-hooks");
     fs::create_dir_all(&shared).expect("mkdir");
     env.git(&repo, &["config", "--global", "core.hooksPath", shared.to_str().expect("utf8")]);
-    env.nexus()
+    env.nexus_assert()
         .args(["install", "--repo-root"])
         .arg(&repo)
         .assert()
@@ -112,7 +112,7 @@ fn hooks_install_refuses_global_hooks_path_unless_named() {
         .stderr(contains("--hooks-path"));
     assert!(!shared.join("post-commit").exists());
     // Naming another directory is refused too: git would not run it.
-    env.nexus()
+    env.nexus_assert()
         .args(["install", "--repo-root"])
         .arg(&repo)
         .arg("--hooks-path")
@@ -120,7 +120,7 @@ fn hooks_install_refuses_global_hooks_path_unless_named() {
         .assert()
         .failure()
         .stderr(contains("never run"));
-    env.nexus().args(["install", "--repo-root"]).arg(&repo).arg("--hooks-path").arg(&shared).assert().success();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).arg("--hooks-path").arg(&shared).assert().success();
     assert!(shared.join("post-commit").is_file());
 }
 
@@ -130,7 +130,7 @@ fn hooks_install_refuses_bare_repository() {
     let bare = env.path().join("bare.git");
     fs::create_dir_all(&bare).expect("mkdir");
     env.git(&bare, &["init", "-q", "--bare"]);
-    env.nexus().args(["install", "--repo-root"]).arg(&bare).assert().failure().code(1).stderr(contains("bare"));
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&bare).assert().failure().code(1).stderr(contains("bare"));
     assert!(!bare.join("hooks/post-commit").exists());
 }
 
@@ -138,7 +138,7 @@ fn hooks_install_refuses_bare_repository() {
 fn hooks_install_quotes_awkward_repo_path() {
     let env = TestEnv::new();
     let repo = env.new_repo("it's a $HOME dir");
-    env.nexus().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
     let hook = fs::read_to_string(repo.join(".git/hooks/post-commit")).expect("read");
     assert!(hook.contains(r"nexus_dir='"), "{hook}");
     assert!(hook.contains(r"it'\''s a $HOME dir"), "{hook}");
@@ -146,7 +146,7 @@ fn hooks_install_quotes_awkward_repo_path() {
     let log =
         fs::read_to_string(repo.join(".git/nexus-hooks/codex-commit-checkpoint.log")).expect("log in the right dir");
     assert!(log.contains(" post-commit exit="), "{log}");
-    assert!(!env.path().join("it").exists() && !env.home.join(" dir").exists());
+    assert!(!env.path().join("it").exists() && !env.home().join(" dir").exists());
 }
 
 #[test]
@@ -155,7 +155,7 @@ fn hooks_existing_sh_hook_still_runs_and_keeps_exit_status() {
     let repo = env.new_repo("prior-sh");
     let hook = repo.join(".git/hooks/post-commit");
     TestEnv::write_file(&hook, b"#!/bin/sh\necho \"prior $# $1\" >> prior.out\nexit 7\n", 0o755);
-    env.nexus().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
     env.commit_file(&repo, "d.txt", "d\n", "with prior hook");
     assert!(fs::read_to_string(repo.join("prior.out")).expect("prior hook ran").contains("prior 0"));
     assert!(env.hook_log(&repo).contains(" post-commit exit="), "the block ran too");
@@ -180,7 +180,7 @@ fn hooks_python_hook_is_chained_with_args_and_stdin() {
     let py =
         b"#!/usr/bin/env python3\nimport sys\nopen('py.out', 'a').write(repr(sys.argv[1:]) + '|' + sys.stdin.read())\n";
     TestEnv::write_file(&hook, py, 0o755);
-    env.nexus().args(["install", "--repo-root"]).arg(&repo).assert().success().stdout(contains("chain"));
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success().stdout(contains("chain"));
     assert_eq!(fs::read(repo.join(".git/hooks/post-rewrite.nexus-chained")).expect("moved aside"), py);
     let old = env.git(&repo, &["rev-parse", "HEAD"]);
     env.git(&repo, &["commit", "-q", "--amend", "-m", "amended"]);
@@ -199,7 +199,7 @@ fn hooks_sh_post_rewrite_hook_still_reads_its_stdin() {
         b"#!/bin/sh\nwhile read old new rest; do echo \"$1 $old $new\" >> rw.out; done\n",
         0o755,
     );
-    env.nexus().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
     let old = env.git(&repo, &["rev-parse", "HEAD"]);
     env.git(&repo, &["commit", "-q", "--amend", "-m", "amended"]);
     let new = env.git(&repo, &["rev-parse", "HEAD"]);
@@ -217,7 +217,7 @@ fn hooks_non_executable_prior_hook_is_set_aside_not_run() {
     let env = TestEnv::new();
     let repo = env.new_repo("disabled");
     TestEnv::write_file(&repo.join(".git/hooks/post-commit"), b"#!/bin/sh\necho ran >> disabled.out\n", 0o644);
-    env.nexus().args(["install", "--repo-root"]).arg(&repo).assert().success().stdout(contains("set aside"));
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success().stdout(contains("set aside"));
     env.commit_file(&repo, "e.txt", "e\n", "x");
     assert!(!repo.join("disabled.out").exists(), "a hook git did not run is not started by nexus");
     assert!(repo.join(".git/hooks/post-commit.nexus-set-aside").is_file());
@@ -244,7 +244,7 @@ fn hooks_commit_succeeds_when_binary_is_gone_and_log_says_why() {
 fn hooks_skip_env_skips_the_block() {
     let env = TestEnv::new();
     let repo = env.new_repo("skip");
-    env.nexus().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
     let mut cmd = env.git_cmd(&repo, &["commit", "-q", "--allow-empty", "-m", "skipped"]);
     assert!(cmd.env("NEXUS_SKIP_HOOK", "1").status().expect("git").success());
     assert!(!env.hook_log(&repo).contains("post-commit"), "NEXUS_SKIP_HOOK=1 must skip the block");
@@ -254,7 +254,7 @@ fn hooks_skip_env_skips_the_block() {
 fn hooks_log_is_bounded() {
     let env = TestEnv::new();
     let repo = env.new_repo("rotate");
-    env.nexus().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
     let log = repo.join(".git/nexus-hooks/codex-commit-checkpoint.log");
     fs::write(&log, "x".repeat(300 * 1024)).expect("fill the log");
     env.commit_file(&repo, "g.txt", "g\n", "rotates");

@@ -11,11 +11,11 @@ use predicates::str::contains;
 
 fn round_trip(env: &TestEnv, repo: &Path, hooks: &Path) {
     let before = snapshot_dir(hooks);
-    env.nexus().args(["install", "--repo-root"]).arg(repo).assert().success();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(repo).assert().success();
     assert_ne!(before, snapshot_dir(hooks), "install changed something");
     // Re-install is idempotent and does not forget the prior state.
-    env.nexus().args(["install", "--repo-root"]).arg(repo).assert().success();
-    env.nexus().args(["uninstall", "--repo-root"]).arg(repo).assert().success();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(repo).assert().success();
+    env.nexus_assert().args(["uninstall", "--repo-root"]).arg(repo).assert().success();
     assert_eq!(before, snapshot_dir(hooks), "uninstall must restore the hooks directory byte for byte");
     let registry = fs::read_to_string(env.data_dir().join("hooks/registry.json")).expect("registry");
     assert!(!registry.contains("post-commit"), "the registry forgets the repo: {registry}");
@@ -85,11 +85,16 @@ fn hooks_uninstall_keeps_edits_made_after_install() {
     let repo = env.new_repo("edited");
     let hook = repo.join(".git/hooks/post-commit");
     TestEnv::write_file(&hook, b"#!/bin/sh\necho mine\n", 0o755);
-    env.nexus().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
     let mut text = fs::read_to_string(&hook).expect("read");
     text.push_str("echo added later\n");
     fs::write(&hook, &text).expect("edit");
-    env.nexus().args(["uninstall", "--repo-root"]).arg(&repo).assert().success().stdout(contains("edited since"));
+    env.nexus_assert()
+        .args(["uninstall", "--repo-root"])
+        .arg(&repo)
+        .assert()
+        .success()
+        .stdout(contains("edited since"));
     assert_eq!(fs::read_to_string(&hook).expect("read"), "#!/bin/sh\necho mine\necho added later\n");
 }
 
@@ -100,7 +105,7 @@ fn hooks_uninstall_never_touches_a_hook_that_only_mentions_nexus() {
     let hook = repo.join(".git/hooks/post-commit");
     let text = b"#!/bin/sh\n# NEXUS CODEX COMMIT CHECKPOINT was here once\nnexus capture\n";
     TestEnv::write_file(&hook, text, 0o755);
-    env.nexus().args(["uninstall", "--repo-root"]).arg(&repo).assert().success();
+    env.nexus_assert().args(["uninstall", "--repo-root"]).arg(&repo).assert().success();
     assert_eq!(fs::read(&hook).expect("read"), text);
 }
 
@@ -110,9 +115,9 @@ fn hooks_uninstall_all_covers_every_registered_repo() {
     let repos: Vec<PathBuf> = ["one", "two"].iter().map(|n| env.new_repo(n)).collect();
     let before: Vec<_> = repos.iter().map(|r| snapshot_dir(&r.join(".git/hooks"))).collect();
     for r in &repos {
-        env.nexus().args(["install", "--repo-root"]).arg(r).assert().success();
+        env.nexus_assert().args(["install", "--repo-root"]).arg(r).assert().success();
     }
-    env.nexus().args(["uninstall", "--all"]).assert().success();
+    env.nexus_assert().args(["uninstall", "--all"]).assert().success();
     for (r, b) in repos.iter().zip(before) {
         assert_eq!(b, snapshot_dir(&r.join(".git/hooks")));
     }

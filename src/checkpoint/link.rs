@@ -58,24 +58,10 @@ pub struct Evidence {
     pub confidence: f64,
 }
 
-/// Which spans form the window.
-pub enum WindowBound<'a> {
-    /// Spans of imports after this sequence number (the previous checkpoint's).
-    AfterImport(u64),
-    /// No previous checkpoint: spans with records at or after this time (the parent commit's),
-    /// or everything when None (a root commit).
-    Since(Option<&'a str>),
-}
-
-fn in_window(span: &Span, bound: &WindowBound<'_>, upto: u64) -> bool {
-    if span.import_seq > upto {
-        return false;
-    }
-    match bound {
-        WindowBound::AfterImport(after) => span.import_seq > *after,
-        WindowBound::Since(None) => true,
-        WindowBound::Since(Some(t)) => span.last_ts.as_deref().is_none_or(|ts| ts >= *t),
-    }
+/// The window is the spans of imports after `after` (the previous checkpoint's import) up to
+/// and including `upto`; with no previous checkpoint, all history up to `upto`.
+fn in_window(span: &Span, after: Option<u64>, upto: u64) -> bool {
+    span.import_seq <= upto && after.is_none_or(|a| span.import_seq > a)
 }
 
 fn inside_any(path: &str, trees: &[PathBuf]) -> Option<String> {
@@ -89,7 +75,7 @@ pub fn link_conversations(
     es: &EventStore,
     state: &ImportState,
     repo: &RepoFacts,
-    bound: WindowBound<'_>,
+    after_import_seq: Option<u64>,
     upto_import_seq: u64,
     changed_files: &mut dyn FnMut() -> Vec<String>,
 ) -> Result<Vec<LinkedConversation>> {
@@ -97,7 +83,7 @@ pub fn link_conversations(
     let mut changed: Option<BTreeSet<String>> = None;
     let mut out = Vec::new();
     for (id, conv) in &state.conversations {
-        let spans: Vec<&Span> = conv.spans.iter().filter(|s| in_window(s, &bound, upto_import_seq)).collect();
+        let spans: Vec<&Span> = conv.spans.iter().filter(|s| in_window(s, after_import_seq, upto_import_seq)).collect();
         if spans.is_empty() {
             continue;
         }
@@ -169,7 +155,11 @@ pub fn link_conversations(
                 0,
                 Evidence {
                     kind: "touched_files".into(),
-                    detail: format!("wrote {} of the files this commit changed: {}", in_commit.len(), in_commit.join(", ")),
+                    detail: format!(
+                        "wrote {} of the files this commit changed: {}",
+                        in_commit.len(),
+                        in_commit.join(", ")
+                    ),
                     confidence: 0.95,
                 },
             );
@@ -202,7 +192,12 @@ pub fn link_conversations(
     }
     out.sort_by(|a, b| {
         (!a.files_touched_in_commit.is_empty(), a.files_touched_in_commit.len(), a.new_messages, &a.window.last_ts)
-            .cmp(&(!b.files_touched_in_commit.is_empty(), b.files_touched_in_commit.len(), b.new_messages, &b.window.last_ts))
+            .cmp(&(
+                !b.files_touched_in_commit.is_empty(),
+                b.files_touched_in_commit.len(),
+                b.new_messages,
+                &b.window.last_ts,
+            ))
             .reverse()
     });
     for (i, c) in out.iter_mut().enumerate() {
@@ -217,15 +212,15 @@ fn relevance(conv: &ConversationState, repo: &RepoFacts, origin: Option<&str>) -
     if let Some(cwd) = conv.cwds.iter().find(|c| inside_any(c, &repo.work_trees).is_some()) {
         ev.push(Evidence { kind: "cwd".into(), detail: format!("worked in {cwd}"), confidence: 0.7 });
     }
-    if let Some(origin) = origin {
-        if let Some(url) = conv.remotes.iter().find(|r| normalize_remote(r) == origin) {
-            ev.push(Evidence { kind: "remote".into(), detail: format!("git remote {url}"), confidence: 0.6 });
-        }
+    if let Some(origin) = origin
+        && let Some(url) = conv.remotes.iter().find(|r| normalize_remote(r) == origin)
+    {
+        ev.push(Evidence { kind: "remote".into(), detail: format!("git remote {url}"), confidence: 0.6 });
     }
-    if ev.is_empty() {
-        if let Some(path) = conv.touched.iter().find(|p| inside_any(p, &repo.work_trees).is_some()) {
-            ev.push(Evidence { kind: "touched_files".into(), detail: format!("wrote {path}"), confidence: 0.5 });
-        }
+    if ev.is_empty()
+        && let Some(path) = conv.touched.iter().find(|p| inside_any(p, &repo.work_trees).is_some())
+    {
+        ev.push(Evidence { kind: "touched_files".into(), detail: format!("wrote {path}"), confidence: 0.5 });
     }
     ev
 }

@@ -110,7 +110,10 @@ pub enum ItemKind {
     },
     /// Files changed according to Codex's own patch events (`patch_apply_begin` `changes`):
     /// usually absolute paths.
-    FilesTouched { call_id: Option<String>, paths: Vec<String> },
+    FilesTouched {
+        call_id: Option<String>,
+        paths: Vec<String>,
+    },
     TurnStarted {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         turn_id: Option<String>,
@@ -123,16 +126,25 @@ pub enum ItemKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    ThreadRenamed { name: String },
+    ThreadRenamed {
+        name: String,
+    },
     /// The working directory changed (emitted only when it differs from the last one seen:
     /// session_meta cwd, turn_context cwd, `<environment_context><cwd>`, world_state).
-    Cwd { cwd: String },
+    Cwd {
+        cwd: String,
+    },
     /// A `token_count` (or `token_usage_record`) whose cumulative total advanced. Re-emitted
     /// totals (the same cumulative numbers again) are NOT emitted, so summing `last` over items
     /// counts each token once.
-    TokenCount { total: TokenUsage, last: TokenUsage },
+    TokenCount {
+        total: TokenUsage,
+        last: TokenUsage,
+    },
     Compacted,
-    RolledBack { num_turns: u32 },
+    RolledBack {
+        num_turns: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

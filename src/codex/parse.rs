@@ -1,13 +1,104 @@
-//! Line-by-line parser for every Codex transcript shape. (Stub: to be implemented.)
+//! Line-by-line parser for every Codex transcript shape, and the resumable state machine that
+//! applies the cross-line rules: identity from the first meta, fork-copy regions, de-duplication
+//! of messages written on several channels, "emit only on change" for cwd and token totals.
+//!
+//! Per-line dispatch: a line is trimmed (`\r`, whitespace, NUL padding), parsed as one JSON
+//! object, then recognised as an envelope (`{timestamp,type,payload}`, with or without `ordinal`
+//! / `metadata`), a bare-era meta object (`{id,timestamp,instructions,git}`, no `type`), a bare
+//! response item (`{"type":"message",…}`), or a `{"record_type":…}` marker.
+//!
+//! Counting rule (tested): every line fed increments `lines`, and then EXACTLY ONE of:
+//! `blank`, `malformed`, `unrecognized` (valid JSON that yields nothing: reasoning, developer or
+//! injected messages, unchanged cwd, rate-limit-only token counts, markers, unknown types),
+//! `duplicates` (a re-statement of something already recorded: a message's second/third channel
+//! copy, a tool result's second channel, the second half of one compaction, a re-emitted token
+//! total), `fork_copied` (inside a fork's copy of its parent), or none of them because the line
+//! produced or contributed to an item (a pending message counts as contributing at once).
+//! For `parse_json_document`, the `session` object and every element of `items` count as lines.
 
-use std::io::Read;
+mod document;
+mod inject;
+mod normalize;
+mod patch;
+mod time;
 
-use super::{Item, LineStats, ParserState};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Item, ItemKind, LineStats, ParserState};
+pub use document::parse_json_document;
+use normalize::{Msg, Obj, Role, str_of};
+
+/// Channels a message, result or compaction was seen on (bit flags).
+const CH_RESPONSE: u8 = 1;
+const CH_EVENT: u8 = 2;
+const CH_ITEM_COMPLETED: u8 = 4;
+/// Tool-result channel of `exec_command_end` (the response item output uses CH_RESPONSE).
+const CH_EXEC_END: u8 = 8;
+/// Compaction channels: the `compacted` envelope line and the `context_compacted` event.
+const CH_COMPACTED_LINE: u8 = 1;
+const CH_COMPACTED_EVENT: u8 = 2;
+/// How many recent tool-result call ids are remembered for cross-channel de-duplication.
+const RECENT_RESULTS: usize = 16;
+/// A fork copy ends at the first line stamped more than this after the copied meta line.
+const FORK_WINDOW_MS: i64 = 2_000;
+
+/// The message that later channel copies may still duplicate. `pending` is the not-yet-emitted
+/// item (None once emitted: the role and channels are still remembered, so a copy arriving after
+/// a flush, even in the next import, is counted as a duplicate).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OpenMsg {
+    user: bool,
+    channels: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending: Option<Item>,
+}
+
+/// Private remainder of [`ParserState`] (its `inner`). Small and bounded by design.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Inner {
+    /// The conversation id came from the file name, not from a meta line.
+    #[serde(default)]
+    id_from_hint: bool,
+    /// Inside a fork's copied parent history: Some(re-stamp instant in ms, if known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fork: Option<Option<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    open: Option<OpenMsg>,
+    /// Recent tool results: (call_id, channels seen).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    results: Vec<(String, u8)>,
+    /// Channels of the compaction just recorded (0: the last item was not a compaction).
+    #[serde(default)]
+    compaction: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_cwd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_total: Option<u64>,
+}
+
+/// What one line amounted to (for the counting rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Item,
+    Unrecognized,
+    Malformed,
+    Duplicate,
+}
+
+/// Where the current line is: stamped on every item it produces.
+#[derive(Debug, Clone)]
+struct Ctx {
+    offset: u64,
+    index: u32,
+    ts: Option<String>,
+}
 
 /// Resumable, tolerant parser of one transcript file.
 #[derive(Debug, Default)]
 pub struct LineParser {
     state: ParserState,
+    inner: Inner,
     stats: LineStats,
     file_name_hint: Option<String>,
 }
@@ -16,35 +107,392 @@ impl LineParser {
     /// A parser for a file seen for the first time. `file_name_hint` is the file's name
     /// (`rollout-2025-10-14T11-12-03-<uuid>.jsonl`): the id fallback when the file has no meta.
     pub fn new(file_name_hint: Option<&str>) -> Self {
-        LineParser {
-            state: ParserState::default(),
-            stats: LineStats::default(),
-            file_name_hint: file_name_hint.map(str::to_owned),
-        }
+        LineParser { file_name_hint: file_name_hint.map(str::to_owned), ..LineParser::default() }
     }
 
     /// A parser that continues where a previous one stopped (state from [`LineParser::state`]).
+    /// An unreadable `inner` (e.g. written by a future version) restarts the cross-line rules.
     pub fn resume(state: ParserState, file_name_hint: Option<&str>) -> Self {
-        LineParser { state, stats: LineStats::default(), file_name_hint: file_name_hint.map(str::to_owned) }
+        let inner = serde_json::from_value(state.inner.clone()).unwrap_or_default();
+        LineParser { state, inner, stats: LineStats::default(), file_name_hint: file_name_hint.map(str::to_owned) }
     }
 
     /// Feeds one complete line (without its `\n`; a trailing `\r` may be present) that starts at
     /// byte `offset` of the file. Never fails: bad lines are counted in the stats.
     pub fn feed_line(&mut self, offset: u64, line: &[u8], out: &mut Vec<Item>) {
-        let _ = (offset, line, out);
         self.stats.lines += 1;
+        let is_pad = |b: &u8| *b == 0 || b.is_ascii_whitespace();
+        let start = line.iter().position(|b| !is_pad(b));
+        let end = line.iter().rposition(|b| !is_pad(b));
+        let (Some(start), Some(end)) = (start, end) else {
+            self.stats.blank += 1;
+            return;
+        };
+        match line.get(start..=end).map(serde_json::from_slice::<Value>) {
+            Some(Ok(Value::Object(obj))) => self.feed_object(Ctx { offset, index: 0, ts: None }, obj, out),
+            _ => self.stats.malformed += 1,
+        }
+    }
+
+    /// One already-parsed JSON value (a `.json` document's session or item). Counts as a line.
+    fn feed_value(&mut self, offset: u64, index: u32, value: Value, out: &mut Vec<Item>) {
+        self.stats.lines += 1;
+        match value {
+            Value::Object(obj) => self.feed_object(Ctx { offset, index, ts: None }, obj, out),
+            _ => self.stats.malformed += 1,
+        }
+    }
+
+    fn feed_object(&mut self, mut ctx: Ctx, obj: Obj, out: &mut Vec<Item>) {
+        let envelope = obj.get("payload").is_some() && obj.get("type").is_some_and(Value::is_string);
+        if envelope {
+            ctx.ts = str_of(&obj, "timestamp").map(str::to_owned);
+        }
+        if self.in_fork_copy(&ctx, &obj, envelope) {
+            self.stats.fork_copied += 1;
+            return;
+        }
+        let outcome = if envelope { self.envelope(&ctx, obj, out) } else { self.bare(&ctx, obj, out) };
+        match outcome {
+            Outcome::Item => {}
+            Outcome::Unrecognized => self.stats.unrecognized += 1,
+            Outcome::Malformed => self.stats.malformed += 1,
+            Outcome::Duplicate => self.stats.duplicates += 1,
+        }
+    }
+
+    /// Whether this line belongs to an open fork-copy region (and ends the region when it
+    /// does not). Region start is decided in [`LineParser::meta`].
+    fn in_fork_copy(&mut self, ctx: &Ctx, obj: &Obj, envelope: bool) -> bool {
+        let Some(copy_ms) = self.inner.fork else { return false };
+        let line_ms = ctx.ts.as_deref().and_then(time::rfc3339_ms);
+        let ends = match (copy_ms, line_ms) {
+            (Some(copy), Some(line)) => line > copy + FORK_WINDOW_MS,
+            // No timestamps to compare: the child's own turn starts with a turn-start event.
+            _ => {
+                let p = if envelope { obj.get("payload").and_then(Value::as_object) } else { Some(obj) };
+                let ty = p.and_then(|p| str_of(p, "type"));
+                matches!(ty, Some("task_started" | "turn_started"))
+            }
+        };
+        if ends {
+            self.inner.fork = None;
+        }
+        !ends
+    }
+
+    fn envelope(&mut self, ctx: &Ctx, obj: Obj, out: &mut Vec<Item>) -> Outcome {
+        let ty = str_of(&obj, "type").unwrap_or("").to_owned();
+        let Some(Value::Object(p)) = obj.into_iter().find_map(|(k, v)| (k == "payload").then_some(v)) else {
+            return Outcome::Malformed;
+        };
+        match ty.as_str() {
+            "session_meta" => self.meta(ctx, &p, out),
+            "response_item" => self.response_item(ctx, &p, out),
+            "event_msg" => self.event(ctx, &p, out),
+            "turn_context" => self.cwd(ctx, normalize::str_of(&p, "cwd").map(str::to_owned), out),
+            "world_state" => self.cwd(ctx, normalize::world_state_cwd(&p), out),
+            "compacted" => self.compaction(ctx, CH_COMPACTED_LINE, out),
+            "token_usage_record" => self.tokens(ctx, normalize::token_usage_record(&p), out),
+            _ => self.unrecognized(ctx, out),
+        }
+    }
+
+    /// Un-enveloped lines: the bare-era meta object, bare response items, markers.
+    fn bare(&mut self, ctx: &Ctx, obj: Obj, out: &mut Vec<Item>) -> Outcome {
+        if obj.contains_key("record_type") {
+            return Outcome::Unrecognized;
+        }
+        if obj.contains_key("type") {
+            return self.response_item(ctx, &obj, out);
+        }
+        if obj.get("id").is_some_and(Value::is_string) {
+            return self.meta(ctx, &obj, out);
+        }
+        Outcome::Malformed
+    }
+
+    fn meta(&mut self, ctx: &Ctx, p: &Obj, out: &mut Vec<Item>) -> Outcome {
+        let Some(kind) = normalize::session_meta(p) else { return self.unrecognized(ctx, out) };
+        let ItemKind::SessionMeta { id, cwd, .. } = &kind else { return Outcome::Malformed };
+        match self.state.conversation_id.as_deref() {
+            None => {
+                self.state.conversation_id = Some(id.clone());
+                self.inner.last_cwd = cwd.clone();
+                self.emit(ctx, kind, true, out);
+                Outcome::Item
+            }
+            // A meta with another id after the real identity: a fork/subagent copy of the parent
+            // starts here. (After a hint identity we cannot tell, so the meta is ignored.)
+            Some(known) if known != id && !self.inner.id_from_hint => {
+                self.close_open(out);
+                self.inner.fork = Some(ctx.ts.as_deref().and_then(time::rfc3339_ms));
+                self.stats.fork_copied += 1;
+                Outcome::Item // already counted as fork_copied
+            }
+            Some(_) => Outcome::Unrecognized,
+        }
+    }
+
+    fn response_item(&mut self, ctx: &Ctx, p: &Obj, out: &mut Vec<Item>) -> Outcome {
+        let ty = str_of(p, "type").unwrap_or("");
+        match ty {
+            "message" => {
+                let role = match str_of(p, "role") {
+                    Some("user") => Role::User,
+                    Some("assistant") => Role::Assistant,
+                    _ => return self.unrecognized(ctx, out),
+                };
+                let mut msg = normalize::content_message(p.get("content"), role);
+                msg.phase = str_of(p, "phase").map(str::to_owned);
+                self.message(ctx, role, CH_RESPONSE, msg, out)
+            }
+            "function_call" | "custom_tool_call" | "local_shell_call" => match normalize::tool_call(ty, p) {
+                Some(kind) => {
+                    self.inner.results.clear();
+                    self.emit(ctx, kind, true, out);
+                    Outcome::Item
+                }
+                None => self.unrecognized(ctx, out),
+            },
+            "function_call_output" | "custom_tool_call_output" | "local_shell_call_output" => {
+                let (call_id, exit, text) = normalize::tool_output(p);
+                self.result(ctx, CH_RESPONSE, call_id, exit, &text, out)
+            }
+            _ => self.unrecognized(ctx, out),
+        }
+    }
+
+    fn event(&mut self, ctx: &Ctx, p: &Obj, out: &mut Vec<Item>) -> Outcome {
+        let owned = |k: &str| str_of(p, k).map(str::to_owned);
+        let kind = match str_of(p, "type").unwrap_or("") {
+            "user_message" => {
+                return self.message(ctx, Role::User, CH_EVENT, normalize::event_message(p, Role::User), out);
+            }
+            "agent_message" => {
+                let mut msg = normalize::event_message(p, Role::Assistant);
+                msg.phase = owned("phase");
+                return self.message(ctx, Role::Assistant, CH_EVENT, msg, out);
+            }
+            "item_completed" => return self.item_completed(ctx, p, out),
+            "token_count" => return self.tokens(ctx, normalize::token_count(p), out),
+            "context_compacted" => return self.compaction(ctx, CH_COMPACTED_EVENT, out),
+            "exec_command_end" => {
+                let (call_id, exit, text) = normalize::exec_end(p);
+                return self.result(ctx, CH_EXEC_END, call_id, exit, &text, out);
+            }
+            "task_started" | "turn_started" => {
+                self.inner.results.clear();
+                ItemKind::TurnStarted { turn_id: owned("turn_id") }
+            }
+            "task_complete" | "turn_complete" => ItemKind::TurnCompleted { turn_id: owned("turn_id") },
+            "turn_aborted" => ItemKind::TurnAborted { reason: owned("reason") },
+            "thread_rolled_back" => {
+                let n = p.get("num_turns").and_then(Value::as_u64).unwrap_or(0);
+                ItemKind::RolledBack { num_turns: u32::try_from(n).unwrap_or(u32::MAX) }
+            }
+            "thread_name_updated" | "thread_renamed" | "session_renamed" | "thread_name_set" => {
+                match owned("thread_name").or_else(|| owned("name")).or_else(|| owned("title")) {
+                    Some(name) => ItemKind::ThreadRenamed { name },
+                    None => return self.unrecognized(ctx, out),
+                }
+            }
+            "patch_apply_begin" => {
+                let paths: Vec<String> = p
+                    .get("changes")
+                    .and_then(Value::as_object)
+                    .map(|c| c.keys().cloned().collect())
+                    .unwrap_or_default();
+                if paths.is_empty() {
+                    return self.unrecognized(ctx, out);
+                }
+                self.emit(ctx, ItemKind::FilesTouched { call_id: owned("call_id"), paths }, false, out);
+                return Outcome::Item;
+            }
+            _ => return self.unrecognized(ctx, out),
+        };
+        self.emit(ctx, kind, true, out);
+        Outcome::Item
+    }
+
+    /// 2026 paginated `item_completed`: `UserMessage` / `AgentMessage` items.
+    fn item_completed(&mut self, ctx: &Ctx, p: &Obj, out: &mut Vec<Item>) -> Outcome {
+        let Some(item) = p.get("item").and_then(Value::as_object) else { return self.unrecognized(ctx, out) };
+        let role = match str_of(item, "type") {
+            Some("UserMessage" | "userMessage") => Role::User,
+            Some("AgentMessage" | "agentMessage") => Role::Assistant,
+            _ => return self.unrecognized(ctx, out),
+        };
+        let mut msg = normalize::content_message(item.get("content"), role);
+        if msg.texts.is_empty() && role == Role::Assistant {
+            // Some versions carry the text directly.
+            if let Some(text) = str_of(item, "text") {
+                msg.texts.push(text.to_owned());
+            }
+        }
+        msg.phase = str_of(item, "phase").map(str::to_owned);
+        self.message(ctx, role, CH_ITEM_COMPLETED, msg, out)
+    }
+
+    /// The duplicate rule: a message of the open message's role from a channel not yet seen for
+    /// it is a copy (the texts may differ: sanitizers redact each copy differently), and only
+    /// fills in what the first copy lacked. Anything else opens a new message.
+    fn message(&mut self, ctx: &Ctx, role: Role, channel: u8, msg: Msg, out: &mut Vec<Item>) -> Outcome {
+        let user = role == Role::User;
+        let cwd_outcome = msg.env_cwd.clone().map(|cwd| self.cwd(ctx, Some(cwd), out));
+        if msg.is_empty() {
+            // Injected context only (or nothing): not a message, at most a cwd change.
+            return cwd_outcome.unwrap_or_else(|| self.unrecognized(ctx, out));
+        }
+        if let Some(open) = self.inner.open.as_mut().filter(|o| o.user == user && o.channels & channel == 0) {
+            open.channels |= channel;
+            if let Some(ItemKind::AssistantMessage { phase, .. }) = open.pending.as_mut().map(|i| &mut i.kind)
+                && phase.is_none()
+            {
+                *phase = msg.phase;
+            }
+            return Outcome::Duplicate;
+        }
+        self.close_open(out);
+        self.ensure_identity(ctx, out);
+        self.inner.compaction = 0;
+        self.inner.results.clear();
+        let item = Item { offset: ctx.offset, index_in_line: ctx.index, ts: ctx.ts.clone(), kind: msg.into_kind(role) };
+        self.inner.open = Some(OpenMsg { user, channels: channel, pending: Some(item) });
+        Outcome::Item
+    }
+
+    fn result(
+        &mut self,
+        ctx: &Ctx,
+        ch: u8,
+        call_id: String,
+        exit: Option<i64>,
+        text: &str,
+        out: &mut Vec<Item>,
+    ) -> Outcome {
+        if !call_id.is_empty() {
+            if let Some(seen) = self.inner.results.iter_mut().find(|(id, _)| *id == call_id) {
+                if seen.1 & ch == 0 {
+                    seen.1 |= ch;
+                    return Outcome::Duplicate;
+                }
+            } else {
+                if self.inner.results.len() >= RECENT_RESULTS {
+                    self.inner.results.remove(0);
+                }
+                self.inner.results.push((call_id.clone(), ch));
+            }
+        }
+        self.emit(ctx, normalize::result_kind(call_id, exit, text), true, out);
+        Outcome::Item
+    }
+
+    fn compaction(&mut self, ctx: &Ctx, ch: u8, out: &mut Vec<Item>) -> Outcome {
+        if self.inner.compaction != 0 && self.inner.compaction & ch == 0 {
+            self.inner.compaction |= ch;
+            return Outcome::Duplicate;
+        }
+        self.emit(ctx, ItemKind::Compacted, true, out);
+        self.inner.compaction = ch;
+        Outcome::Item
+    }
+
+    fn cwd(&mut self, ctx: &Ctx, cwd: Option<String>, out: &mut Vec<Item>) -> Outcome {
+        match cwd.filter(|c| !c.is_empty()) {
+            Some(cwd) if self.inner.last_cwd.as_deref() != Some(cwd.as_str()) => {
+                self.inner.last_cwd = Some(cwd.clone());
+                self.emit(ctx, ItemKind::Cwd { cwd }, false, out);
+                Outcome::Item
+            }
+            _ => self.unrecognized(ctx, out),
+        }
+    }
+
+    fn tokens(
+        &mut self,
+        ctx: &Ctx,
+        usage: Option<(super::TokenUsage, super::TokenUsage)>,
+        out: &mut Vec<Item>,
+    ) -> Outcome {
+        let Some((total, last)) = usage else { return self.unrecognized(ctx, out) };
+        if self.inner.last_total == Some(total.total_tokens) {
+            return Outcome::Duplicate;
+        }
+        self.inner.last_total = Some(total.total_tokens);
+        self.emit(ctx, ItemKind::TokenCount { total, last }, false, out);
+        Outcome::Item
+    }
+
+    /// A line that yields nothing. Still the first meaningful line may fix a hint identity.
+    fn unrecognized(&mut self, ctx: &Ctx, out: &mut Vec<Item>) -> Outcome {
+        if self.state.conversation_id.is_none() && self.ensure_identity(ctx, out) {
+            return Outcome::Item;
+        }
+        Outcome::Unrecognized
+    }
+
+    /// Without a meta line first, the id comes from the file name; its SessionMeta is emitted
+    /// before the first item. Returns whether it emitted one.
+    fn ensure_identity(&mut self, ctx: &Ctx, out: &mut Vec<Item>) -> bool {
+        if self.state.conversation_id.is_some() {
+            return false;
+        }
+        let Some(id) = self.file_name_hint.as_deref().and_then(id_from_file_name) else { return false };
+        self.state.conversation_id = Some(id.clone());
+        self.inner.id_from_hint = true;
+        let kind = ItemKind::SessionMeta {
+            id,
+            forked_from_id: None,
+            cwd: None,
+            originator: None,
+            cli_version: None,
+            source: None,
+            git_repository_url: None,
+            git_branch: None,
+            git_commit: None,
+        };
+        out.push(Item { offset: ctx.offset, index_in_line: ctx.index, ts: ctx.ts.clone(), kind });
+        true
+    }
+
+    /// Appends an item. A `closing` item (tool call/result, turn boundary, compaction...) ends
+    /// the open message's duplicate window; a non-closing one (cwd, tokens, files) only forces the
+    /// pending message out first so items stay in line order.
+    fn emit(&mut self, ctx: &Ctx, kind: ItemKind, closing: bool, out: &mut Vec<Item>) {
+        if closing {
+            self.close_open(out);
+        } else {
+            self.emit_pending(out);
+        }
+        self.ensure_identity(ctx, out);
+        self.inner.compaction = 0;
+        out.push(Item { offset: ctx.offset, index_in_line: ctx.index, ts: ctx.ts.clone(), kind });
+    }
+
+    fn emit_pending(&mut self, out: &mut Vec<Item>) {
+        if let Some(item) = self.inner.open.as_mut().and_then(|o| o.pending.take()) {
+            out.push(item);
+        }
+    }
+
+    fn close_open(&mut self, out: &mut Vec<Item>) {
+        self.emit_pending(out);
+        self.inner.open = None;
     }
 
     /// End of the data available now: emits anything held back (an open message waiting for a
     /// possible second-channel copy). Feeding may continue afterwards (state remembers what was
     /// emitted, so a later copy is still recognised as a duplicate).
     pub fn flush(&mut self, out: &mut Vec<Item>) {
-        let _ = out;
+        self.emit_pending(out);
     }
 
     /// The state to persist (call after [`LineParser::flush`]).
     pub fn state(&self) -> ParserState {
-        self.state.clone()
+        let mut state = self.state.clone();
+        state.inner = serde_json::to_value(&self.inner).unwrap_or(Value::Null);
+        state
     }
 
     /// Counts since this parser was created or resumed.
@@ -54,18 +502,39 @@ impl LineParser {
 
     /// The conversation id: from the first session_meta, else from the file name hint.
     pub fn conversation_id(&self) -> Option<String> {
-        self.state.conversation_id.clone()
+        self.state.conversation_id.clone().or_else(|| self.file_name_hint.as_deref().and_then(id_from_file_name))
     }
 }
 
-/// Parses the 2025 TypeScript-CLI single-JSON document (`{session, items}`) streaming, item by
-/// item, calling `sink` for each normalized item. `offset` of each item is 0 and
-/// `index_in_line` is the item's index in `items`.
-pub fn parse_json_document<R: Read>(
-    reader: R,
-    file_name_hint: Option<&str>,
-    sink: &mut dyn FnMut(Item),
-) -> anyhow::Result<(LineStats, Option<String>)> {
-    let _ = (reader, file_name_hint, sink);
-    Ok((LineStats::default(), None))
+/// The conversation id a file name implies: the UUID-ish tail of
+/// `rollout-<timestamp>-<uuid>[_<n>].jsonl[.zst]` / `.json`, else the file stem.
+pub(crate) fn id_from_file_name(name: &str) -> Option<String> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let mut stem = base;
+    for ext in [".zst", ".jsonl", ".json"] {
+        stem = stem.strip_suffix(ext).unwrap_or(stem);
+    }
+    // Continuation files: `<uuid>_<n>`.
+    if let Some((head, n)) = stem.rsplit_once('_')
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+    {
+        stem = head;
+    }
+    // A UUID is 36 chars: 8-4-4-4-12 hex digits.
+    let tail_start = stem.len().checked_sub(36);
+    let tail = tail_start.and_then(|s| stem.get(s..));
+    if let Some(uuid) = tail.filter(|t| is_uuid(t)) {
+        return Some(uuid.to_owned());
+    }
+    (!stem.is_empty()).then(|| stem.to_owned())
 }
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests;

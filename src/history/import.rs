@@ -160,10 +160,10 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
     let manifest = recon.manifest(snapshot)?.clone();
     // Cursors follow moved files (sessions/ → archived_sessions/): same bytes, same progress.
     for e in manifest.files.iter().filter(|e| e.storage == Storage::Move) {
-        if let Some(from) = &e.moved_from {
-            if let Some(c) = imp.state.cursors.remove(from) {
-                imp.state.cursors.insert(e.relative_path.clone(), c);
-            }
+        if let Some(from) = &e.moved_from
+            && let Some(c) = imp.state.cursors.remove(from)
+        {
+            imp.state.cursors.insert(e.relative_path.clone(), c);
         }
     }
     for rel in &manifest.removed {
@@ -218,7 +218,8 @@ impl Importer<'_> {
         let reader: Box<dyn std::io::Read> = if kind == FileKind::TranscriptZst {
             let raw = recon.open_from(&self.snapshot, rel, 0)?;
             let mut dec = zstd::stream::read::Decoder::new(raw).context("not a zstd stream")?;
-            std::io::copy(&mut std::io::Read::take(&mut dec, start), &mut std::io::sink()).context("corrupt zstd data")?;
+            std::io::copy(&mut std::io::Read::take(&mut dec, start), &mut std::io::sink())
+                .context("corrupt zstd data")?;
             Box::new(dec)
         } else {
             Box::new(recon.open_from(&self.snapshot, rel, start)?)
@@ -238,7 +239,13 @@ impl Importer<'_> {
             };
             match line {
                 Line::Complete { offset, bytes } => parser.feed_line(offset, bytes, &mut items),
-                Line::Oversized { .. } => self.counts.lines_skipped += 1,
+                Line::Oversized { len } => {
+                    self.counts.lines_skipped += 1;
+                    self.problems.push(format!(
+                        "{rel}: a line of {len} bytes exceeds the {} byte limit, skipped",
+                        super::lines::MAX_LINE_BYTES
+                    ));
+                }
             }
             if items.len() >= 256 {
                 self.emit(&parser, rel, from_start, std::mem::take(&mut items))?;
@@ -252,10 +259,10 @@ impl Importer<'_> {
             self.counts.pending_tails += 1;
         }
         self.add_stats(&parser.stats());
-        if let Some(conv) = parser.conversation_id() {
-            if let Some(c) = self.state.conversations.get_mut(&conv) {
-                remember(&mut c.source_paths, rel, 16);
-            }
+        if let Some(conv) = parser.conversation_id()
+            && let Some(c) = self.state.conversations.get_mut(&conv)
+        {
+            remember(&mut c.source_paths, rel, 16);
         }
         self.state.cursors.insert(
             rel.to_owned(),
@@ -287,7 +294,12 @@ impl Importer<'_> {
         self.write_items(&conv, rel, true, items)?;
         self.state.cursors.insert(
             rel.to_owned(),
-            Cursor { conversation_id: Some(conv), offset: 0, parser: Default::default(), snapshot: self.snapshot.clone() },
+            Cursor {
+                conversation_id: Some(conv),
+                offset: 0,
+                parser: Default::default(),
+                snapshot: self.snapshot.clone(),
+            },
         );
         Ok(())
     }
@@ -328,8 +340,14 @@ impl Importer<'_> {
             file.set_len(cstate.canonical_len).with_context(|| format!("cannot truncate {}", path.display()))?;
             let mut file = file;
             std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(cstate.canonical_len))?;
-            let span = Span { import_seq: self.import_seq, start: cstate.canonical_len, end: cstate.canonical_len, ..Default::default() };
-            self.writes.insert(conv.to_owned(), ConvWrite { writer: Some(BufWriter::new(file)), known_ids: None, span });
+            let span = Span {
+                import_seq: self.import_seq,
+                start: cstate.canonical_len,
+                end: cstate.canonical_len,
+                ..Default::default()
+            };
+            self.writes
+                .insert(conv.to_owned(), ConvWrite { writer: Some(BufWriter::new(file)), known_ids: None, span });
         }
         let w = self.writes.get_mut(conv).context("writer")?;
         if from_start && w.known_ids.is_none() && cstate.records > 0 {
@@ -341,11 +359,11 @@ impl Importer<'_> {
                 self.counts.messages_seen += 1;
             }
             let id = record_id(conv, path_class(rel), item.offset, item.index_in_line, &item.kind);
-            if let Some(known) = &mut w.known_ids {
-                if !known.insert(id.clone()) {
-                    self.counts.duplicates_skipped += 1;
-                    continue;
-                }
+            if let Some(known) = &mut w.known_ids
+                && !known.insert(id.clone())
+            {
+                self.counts.duplicates_skipped += 1;
+                continue;
             }
             update_conversation(cstate, &item);
             let rec = Record {
@@ -354,7 +372,12 @@ impl Importer<'_> {
                 import_id: self.import_id.clone(),
                 ts: item.ts.clone(),
                 item: item.kind,
-                source: SourceRef { snapshot: self.snapshot.clone(), path: rel.to_owned(), offset: item.offset, index: item.index_in_line },
+                source: SourceRef {
+                    snapshot: self.snapshot.clone(),
+                    path: rel.to_owned(),
+                    offset: item.offset,
+                    index: item.index_in_line,
+                },
             };
             let mut line = serde_json::to_vec(&rec).context("cannot serialize a record")?;
             line.push(b'\n');
@@ -416,7 +439,10 @@ impl Importer<'_> {
         let mut touched = Vec::new();
         for (conv, w) in &mut self.writes {
             if let Some(writer) = w.writer.take() {
-                let file = writer.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot flush the history of {conv}"))?;
+                let file = writer
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .with_context(|| format!("cannot flush the history of {conv}"))?;
                 file.sync_all().with_context(|| format!("cannot sync the history of {conv}"))?;
             }
             let c = self.state.conversations.entry(conv.clone()).or_default();
@@ -613,6 +639,12 @@ pub fn print_outcome(o: &ImportOutcome) {
     let c = &o.counts;
     println!(
         "{}: {} new records ({} messages) in {} conversations; {} duplicates skipped, {} lines skipped, {} pending tails",
-        o.import_id, c.new_records, c.new_messages, o.conversations_touched.len(), c.duplicates_skipped, c.lines_skipped, c.pending_tails
+        o.import_id,
+        c.new_records,
+        c.new_messages,
+        o.conversations_touched.len(),
+        c.duplicates_skipped,
+        c.lines_skipped,
+        c.pending_tails
     );
 }

@@ -18,7 +18,9 @@
 mod import;
 mod lines;
 
-pub use import::{ImportCounts, ImportManifest, ImportOutcome, import_id_for, import_pending, import_snapshot, resolve_path, run};
+pub use import::{
+    ImportCounts, ImportManifest, ImportOutcome, import_id_for, import_pending, import_snapshot, resolve_path, run,
+};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -69,8 +71,10 @@ impl EventStore {
 
 /// Conversation ids come from transcripts (untrusted): keep file names tame.
 pub fn safe_file_stem(id: &str) -> String {
-    let s: String =
-        id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect();
+    let s: String = id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .collect();
     let s = s.trim_start_matches('.').to_owned();
     if s.is_empty() { "unnamed".to_owned() } else { s.chars().take(128).collect() }
 }

@@ -1,0 +1,226 @@
+//! Unit tests of the parser's private helpers (file-name identity, payload normalization).
+//! Whole-file behaviour is tested on the fixtures in `tests/codex_parser.rs`.
+
+use serde_json::{Value, json};
+
+use super::normalize::{self, Obj, Role};
+use super::{LineParser, id_from_file_name};
+use crate::codex::{Item, ItemKind, LineStats, MAX_MESSAGE_TEXT, MAX_TOOL_TEXT};
+
+/// Feeds `text` line by line (offsets as in a file) and flushes.
+fn feed_text(name: &str, text: &str) -> (Vec<Item>, LineStats) {
+    let mut p = LineParser::new(Some(name));
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for line in text.split_inclusive('\n') {
+        p.feed_line(offset, line.trim_end_matches('\n').as_bytes(), &mut out);
+        offset += line.len() as u64;
+    }
+    p.flush(&mut out);
+    (out, p.stats())
+}
+
+fn obj(v: Value) -> Obj {
+    match v {
+        Value::Object(o) => o,
+        _ => Obj::new(),
+    }
+}
+
+#[test]
+fn id_from_file_names() {
+    let uuid = "0199e1a2-7c3b-7d10-9f2e-5a1b2c3d4e5f";
+    for name in [
+        format!("rollout-2025-10-14T11-12-03-{uuid}.jsonl"),
+        format!("/home/u/.codex/sessions/2025/10/14/rollout-2025-10-14T11-12-03-{uuid}.jsonl.zst"),
+        format!("rollout-2025-10-14T11-12-03-{uuid}_12.jsonl"),
+        format!("rollout-2025-10-14-{uuid}.json"),
+    ] {
+        assert_eq!(id_from_file_name(&name).as_deref(), Some(uuid), "{name}");
+    }
+    assert_eq!(id_from_file_name("session.jsonl").as_deref(), Some("session"));
+    assert_eq!(id_from_file_name("rollout-x_y.jsonl").as_deref(), Some("rollout-x_y"));
+    assert_eq!(id_from_file_name(".jsonl"), None);
+    assert_eq!(LineParser::new(None).conversation_id(), None);
+}
+
+#[test]
+fn truncation_respects_char_boundaries() {
+    assert_eq!(normalize::truncate("héllo", 2), "h");
+    assert_eq!(normalize::truncate("héllo", 3), "hé");
+    assert_eq!(normalize::truncate("abc", 10), "abc");
+    let long = "ü".repeat(MAX_MESSAGE_TEXT);
+    let msg = normalize::content_message(Some(&json!([{"type":"input_text","text":long}])), Role::User);
+    match msg.into_kind(Role::User) {
+        ItemKind::UserMessage { text, text_size, .. } => {
+            assert_eq!(text.len(), MAX_MESSAGE_TEXT);
+            assert_eq!(text_size, 2 * MAX_MESSAGE_TEXT as u64);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn tool_output_shapes() {
+    let wrapped = obj(json!({"call_id":"c","output":"{\"output\":\"hi\\n\",\"metadata\":{\"exit_code\":3}}"}));
+    assert_eq!(normalize::tool_output(&wrapped), ("c".to_owned(), Some(3), "hi\n".to_owned()));
+    let raw = obj(json!({"call_id":"c","output":"{not json"}));
+    assert_eq!(normalize::tool_output(&raw), ("c".to_owned(), None, "{not json".to_owned()));
+    let other_json = obj(json!({"call_id":"c","output":"{\"a\":1}"}));
+    assert_eq!(normalize::tool_output(&other_json).2, "{\"a\":1}");
+    let array = obj(json!({"call_id":"c","output":[{"type":"input_text","text":"x"}]}));
+    assert_eq!(normalize::tool_output(&array).2, r#"[{"text":"x","type":"input_text"}]"#);
+    let end = obj(json!({"call_id":"c","exit_code":1,"stdout":"o","aggregated_output":"agg"}));
+    assert_eq!(normalize::exec_end(&end), ("c".to_owned(), Some(1), "agg".to_owned()));
+}
+
+#[test]
+fn messages_drop_injected_parts_and_count_images() {
+    let content = json!([
+        {"type":"input_text","text":"<environment_context>\n<cwd>/p</cwd>\n</environment_context>"},
+        {"type":"input_text","text":"<image name=[Image #1]>"},
+        {"type":"input_image","image_url":"data:..."},
+        {"type":"input_text","text":"</image>"},
+        {"type":"input_text","text":"look"},
+        {"type":"localImage","path":"/x.png"}
+    ]);
+    let msg = normalize::content_message(Some(&content), Role::User);
+    assert_eq!(msg.env_cwd.as_deref(), Some("/p"));
+    assert_eq!(msg.images, 2);
+    assert_eq!(msg.texts, vec!["look"]);
+    // Assistant text is never filtered as injected context.
+    let a = normalize::content_message(
+        Some(&json!([{"type":"output_text","text":"<user_instructions>x</user_instructions>"}])),
+        Role::Assistant,
+    );
+    assert!(!a.is_empty());
+    let ev =
+        normalize::event_message(&obj(json!({"message":"hi","images":["a"],"local_images":["b","c"]})), Role::User);
+    assert_eq!((ev.texts.len(), ev.images), (1, 3));
+}
+
+#[test]
+fn session_meta_fields() {
+    let p = obj(json!({"session_id":"s1","cwd":"/w","source":{"subagent":"review"},"git":{"branch":"b"}}));
+    match normalize::session_meta(&p) {
+        Some(ItemKind::SessionMeta { id, cwd, source, git_branch, .. }) => {
+            assert_eq!(id, "s1");
+            assert_eq!(cwd.as_deref(), Some("/w"));
+            assert_eq!(source.as_deref(), Some(r#"{"subagent":"review"}"#));
+            assert_eq!(git_branch.as_deref(), Some("b"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(normalize::session_meta(&obj(json!({"cwd":"/w"}))).is_none());
+}
+
+#[test]
+fn later_meta_with_same_id_changes_nothing() {
+    let mut p = LineParser::new(None);
+    let mut out = Vec::new();
+    let meta = br#"{"timestamp":"2026-01-01T00:00:00Z","type":"session_meta","payload":{"id":"a","cwd":"/w"}}"#;
+    p.feed_line(0, meta, &mut out);
+    p.feed_line(100, meta, &mut out);
+    p.flush(&mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(p.stats().unrecognized, 1);
+    assert_eq!(p.stats().fork_copied, 0);
+    assert_eq!(p.conversation_id().as_deref(), Some("a"));
+}
+
+#[test]
+fn tool_call_shapes_and_result_channels() {
+    let patch = "*** Begin Patch\n*** Add File: a.txt\n+x\n*** Update File: b.rs\n*** Move to: c.rs\n*** End Patch";
+    let long = "é".repeat(MAX_TOOL_TEXT);
+    let call = |name: &str, args: String, id: &str| json!({"timestamp":"t","type":"response_item","payload":{"type":"function_call","name":name,"arguments":args,"call_id":id}});
+    let heredoc = format!("apply_patch <<'EOF'\n{patch}\nEOF");
+    let lines_json = [
+        json!({"timestamp":"t","type":"session_meta","payload":{"id":"abc"}}),
+        call("apply_patch", json!({"input": patch}).to_string(), "p1"),
+        call("shell", json!({"command": ["bash", "-lc", heredoc], "workdir": "/w"}).to_string(), "p2"),
+        call("shell", json!({"command": ["apply_patch", patch]}).to_string(), "p3"),
+        call("mcp__srv__tool", long, "m1"),
+        json!({"timestamp":"t","type":"event_msg","payload":{"type":"exec_command_end","call_id":"m1","exit_code":2,"aggregated_output":"boom"}}),
+        json!({"timestamp":"t","type":"response_item","payload":{"type":"function_call_output","call_id":"m1","output":"boom"}}),
+        json!({"timestamp":"t","type":"response_item","payload":{"type":"function_call_output","call_id":"m2","output":{"content":[1]}}}),
+        json!({"timestamp":"t","type":"event_msg","payload":{"type":"patch_apply_begin","call_id":"p1","changes":{"/abs/a.txt":{},"/abs/b.rs":{}}}}),
+        json!({"timestamp":"t","type":"response_item","payload":{"type":"custom_tool_call","name":"apply_patch","input":patch,"call_id":"p4"}}),
+    ];
+    let text: String = lines_json.iter().map(|v| format!("{v}\n")).collect();
+    let (items, stats) = feed_text("x", &text);
+    let calls: Vec<_> = items
+        .iter()
+        .filter_map(|i| match &i.kind {
+            ItemKind::ToolCall { call_id, files_touched, arguments, arguments_size, workdir, .. } => {
+                assert_eq!(workdir.is_some(), call_id == "p2");
+                Some((call_id.as_str(), files_touched.clone(), arguments.len(), *arguments_size))
+            }
+            _ => None,
+        })
+        .collect();
+    let touched = vec!["a.txt".to_owned(), "b.rs".to_owned(), "c.rs".to_owned()];
+    assert_eq!(calls[0].1, touched);
+    assert_eq!(calls[1].1, touched);
+    assert_eq!(calls[2].1, touched);
+    assert_eq!(calls[4].1, touched);
+    assert_eq!(calls[3].0, "m1");
+    assert_eq!((calls[3].2, calls[3].3), (MAX_TOOL_TEXT, 2 * MAX_TOOL_TEXT as u64));
+    let results: Vec<_> = items
+        .iter()
+        .filter_map(|i| match &i.kind {
+            ItemKind::ToolResult { call_id, exit_code, output, .. } => {
+                Some((call_id.as_str(), *exit_code, output.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results, vec![("m1", Some(2), "boom"), ("m2", None, r#"{"content":[1]}"#)]);
+    assert_eq!(stats.duplicates, 1);
+    assert!(items.iter().any(|i| i.kind
+        == ItemKind::FilesTouched {
+            call_id: Some("p1".to_owned()),
+            paths: vec!["/abs/a.txt".to_owned(), "/abs/b.rs".to_owned()]
+        }));
+}
+
+#[test]
+fn cwd_turns_renames_and_tokens_change_detection() {
+    let text = r#"{"timestamp":"t","type":"session_meta","payload":{"id":"abc","cwd":"/a"}}
+{"timestamp":"t","type":"turn_context","payload":{"cwd":"/a"}}
+{"timestamp":"t","type":"turn_context","payload":{"cwd":"/b"}}
+{"timestamp":"t","type":"world_state","payload":{"state":{"environments":{"environments":{"local":{"cwd":"/c"}}}}}}
+{"timestamp":"t","type":"world_state","payload":{"state":{"environments":{"environments":{"local":{"cwd":"/c"}}}}}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"user_message","message":"<environment_context>\n<cwd>/d</cwd>\n</environment_context>"}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"task_started","turn_id":"t1"}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"thread_name_updated","thread_name":"Retry work"}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"thread_renamed","title":"Other"}}
+{"timestamp":"t","type":"token_usage_record","payload":{"thread_token_usage":{"total_tokens":10},"usage":{"total_tokens":10}}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"total_tokens":10},"last_token_usage":{"total_tokens":10}}}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"total_tokens":25},"last_token_usage":{"total_tokens":15}}}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"token_count","info":null,"rate_limits":{}}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"context_compacted"}}
+{"timestamp":"t","type":"compacted","payload":{"message":""}}
+{"timestamp":"t","type":"compacted","payload":{"message":""}}
+{"timestamp":"t","type":"event_msg","payload":{"type":"task_complete","turn_id":"t1"}}
+"#;
+    let (items, stats) = feed_text("x", text);
+    let k: Vec<ItemKind> = items.into_iter().skip(1).map(|i| i.kind).collect();
+    let cwd = |c: &str| ItemKind::Cwd { cwd: c.to_owned() };
+    assert_eq!(k[..3], [cwd("/b"), cwd("/c"), cwd("/d")]);
+    assert_eq!(k[3], ItemKind::TurnStarted { turn_id: Some("t1".to_owned()) });
+    assert_eq!(k[4], ItemKind::ThreadRenamed { name: "Retry work".to_owned() });
+    assert_eq!(k[5], ItemKind::ThreadRenamed { name: "Other".to_owned() });
+    assert!(
+        matches!(k[6], ItemKind::TokenCount { total, last } if total.total_tokens == 10 && last.total_tokens == 10)
+    );
+    assert!(
+        matches!(k[7], ItemKind::TokenCount { total, last } if total.total_tokens == 25 && last.total_tokens == 15)
+    );
+    // context_compacted + compacted are one compaction; the next compacted is another.
+    assert_eq!(
+        k[8..],
+        [ItemKind::Compacted, ItemKind::Compacted, ItemKind::TurnCompleted { turn_id: Some("t1".to_owned()) }]
+    );
+    assert_eq!(stats.duplicates, 2);
+    assert_eq!(stats.unrecognized, 3);
+}
