@@ -1,4 +1,12 @@
-//! Managed git hooks: install, uninstall, audit. (Stub: to be implemented, issue 3.)
+//! Managed git hooks (SPEC §8): the command-line arguments and the dispatch to the parts.
+//!
+//! - [`block`]: the managed block (rendered from `templates/` and `hooks/`), quoting, and the
+//!   text surgery on an existing hook;
+//! - [`location`]: where git really runs a repository's hooks (`core.hooksPath` and its scope);
+//! - [`install`] and [`uninstall`]: writing and undoing, file by file, atomically;
+//! - [`registry`]: every installed repository and the prior state of every file touched;
+//! - [`audit`]: what git will actually execute, checked against what should be there;
+//! - [`rewrite`]: post-rewrite (rebase, amend) linking of rewritten commits.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,6 +14,14 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::cli::RootArgs;
+
+pub mod audit;
+pub mod block;
+pub mod install;
+pub mod location;
+pub mod registry;
+pub mod rewrite;
+pub mod uninstall;
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
@@ -48,18 +64,27 @@ pub struct AuditArgs {
 }
 
 pub fn run_install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("install-codex-commit-checkpoint-hook is not implemented yet")
+    if args.roots.verbose {
+        eprint!("{}", crate::roots::Roots::resolve(&args.roots.overrides())?.describe());
+    }
+    let report = install::install(&install::InstallRequest {
+        repo_root: args.repo_root.clone(),
+        overrides: args.roots.overrides(),
+        dry_run: args.dry_run,
+        hooks_path: args.hooks_path.clone(),
+    })?;
+    print!("{report}");
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("uninstall-codex-commit-checkpoint-hook is not implemented yet")
+    let report = if args.all { uninstall::uninstall_all()? } else { uninstall::uninstall(&args.repo_root)? };
+    print!("{report}");
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("audit-codex-commit-checkpoint-hooks is not implemented yet")
+    audit::run(args)
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +99,5 @@ pub struct RewriteArgs {
 }
 
 pub fn run_link_rewritten(args: &RewriteArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("link-rewritten-codex-commit-checkpoints is not implemented yet")
+    rewrite::run(args)
 }

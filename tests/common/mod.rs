@@ -73,7 +73,8 @@ impl TestEnv {
             .env("GIT_AUTHOR_EMAIL", "author@example.com")
             .env("GIT_COMMITTER_NAME", "Test Author")
             .env("GIT_COMMITTER_EMAIL", "author@example.com")
-            .env("NEXUS_LOCK_TIMEOUT_SECS", "60");
+            .env("NEXUS_LOCK_TIMEOUT_SECS", "60")
+            .env("PATH", path_without_nexus());
     }
 
     /// The nexus binary with the isolated environment, run in `cwd`.
@@ -168,6 +169,95 @@ impl TestEnv {
         let path = self.checkpoint_path(sha).unwrap_or_else(|| panic!("no checkpoint for {sha}"));
         toml::from_str(&fs::read_to_string(path).expect("read manifest")).expect("manifest TOML")
     }
+}
+
+/// Hook-test helpers: git with the environment applied, the nexus binary as an `assert_cmd`
+/// command (optionally another copy of it), the hook log, files with a mode.
+impl TestEnv {
+    /// A `git -C dir …` command with the test environment (not run).
+    pub fn git_cmd(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new("git");
+        self.apply(&mut cmd);
+        cmd.arg("-C").arg(dir).args(args);
+        cmd
+    }
+
+    /// Runs git, whatever its status.
+    pub fn git_output(&self, dir: &Path, args: &[&str]) -> Output {
+        self.git_cmd(dir, args).output().expect("run git")
+    }
+
+    /// The built `nexus` binary.
+    pub fn nexus_bin() -> PathBuf {
+        PathBuf::from(env!("CARGO_BIN_EXE_nexus"))
+    }
+
+    /// `nexus` as an `assert_cmd` command with the test environment, run from the temp dir.
+    pub fn nexus_assert(&self) -> assert_cmd::Command {
+        self.nexus_at(&Self::nexus_bin())
+    }
+
+    /// A nexus binary at another path (e.g. a copy a test later moves away).
+    pub fn nexus_at(&self, bin: &Path) -> assert_cmd::Command {
+        let mut cmd = Command::new(bin);
+        self.apply(&mut cmd);
+        cmd.current_dir(self.path());
+        assert_cmd::Command::from_std(cmd)
+    }
+
+    /// Puts one fixture transcript into the Codex home.
+    pub fn seed_codex_home(&self) {
+        let name = "synthetic-envelope-2025-10__rollout-2025-10-14T11-12-03-0199e1a2-7c3b-7d10-9f2e-5a1b2c3d4e5f.jsonl";
+        let dest = "sessions/2025/10/14/rollout-2025-10-14T11-12-03-0199e1a2-7c3b-7d10-9f2e-5a1b2c3d4e5f.jsonl";
+        install_fixture(&self.codex_home(), name, dest, self.path());
+    }
+
+    /// Writes a file with a mode (creating parent directories).
+    pub fn write_file(path: &Path, content: &[u8], mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("create parent");
+        }
+        fs::write(path, content).expect("write file");
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
+    /// The managed hooks' log of a repository (empty when absent).
+    pub fn hook_log(&self, repo: &Path) -> String {
+        let common = self.git(repo, &["rev-parse", "--path-format=absolute", "--git-common-dir"]);
+        fs::read_to_string(Path::new(&common).join("nexus-hooks/codex-commit-checkpoint.log")).unwrap_or_default()
+    }
+}
+
+/// The inherited `PATH` minus any directory holding a `nexus`, so "no nexus on PATH" holds.
+pub fn path_without_nexus() -> std::ffi::OsString {
+    let inherited = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&inherited).filter(|d| !d.join("nexus").exists()).collect();
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// A snapshot of a directory: name -> (kind, bytes or link target, mode), to compare byte for byte.
+pub fn snapshot_dir(dir: &Path) -> std::collections::BTreeMap<String, (String, Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let meta = fs::symlink_metadata(&path).expect("stat");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.file_type().is_symlink() {
+            let target = fs::read_link(&path).expect("readlink");
+            out.insert(name, ("link".to_owned(), target.into_os_string().into_encoded_bytes(), 0));
+        } else if meta.is_dir() {
+            out.insert(name, ("dir".to_owned(), Vec::new(), mode));
+        } else {
+            out.insert(name, ("file".to_owned(), fs::read(&path).expect("read"), mode));
+        }
+    }
+    out
 }
 
 /// Writes Codex transcripts in the `{timestamp,type,payload}` envelope.

@@ -1,0 +1,155 @@
+//! post-rewrite (`link-rewritten-codex-commit-checkpoints`): git passes `amend` or `rebase` and
+//! `old new` SHA pairs on stdin. A rebase replays commits and the post-commit hook defers while
+//! it runs, so that a 100-commit rebase does not run 100 captures; here, each rewritten commit
+//! other than HEAD gets a manifest derived from its original's (same snapshot and import, the new
+//! commit's facts, `rewritten_from`, `rewrite_kind`), and HEAD gets one real capture that records
+//! what it rewrote. An amend already got a fresh checkpoint from post-commit: it is annotated.
+//! An amend inside a rebase (reword, squash, an `edit` stop) waits for the rebase's own report.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::RewriteArgs;
+use crate::capture::{self, CaptureRequest};
+use crate::checkpoint::{self, CheckpointManifest};
+use crate::cli::ExitStatusError;
+use crate::gitfacts::{self, CommitFacts, RepoFacts};
+use crate::lock;
+use crate::roots::Roots;
+
+/// `old new` pairs as git writes them (a third field, when present, is ignored).
+pub fn parse_pairs(input: &str) -> Vec<(String, String)> {
+    input
+        .lines()
+        .filter_map(|line| {
+            let mut w = line.split_whitespace();
+            let (old, new) = (w.next()?, w.next()?);
+            let hex = |s: &str| s.len() >= 7 && s.bytes().all(|b| b.is_ascii_hexdigit());
+            (hex(old) && hex(new)).then(|| (old.to_owned(), new.to_owned()))
+        })
+        .collect()
+}
+
+pub fn run(args: &RewriteArgs) -> Result<ExitCode> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).context("cannot read the old/new pairs on standard input")?;
+    let pairs = parse_pairs(&input);
+    let overrides = args.roots.overrides();
+    let roots = Roots::resolve(&overrides)?;
+    let es_root = roots.event_store.path.clone();
+    let repo = gitfacts::open(&args.repo_root)?;
+    let facts = gitfacts::repo_facts(&repo)?;
+    let head = gitfacts::head_commit(&repo)?;
+    let kind = args.kind.clone();
+    if kind == "amend" && rebase_in_progress(&repo) {
+        // A `reword`, `squash` or an amend at an `edit` stop: git reports the whole rebase
+        // (original -> final) in its closing post-rewrite, which links everything at once.
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    // 1. Every rewritten commit but HEAD: derive from the original's checkpoint, if it had one.
+    if pairs.iter().any(|(_, new)| *new != head.sha) {
+        let _locks = lock::lock_stores(&roots, &format!("{kind} linking in {}", facts.slug))?;
+        for (old, new) in pairs.iter().filter(|(_, new)| *new != head.sha) {
+            if checkpoint::find_by_commit(&es_root, new)?.is_some() {
+                continue;
+            }
+            let Some(old_path) = checkpoint::find_by_commit(&es_root, old)? else {
+                continue;
+            };
+            let original = checkpoint::read_manifest(&old_path)?;
+            let commit = gitfacts::resolve_commit(&repo, new)?;
+            let derived = derive(&original, &facts, &commit, &es_root, old, &kind);
+            checkpoint::write_manifest(&es_root, &derived, false)?;
+        }
+    }
+
+    // 2. HEAD: what it rewrote (the first original, for a squash of several).
+    let head_from = pairs.iter().find(|(_, new)| *new == head.sha).map(|(old, _)| old.clone());
+    let existing = checkpoint::find_by_commit(&es_root, &head.sha)?;
+    match (existing, head_from) {
+        (Some(path), Some(from)) => {
+            // Captured already (an amend's post-commit): record what it amended.
+            let _locks = lock::lock_stores(&roots, &format!("{kind} annotation in {}", facts.slug))?;
+            let mut m = checkpoint::read_manifest(&path)?;
+            if m.rewritten_from.as_deref() != Some(from.as_str()) {
+                m.rewritten_from = Some(from);
+                m.rewrite_kind = Some(kind.clone());
+                checkpoint::write_manifest(&es_root, &m, true)?;
+            }
+        }
+        (Some(_), None) => {}
+        (None, from) => {
+            let req = CaptureRequest {
+                repo_root: args.repo_root.clone(),
+                roots: overrides,
+                force: false,
+                rewrite_kind: from.as_ref().map(|_| kind.clone()),
+                rewritten_from: from,
+                hook: Some("post-rewrite".to_owned()),
+            };
+            if let Err(e) = capture::capture(&req) {
+                let already =
+                    e.downcast_ref::<ExitStatusError>().is_some_and(|s| s.code == capture::EXIT_ALREADY_CAPTURED);
+                if !already {
+                    return Err(e).context("capture of the rewritten HEAD failed");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rebase_in_progress(repo: &git2::Repository) -> bool {
+    use git2::RepositoryState::*;
+    matches!(repo.state(), Rebase | RebaseInteractive | RebaseMerge | ApplyMailbox | ApplyMailboxOrRebase)
+}
+
+/// The manifest of a rewritten commit: the original's snapshot, import and conversations, the
+/// new commit's facts.
+fn derive(
+    original: &CheckpointManifest,
+    facts: &RepoFacts,
+    commit: &CommitFacts,
+    es_root: &Path,
+    old: &str,
+    kind: &str,
+) -> CheckpointManifest {
+    let path = checkpoint::manifest_path(es_root, &facts.slug, &commit.sha);
+    let rel =
+        path.strip_prefix(es_root).map(|r| r.display().to_string()).unwrap_or_else(|_| path.display().to_string());
+    CheckpointManifest {
+        repo_slug: facts.slug.clone(),
+        repo_root: facts.work_tree.display().to_string(),
+        branch_name: facts.branch.clone(),
+        remote_origin: facts.remote_origin.clone(),
+        commit_sha: commit.sha.clone(),
+        commit_short_sha: commit.short_sha.clone(),
+        commit_summary: commit.summary.clone(),
+        commit_message: commit.message.clone(),
+        commit_author: commit.author.clone(),
+        commit_time: commit.time.clone(),
+        parent_shas: commit.parents.clone(),
+        captured_at: crate::fsutil::now_rfc3339(),
+        manifest_relative_path: rel,
+        rewritten_from: Some(old.to_owned()),
+        rewrite_kind: Some(kind.to_owned()),
+        ..original.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_git_pairs() {
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        let input = format!("{a} {b}\n{b} {a} extra\n\nnot a pair\n");
+        assert_eq!(parse_pairs(&input), vec![(a.clone(), b.clone()), (b, a)]);
+    }
+}

@@ -1,0 +1,54 @@
+# >>> NEXUS CODEX COMMIT CHECKPOINT >>>
+# Managed by nexus @VERSION@ (block format @FORMAT@). `nexus install-codex-commit-checkpoint-hook`
+# rewrites this block, `nexus uninstall-codex-commit-checkpoint-hook` removes it: edits between the
+# markers are lost. It never changes this hook's exit status or what its standard input holds.
+# Set NEXUS_SKIP_HOOK=1 to skip it. Log: @LOG_DIR_COMMENT@/codex-commit-checkpoint.log
+if [ "${NEXUS_SKIP_HOOK:-}" != 1 ]; then
+nexus_bin=@BIN@
+nexus_dir=@LOG_DIR@
+nexus_source_root=@SOURCE_ROOT@
+nexus_objects_root=@OBJECTS_ROOT@
+nexus_event_store_root=@EVENT_STORE_ROOT@
+# nexus_hook_run HOOK COMMAND ARGS...: runs the nexus command for this repository in a subshell,
+# without git's hook environment, and appends one status line to the log (bounded: rotated to
+# .1 past 256 KiB). Exit status 3 ("already captured") is success. Always returns 0.
+nexus_hook_run() (
+  unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_PREFIX GIT_COMMON_DIR GIT_OBJECT_DIRECTORY \
+    GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_NAMESPACE GIT_QUARANTINE_PATH
+  nexus_hook=$1
+  shift
+  nexus_log=$nexus_dir/codex-commit-checkpoint.log
+  [ -d "$nexus_dir" ] || mkdir -p "$nexus_dir" 2>/dev/null
+  if [ -f "$nexus_log" ]; then
+    # Unquoted on purpose: field splitting drops the padding some wc implementations print.
+    for nexus_size in $(wc -c <"$nexus_log" 2>/dev/null); do :; done
+    [ "${nexus_size:-0}" -gt 262144 ] 2>/dev/null && mv -f "$nexus_log" "$nexus_log.1" 2>/dev/null
+  fi
+  if [ ! -x "$nexus_bin" ]; then
+    if command -v nexus >/dev/null 2>&1; then
+      nexus_bin=nexus
+    else
+      printf '%s %s exit=127 FAILED nexus not found: %s is missing and there is no nexus on PATH; this commit was not captured (re-run nexus install-codex-commit-checkpoint-hook)\n' \
+        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$nexus_hook" "$nexus_bin" >>"$nexus_log" 2>/dev/null
+      exit 0
+    fi
+  fi
+  [ -n "$nexus_source_root" ] && set -- "$@" --source-root "$nexus_source_root"
+  [ -n "$nexus_objects_root" ] && set -- "$@" --objects-root "$nexus_objects_root"
+  [ -n "$nexus_event_store_root" ] && set -- "$@" --event-store-root "$nexus_event_store_root"
+  nexus_out=$("$nexus_bin" "$@" --repo-root "$PWD" 2>&1)
+  nexus_status=$?
+  case $nexus_status in
+    0 | 3) nexus_verdict=ok ;;
+    *) nexus_verdict=FAILED ;;
+  esac
+  [ -n "$nexus_out" ] && nexus_out=$(printf '%s' "$nexus_out" | tr '\n' ' ')
+  printf '%s %s exit=%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$nexus_hook" "$nexus_status" "$nexus_verdict" \
+    "$nexus_out" >>"$nexus_log" 2>/dev/null
+  exit 0
+)
+@BODY@
+unset nexus_bin nexus_dir nexus_source_root nexus_objects_root nexus_event_store_root nexus_stdin
+unset -f nexus_hook_run
+fi
+# <<< NEXUS CODEX COMMIT CHECKPOINT <<<
