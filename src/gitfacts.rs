@@ -193,26 +193,6 @@ fn canonical(p: &Path) -> PathBuf {
     PathBuf::from(p.to_string_lossy().trim_end_matches('/'))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slug_prefers_origin_name() {
-        assert_eq!(repo_slug(Some("git@github.com:Acme/My_Proj.git"), Path::new("/x/y")), "my_proj");
-        assert_eq!(repo_slug(Some("https://example.com/a/Some Repo/"), Path::new("/x")), "some-repo");
-        assert_eq!(repo_slug(None, Path::new("/home/u/My  Cool--Repo")), "my-cool-repo");
-    }
-
-    #[test]
-    fn remotes_normalize_across_protocols() {
-        let a = normalize_remote("git@github.com:acme/proj.git");
-        assert_eq!(a, normalize_remote("https://github.com/acme/proj"));
-        assert_eq!(a, normalize_remote("ssh://git@github.com/acme/proj.git"));
-        assert_ne!(a, normalize_remote("git@github.com:acme/other.git"));
-    }
-}
-
 /// The commit's patch id (`git patch-id --stable` semantics, via libgit2): the same change
 /// rebased, cherry-picked or squashed elsewhere has the same id. None for merge commits (no
 /// single diff) and on any failure — it is evidence, not a requirement.
@@ -231,4 +211,24 @@ pub fn patch_id(repo: &Repository, sha: &str) -> Option<String> {
         return None;
     }
     diff.patchid(None).ok().map(|id| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slug_prefers_origin_name() {
+        assert_eq!(repo_slug(Some("git@github.com:Acme/My_Proj.git"), Path::new("/x/y")), "my_proj");
+        assert_eq!(repo_slug(Some("https://example.com/a/Some Repo/"), Path::new("/x")), "some-repo");
+        assert_eq!(repo_slug(None, Path::new("/home/u/My  Cool--Repo")), "my-cool-repo");
+    }
+
+    #[test]
+    fn remotes_normalize_across_protocols() {
+        let a = normalize_remote("git@github.com:acme/proj.git");
+        assert_eq!(a, normalize_remote("https://github.com/acme/proj"));
+        assert_eq!(a, normalize_remote("ssh://git@github.com/acme/proj.git"));
+        assert_ne!(a, normalize_remote("git@github.com:acme/other.git"));
+    }
 }

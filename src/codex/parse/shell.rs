@@ -180,31 +180,23 @@ pub(crate) fn shell_writes(argv: &[String]) -> Vec<String> {
             }
             "mv" => operands.iter().for_each(|p| add(p)),
             "sed" | "perl" if args.iter().any(|a| a.starts_with("-i") || a.starts_with("-pi")) => {
-                // The script is the first operand unless given with -e; files follow it.
-                let has_e = args.iter().any(|a| *a == "-e");
-                let files = if has_e { &operands[..] } else { operands.get(1..).unwrap_or(&[]) };
-                let files: Vec<&str> = if has_e {
-                    // With -e the expression follows -e and is not an operand we can tell apart
-                    // cheaply: take operands after the last expression.
-                    let mut after_e = Vec::new();
-                    let mut take_next = false;
-                    for a in args {
-                        if take_next {
-                            take_next = false;
-                            continue;
-                        }
-                        if *a == "-e" {
-                            take_next = true;
-                            continue;
-                        }
-                        if !a.starts_with('-') {
-                            after_e.push(*a);
-                        }
+                // Without -e the first operand is the script; with -e the scripts follow each -e.
+                let mut files = Vec::new();
+                let mut script_seen = args.contains(&"-e");
+                let mut skip_next = false;
+                for a in args {
+                    if std::mem::take(&mut skip_next) {
+                        continue;
                     }
-                    after_e
-                } else {
-                    files.to_vec()
-                };
+                    if *a == "-e" {
+                        skip_next = true;
+                    } else if !a.starts_with('-') {
+                        if script_seen {
+                            files.push(*a);
+                        }
+                        script_seen = true;
+                    }
+                }
                 files.iter().for_each(|p| add(p));
             }
             _ => {}
