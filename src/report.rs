@@ -178,9 +178,15 @@ pub fn window_entries(es: &EventStore, c: &LinkedConversation) -> Result<Vec<Win
         let entry = match r.item {
             ItemKind::UserMessage { text, .. } => Some(("user", text, None, None)),
             ItemKind::AssistantMessage { text, phase, .. } => Some(("assistant", text, phase, None)),
-            ItemKind::ToolCall { name, arguments, call_id, .. } => {
+            ItemKind::ToolCall { name, arguments, call_id, files_touched, .. } => {
                 let exit = results.get(&call_id).copied().flatten();
-                Some(("tool", format!("{name}: {}", summarize(&arguments, 100)), None, exit))
+                // A patch reads best as the files it writes; anything else as its command line.
+                let summary = if name == "apply_patch" && !files_touched.is_empty() {
+                    files_touched.join(", ")
+                } else {
+                    summarize(&arguments, 100)
+                };
+                Some(("tool", format!("{name}: {summary}"), None, exit))
             }
             _ => None,
         };
@@ -237,6 +243,7 @@ fn print_report(r: &CommitReport, m: &CheckpointManifest) {
             println!("   evidence: {} ({:.2}): {}", e.kind, e.confidence, e.detail);
         }
         if let Some(messages) = &conv.messages {
+            println!();
             for m in messages {
                 let ts = m.ts.as_deref().unwrap_or("-");
                 match m.role.as_str() {

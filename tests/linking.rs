@@ -128,7 +128,7 @@ fn messages_print_in_order_with_timestamps_and_tool_calls() {
 
     let human = env.ok(&repo, ["report", "--messages", "--commit", &sha]);
     let user = human.find("user       create the config loader").expect(&human);
-    let patch = human.find("tool       apply_patch: *** Begin Patch *** Add File: src/config.rs").expect(&human);
+    let patch = human.find("tool       apply_patch: src/config.rs (exit 0)").expect(&human);
     let answer = human.find("assistant (final_answer) Created src/config.rs.").expect(&human);
     let test = human.find("tool       shell: bash -lc cargo test --quiet (exit 101)").expect(&human);
     assert!(user < patch && patch < answer && answer < test, "{human}");
