@@ -56,7 +56,7 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
 
     // 2. The commit.
     let repo = gitfacts::open(&req.repo_root)?;
-    if req.hook.as_deref() == Some("post-commit") && rebase_in_progress(&repo) {
+    if req.hook.as_deref() == Some("post-commit") && gitfacts::rebase_in_progress(&repo) {
         return Ok(CaptureOutcome {
             deferred: Some("a rebase is in progress: post-rewrite captures when it finishes".into()),
             manifest_path: None,
@@ -127,11 +127,6 @@ fn refuse_if_captured(roots: &Roots, facts: &RepoFacts, commit: &CommitFacts, fo
     Ok(())
 }
 
-fn rebase_in_progress(repo: &git2::Repository) -> bool {
-    use git2::RepositoryState::*;
-    matches!(repo.state(), Rebase | RebaseInteractive | RebaseMerge | ApplyMailbox | ApplyMailboxOrRebase)
-}
-
 /// The checkpoint the window starts after: the nearest first-parent ancestor (up to 100
 /// commits back) that has one.
 fn previous_checkpoint(
@@ -186,25 +181,7 @@ fn build_manifest(
 ) -> Result<CheckpointManifest> {
     let objects = ObjectStore::new(&roots.objects.path);
     let es_root = &roots.event_store.path;
-    let rel = |p: &Path, base: &Path| {
-        p.strip_prefix(base).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
-    };
-    let manifest_path = checkpoint::manifest_path(es_root, &facts.slug, &commit.sha);
-    let import_manifest = fsutil_read_counts(&imported.manifest_path)?;
-    Ok(CheckpointManifest {
-        schema_version: checkpoint::SCHEMA_VERSION,
-        checkpoint_kind: checkpoint::CHECKPOINT_KIND.into(),
-        repo_slug: facts.slug.clone(),
-        repo_root: facts.work_tree.display().to_string(),
-        branch_name: facts.branch.clone(),
-        remote_origin: facts.remote_origin.clone(),
-        commit_sha: commit.sha.clone(),
-        commit_short_sha: commit.short_sha.clone(),
-        commit_summary: commit.summary.clone(),
-        commit_message: commit.message.clone(),
-        commit_author: commit.author.clone(),
-        commit_time: commit.time.clone(),
-        parent_shas: commit.parents.clone(),
+    let mut manifest = CheckpointManifest {
         patch_id,
         captured_at: crate::fsutil::now_rfc3339(),
         source_present: roots.source_exists,
@@ -213,21 +190,23 @@ fn build_manifest(
         event_store_root: es_root.display().to_string(),
         snapshot_name: exported.snapshot_name.clone(),
         snapshot_root: exported.snapshot_root.display().to_string(),
-        snapshot_manifest_relative_path: rel(
+        snapshot_manifest_relative_path: checkpoint::relative_display(
             &objects.snapshot_manifest_path(&exported.snapshot_name),
             &roots.objects.path,
         ),
         import_id: imported.import_id.clone(),
-        import_manifest_relative_path: rel(&imported.manifest_path, es_root),
+        import_manifest_relative_path: checkpoint::relative_display(&imported.manifest_path, es_root),
         import_seq: imported.import_seq,
-        manifest_relative_path: rel(&manifest_path, es_root),
         previous_checkpoint_sha: previous.map(|p| p.commit_sha.clone()),
         previous_import_seq: previous.map(|p| p.import_seq),
         rewritten_from: req.rewritten_from.clone(),
         rewrite_kind: req.rewrite_kind.clone(),
-        import_counts: import_manifest,
+        import_counts: fsutil_read_counts(&imported.manifest_path)?,
         conversations,
-    })
+        ..Default::default()
+    };
+    manifest.set_commit(facts, commit, es_root);
+    Ok(manifest)
 }
 
 /// The import's counts as recorded in its manifest (also right when the snapshot had already

@@ -193,6 +193,13 @@ fn canonical(p: &Path) -> PathBuf {
     PathBuf::from(p.to_string_lossy().trim_end_matches('/'))
 }
 
+/// True while git is replaying commits (rebase, `git am`): post-commit then defers to
+/// post-rewrite.
+pub fn rebase_in_progress(repo: &Repository) -> bool {
+    use git2::RepositoryState::*;
+    matches!(repo.state(), Rebase | RebaseInteractive | RebaseMerge | ApplyMailbox | ApplyMailboxOrRebase)
+}
+
 /// The commit's patch id (`git patch-id --stable` semantics, via libgit2): the same change
 /// rebased, cherry-picked or squashed elsewhere has the same id. None for merge commits (no
 /// single diff) and on any failure — it is evidence, not a requirement.

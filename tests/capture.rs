@@ -5,7 +5,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{Session, TestEnv, all_files, install_fixture};
+use common::{Session, TestEnv, all_files, install_fixture, install_fork_fixture};
 
 fn capture_json(env: &TestEnv, repo: &Path) -> serde_json::Value {
     env.json(repo, ["capture-codex-commit-checkpoint", "--json"])
@@ -239,12 +239,7 @@ fn a_symlink_under_sessions_is_not_followed() {
 fn a_fork_attributes_the_copied_history_to_the_parent_only() {
     let env = TestEnv::new();
     let repo = env.new_repo("proj");
-    install_fixture(
-        &env.codex_home(),
-        "synthetic-fork-legacy-2026-03__rollout-2026-03-04T11-00-00-019c9b00-1111-7222-8333-944455556666.jsonl",
-        "sessions/2026/03/04/rollout-2026-03-04T11-00-00-019c9b00-1111-7222-8333-944455556666.jsonl",
-        &repo,
-    );
+    install_fork_fixture(&env.codex_home(), &repo);
     let out = capture_json(&env, &repo);
     let child = "019c9b00-1111-7222-8333-944455556666";
     let parent = "019c8a4d-8f45-7010-8b5d-7fad920aa6f9";

@@ -5,7 +5,7 @@ mod common;
 
 use std::fs;
 
-use common::{Session, TestEnv, install_fixture};
+use common::{Session, TestEnv, install_fork_fixture};
 use serde_json::{Value, json};
 
 fn token_count(s: &mut Session, total: u64, last: u64) {
@@ -212,12 +212,7 @@ fn a_cherry_picked_commit_finds_its_original_checkpoint_by_patch_id() {
 fn fork_copies_are_not_counted_again_in_tokens_or_messages() {
     let env = TestEnv::new();
     let repo = env.new_repo("proj");
-    install_fixture(
-        &env.codex_home(),
-        "synthetic-fork-legacy-2026-03__rollout-2026-03-04T11-00-00-019c9b00-1111-7222-8333-944455556666.jsonl",
-        "sessions/2026/03/04/rollout-2026-03-04T11-00-00-019c9b00-1111-7222-8333-944455556666.jsonl",
-        &repo,
-    );
+    install_fork_fixture(&env.codex_home(), &repo);
     let sha = env.empty_commit(&repo, "configurable retries");
     env.ok(&repo, ["capture"]);
     let r = env.json(&repo, ["report", "--json", "--commit", &sha]);

@@ -14,13 +14,14 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil;
+use crate::gitfacts::{CommitFacts, RepoFacts};
 use crate::history::{EventStore, ImportCounts};
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const CHECKPOINT_KIND: &str = "codex_commit_checkpoint";
 pub const SUPERSEDED_DIR: &str = "superseded";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointManifest {
     pub schema_version: u32,
     pub checkpoint_kind: String,
@@ -72,6 +73,33 @@ pub struct CheckpointManifest {
     pub import_counts: ImportCounts,
     #[serde(default)]
     pub conversations: Vec<LinkedConversation>,
+}
+
+impl CheckpointManifest {
+    /// Sets everything that describes the repository and the commit, and the manifest's own
+    /// path: shared by a fresh capture and a manifest derived for a rewritten commit.
+    pub fn set_commit(&mut self, facts: &RepoFacts, commit: &CommitFacts, event_store_root: &Path) {
+        self.schema_version = SCHEMA_VERSION;
+        self.checkpoint_kind = CHECKPOINT_KIND.to_owned();
+        self.repo_slug = facts.slug.clone();
+        self.repo_root = facts.work_tree.display().to_string();
+        self.branch_name = facts.branch.clone();
+        self.remote_origin = facts.remote_origin.clone();
+        self.commit_sha = commit.sha.clone();
+        self.commit_short_sha = commit.short_sha.clone();
+        self.commit_summary = commit.summary.clone();
+        self.commit_message = commit.message.clone();
+        self.commit_author = commit.author.clone();
+        self.commit_time = commit.time.clone();
+        self.parent_shas = commit.parents.clone();
+        let path = manifest_path(event_store_root, &facts.slug, &commit.sha);
+        self.manifest_relative_path = relative_display(&path, event_store_root);
+    }
+}
+
+/// `path` relative to `base` when it is inside it, else the whole path.
+pub fn relative_display(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base).map(|r| r.display().to_string()).unwrap_or_else(|_| path.display().to_string())
 }
 
 pub fn repo_dir(es: &EventStore, slug: &str) -> PathBuf {

@@ -44,7 +44,7 @@ pub fn run(args: &RewriteArgs) -> Result<ExitCode> {
     let facts = gitfacts::repo_facts(&repo)?;
     let head = gitfacts::head_commit(&repo)?;
     let kind = args.kind.clone();
-    if kind == "amend" && rebase_in_progress(&repo) {
+    if kind == "amend" && gitfacts::rebase_in_progress(&repo) {
         // A `reword`, `squash` or an amend at an `edit` stop: git reports the whole rebase
         // (original -> final) in its closing post-rewrite, which links everything at once.
         return Ok(ExitCode::SUCCESS);
@@ -103,11 +103,6 @@ pub fn run(args: &RewriteArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn rebase_in_progress(repo: &git2::Repository) -> bool {
-    use git2::RepositoryState::*;
-    matches!(repo.state(), Rebase | RebaseInteractive | RebaseMerge | ApplyMailbox | ApplyMailboxOrRebase)
-}
-
 /// The manifest of a rewritten commit: the original's snapshot, import and conversations, the
 /// new commit's facts.
 fn derive(
@@ -118,27 +113,14 @@ fn derive(
     old: &str,
     kind: &str,
 ) -> CheckpointManifest {
-    let path = checkpoint::manifest_path(es_root, &facts.slug, &commit.sha);
-    let rel =
-        path.strip_prefix(es_root).map(|r| r.display().to_string()).unwrap_or_else(|_| path.display().to_string());
-    CheckpointManifest {
-        repo_slug: facts.slug.clone(),
-        repo_root: facts.work_tree.display().to_string(),
-        branch_name: facts.branch.clone(),
-        remote_origin: facts.remote_origin.clone(),
-        commit_sha: commit.sha.clone(),
-        commit_short_sha: commit.short_sha.clone(),
-        commit_summary: commit.summary.clone(),
-        commit_message: commit.message.clone(),
-        commit_author: commit.author.clone(),
-        commit_time: commit.time.clone(),
-        parent_shas: commit.parents.clone(),
+    let mut m = CheckpointManifest {
         captured_at: crate::fsutil::now_rfc3339(),
-        manifest_relative_path: rel,
         rewritten_from: Some(old.to_owned()),
         rewrite_kind: Some(kind.to_owned()),
         ..original.clone()
-    }
+    };
+    m.set_commit(facts, commit, es_root);
+    m
 }
 
 #[cfg(test)]

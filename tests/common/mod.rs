@@ -344,6 +344,19 @@ pub fn install_fixture(codex_home: &Path, fixture: &str, rel_dest: &str, cwd: &P
     dest
 }
 
+pub const FORK_FIXTURE: &str =
+    "synthetic-fork-legacy-2026-03__rollout-2026-03-04T11-00-00-019c9b00-1111-7222-8333-944455556666.jsonl";
+
+/// Installs the fork fixture as the child's transcript, with its cwd set to `cwd`.
+pub fn install_fork_fixture(codex_home: &Path, cwd: &Path) -> PathBuf {
+    install_fixture(
+        codex_home,
+        FORK_FIXTURE,
+        "sessions/2026/03/04/rollout-2026-03-04T11-00-00-019c9b00-1111-7222-8333-944455556666.jsonl",
+        cwd,
+    )
+}
+
 /// All files under `dir` (recursively), as (relative path, bytes).
 pub fn all_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
