@@ -184,7 +184,9 @@ pub struct LineStats {
     /// such as reasoning, turn_context without a cwd change, `{"record_type":"state"}` counts
     /// here too.
     pub unrecognized: u64,
-    /// Second and third channel copies of a message already recorded.
+    /// Re-statements of something already recorded: a message's second and third channel
+    /// copies, a tool result's second channel, the second half of one compaction, a re-emitted
+    /// token total.
     pub duplicates: u64,
     /// Lines inside a fork's copy of its parent's history (attributed to the parent, not here).
     pub fork_copied: u64,
