@@ -12,6 +12,7 @@
 //! - [`capture`]: the recipe that runs the steps above for one commit;
 //! - [`report`]: from a commit (or a conversation) back to the other side;
 //! - [`hooks`]: the managed git hooks that run the capture after every commit;
+//! - [`spool`]: the queue the post-commit hook hands commits to, drained by a detached worker;
 //! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes.
 
 pub mod capture;
@@ -27,3 +28,4 @@ pub mod lock;
 pub mod objects;
 pub mod report;
 pub mod roots;
+pub mod spool;
