@@ -89,12 +89,16 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     let exported = export::export(&roots, &snapshot_base)?;
 
     // 6. Import (every snapshot not yet imported, ending with this one).
-    let imported = history::import_pending(&roots, &exported.snapshot_name)?;
+    crate::progress::phase("importing into canonical history");
+    let mut imported = history::import_pending(&roots, &exported.snapshot_name)?;
 
     // 7. Link.
     let es = EventStore::new(&roots.event_store.path);
     let previous = previous_checkpoint(&repo, &roots.event_store.path, &commit)?;
-    let state = es.load_state()?;
+    let state = match imported.state.take() {
+        Some(state) => state,
+        None => es.load_state()?,
+    };
     let after = previous.as_ref().map(|p| p.import_seq);
     let conversations = checkpoint::link_conversations(&es, &state, &facts, after, imported.import_seq, &mut || {
         changed_files(&repo, &commit).unwrap_or_default()
@@ -265,7 +269,9 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
     if args.roots.verbose {
         eprint!("{}", Roots::resolve(&req.roots)?.describe());
     }
-    let outcome = capture(&req).with_context(|| format!("capture in {} failed", args.repo_root.display()))?;
+    let outcome = capture(&req);
+    crate::progress::finish();
+    let outcome = outcome.with_context(|| format!("capture in {} failed", args.repo_root.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else if !args.quiet {

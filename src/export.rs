@@ -24,8 +24,8 @@ use walkdir::WalkDir;
 
 mod archive;
 
-use archive::{ArchiveWriter, stored_name};
 pub use archive::ARCHIVE_ZSTD_LEVEL;
+use archive::{ArchiveWriter, stored_name};
 
 use crate::cli::ExportArgs;
 use crate::fsutil;
@@ -180,6 +180,18 @@ fn scan_source(
     found
 }
 
+/// Bytes the export will copy, from metadata alone (for the progress bar).
+fn work_estimate(source: &BTreeMap<String, SourceFile>, state: &ExportState) -> u64 {
+    source
+        .iter()
+        .map(|(rel, s)| match state.files.get(rel) {
+            Some(p) if p.size == s.size && p.mtime_ns == s.mtime_ns => 0,
+            Some(p) if s.size > p.size => s.size - p.size,
+            _ => s.size,
+        })
+        .sum()
+}
+
 /// What to do with one source file.
 enum Plan {
     Unchanged,
@@ -232,6 +244,7 @@ fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> st
             Err(e) => return Err(e),
         };
         hasher.update(&buf[..n]);
+        crate::progress::inc(n as u64);
         for out in outs.iter_mut() {
             out.write_all(&buf[..n])?;
         }
@@ -290,6 +303,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         }
     }
 
+    crate::progress::start(work_estimate(&source, &state), "exporting");
     let latest = store.latest_dir();
     let mut entries: Vec<FileEntry> = Vec::new();
     let mut new_state: BTreeMap<String, StateEntry> = BTreeMap::new();
@@ -593,7 +607,9 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     }
     roots.require_source()?;
     let _locks = crate::lock::lock_stores(&roots, "export-codex-sessions")?;
-    let outcome = export(&roots, &snapshot_base_name(None, None))?;
+    let outcome = export(&roots, &snapshot_base_name(None, None));
+    crate::progress::finish();
+    let outcome = outcome?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {

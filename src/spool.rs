@@ -65,7 +65,12 @@ impl Entry {
         let hook = f.next()?.to_owned();
         let sha = f.next()?.trim().to_owned();
         let work_tree = PathBuf::from(f.next()?);
-        (sha.len() >= 7 && sha.bytes().all(|b| b.is_ascii_hexdigit())).then_some(Entry { queued_at, hook, sha, work_tree })
+        (sha.len() >= 7 && sha.bytes().all(|b| b.is_ascii_hexdigit())).then_some(Entry {
+            queued_at,
+            hook,
+            sha,
+            work_tree,
+        })
     }
 }
 
@@ -113,7 +118,9 @@ impl Spool {
         file.seek(SeekFrom::Start(done)).with_context(|| format!("cannot seek {}", self.queue().display()))?;
         let mut text = String::new();
         // Bounded: entries are ~150 bytes and the queue is read from `done` only.
-        file.take(16 << 20).read_to_string(&mut text).with_context(|| format!("cannot read {}", self.queue().display()))?;
+        file.take(16 << 20)
+            .read_to_string(&mut text)
+            .with_context(|| format!("cannot read {}", self.queue().display()))?;
         let mut out = Vec::new();
         let mut pos = done;
         for line in text.split_inclusive('\n') {
@@ -124,7 +131,10 @@ impl Spool {
             match Entry::parse(line.trim_end_matches('\n')) {
                 Some(e) => out.push((e, pos)),
                 // A malformed line is skipped (its offset still advances).
-                None => out.push((Entry { queued_at: 0, hook: String::new(), sha: String::new(), work_tree: PathBuf::new() }, pos)),
+                None => out.push((
+                    Entry { queued_at: 0, hook: String::new(), sha: String::new(), work_tree: PathBuf::new() },
+                    pos,
+                )),
             }
         }
         Ok(out)

@@ -64,11 +64,63 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "the", "function", "returns", "error", "when", "file", "is", "missing", "we", "should", "retry", "upload",
-    "with", "backoff", "test", "passes", "now", "cargo", "build", "failed", "because", "of", "a", "type",
-    "mismatch", "in", "src/lib.rs", "let", "me", "check", "config", "parser", "handles", "empty", "input",
-    "fix", "the", "lock", "timeout", "and", "add", "logging", "to", "export", "path", "struct", "impl",
-    "async", "await", "request", "response", "status", "code", "200", "404", "database", "migration",
+    "the",
+    "function",
+    "returns",
+    "error",
+    "when",
+    "file",
+    "is",
+    "missing",
+    "we",
+    "should",
+    "retry",
+    "upload",
+    "with",
+    "backoff",
+    "test",
+    "passes",
+    "now",
+    "cargo",
+    "build",
+    "failed",
+    "because",
+    "of",
+    "a",
+    "type",
+    "mismatch",
+    "in",
+    "src/lib.rs",
+    "let",
+    "me",
+    "check",
+    "config",
+    "parser",
+    "handles",
+    "empty",
+    "input",
+    "fix",
+    "the",
+    "lock",
+    "timeout",
+    "and",
+    "add",
+    "logging",
+    "to",
+    "export",
+    "path",
+    "struct",
+    "impl",
+    "async",
+    "await",
+    "request",
+    "response",
+    "status",
+    "code",
+    "200",
+    "404",
+    "database",
+    "migration",
 ];
 
 /// Pools the generator slices from (built once).
@@ -278,14 +330,19 @@ pub fn generate(home: &Path, spec: &HomeSpec) -> Result<PathBuf> {
         drop(sw);
         buf.flush()?;
         drop(buf);
-        writeln!(index, "{}", json!({"id": id, "thread_name": format!("session {i}"), "updated_at": "2026-01-20T10:00:00Z"}))?;
+        writeln!(
+            index,
+            "{}",
+            json!({"id": id, "thread_name": format!("session {i}"), "updated_at": "2026-01-20T10:00:00Z"})
+        )?;
         if !archived {
             active = Some(path.clone());
         }
         made.push(Made { id, path });
     }
     if spec.big_transcript_bytes > 0 {
-        let path = home.join("sessions/2026/01/28/rollout-2026-01-28T23-59-00-019b0000-0000-7000-8000-000000000b16.jsonl");
+        let path =
+            home.join("sessions/2026/01/28/rollout-2026-01-28T23-59-00-019b0000-0000-7000-8000-000000000b16.jsonl");
         fs::create_dir_all(path.parent().context("parent")?)?;
         let mut out = BufWriter::with_capacity(1 << 20, File::create(&path)?);
         let mut sw = SessionWriter { out: &mut out, minute: 0, written: 0, turn: 0 };
@@ -305,7 +362,8 @@ pub fn generate(home: &Path, spec: &HomeSpec) -> Result<PathBuf> {
 pub fn grow(session: &Path, bytes: u64, seed: u64, cwd: &str) -> Result<u64> {
     let mut rng = Rng::new(seed);
     let pools = Pools::new(&mut rng);
-    let mut file = OpenOptions::new().append(true).open(session).with_context(|| format!("cannot open {}", session.display()))?;
+    let mut file =
+        OpenOptions::new().append(true).open(session).with_context(|| format!("cannot open {}", session.display()))?;
     let mut buf = Vec::new();
     let mut sw = SessionWriter { out: &mut buf, minute: 10_000 + seed % 1000, written: 0, turn: seed % 1000 };
     while sw.written < bytes {

@@ -47,7 +47,8 @@ struct Measured {
 /// Spawns `cmd`, waits with `wait4` (for its own peak RSS), fails on a non-zero exit.
 fn measure(cmd: &mut Command) -> Result<Measured> {
     let start = Instant::now();
-    let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).spawn().with_context(|| format!("cannot run {cmd:?}"))?;
+    let child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).spawn().with_context(|| format!("cannot run {cmd:?}"))?;
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain data, zero-initialized; wait4 fills it for our own child.
@@ -215,7 +216,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     let archive_added = dir_bytes(&archive) - archive_before;
     rows.push([
-        format!("steady-state capture (+{} KB to 1 of {} sessions), {} runs", args.append_bytes / 1000, args.transcripts, args.runs),
+        format!(
+            "steady-state capture (+{} KB to 1 of {} sessions), {} runs",
+            args.append_bytes / 1000,
+            args.transcripts,
+            args.runs
+        ),
         format!("p50 {} · p95 {}", ms(pct(&steady, 0.5)), ms(pct(&steady, 0.95))),
         "< 50 ms".into(),
     ]);
@@ -323,8 +329,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
             repo: args.dir.join("big/repo"),
         };
         fs::create_dir_all(big.dir.join("home"))?;
-        let spec =
-            HomeSpec { transcripts: 20, total_bytes: 20 << 20, big_transcript_bytes: args.big_mb << 20, tiny: false, seed: 3, cwd };
+        let spec = HomeSpec {
+            transcripts: 20,
+            total_bytes: 20 << 20,
+            big_transcript_bytes: args.big_mb << 20,
+            tiny: false,
+            seed: 3,
+            cwd,
+        };
         home::generate(&big.codex, &spec)?;
         fs::create_dir_all(&big.repo)?;
         big.ok(big.git(false, &["init", "-q", "-b", "main"]))?;
