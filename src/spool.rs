@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! <common-git-dir>/nexus-hooks/spool/
-//!   queue        append-only: `<unix-secs>\t<hook>\t<sha>\t<work-tree>\n` per commit (the hook)
+//!   queue        append-only: `<unix-secs|->\t<hook>\t<sha>\t<work-tree>\n` per commit (the hook)
 //!   done         byte offset of the queue up to which every entry was handled (atomic)
 //!   lock         flock held by the draining worker
 //!   worker.pid   pid of the worker holding the lock (the hook skips spawning when it is alive)
@@ -59,9 +59,14 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn parse(line: &str) -> Option<Entry> {
+    /// `default_time`: for a `-` time field, the queue file's modification time (the last
+    /// append, so never earlier than the entry's real queueing time).
+    fn parse(line: &str, default_time: i64) -> Option<Entry> {
         let mut f = line.splitn(4, '\t');
-        let queued_at = f.next()?.trim().parse().ok()?;
+        let queued_at = match f.next()?.trim() {
+            "-" => default_time,
+            t => t.parse().ok()?,
+        };
         let hook = f.next()?.to_owned();
         let sha = f.next()?.trim().to_owned();
         let work_tree = PathBuf::from(f.next()?);
@@ -111,7 +116,10 @@ impl Spool {
             Err(e) => return Err(e).with_context(|| format!("cannot open {}", self.queue().display())),
         };
         let done = self.done();
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let md = file.metadata().with_context(|| format!("cannot stat {}", self.queue().display()))?;
+        let len = md.len();
+        let mtime = md.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        let mtime = mtime.map(|d| d.as_secs() as i64).unwrap_or_else(now_secs);
         if done >= len {
             return Ok(Vec::new());
         }
@@ -128,7 +136,7 @@ impl Spool {
                 break;
             }
             pos += line.len() as u64;
-            match Entry::parse(line.trim_end_matches('\n')) {
+            match Entry::parse(line.trim_end_matches('\n'), mtime) {
                 Some(e) => out.push((e, pos)),
                 // A malformed line is skipped (its offset still advances).
                 None => out.push((
@@ -264,10 +272,11 @@ mod tests {
 
     #[test]
     fn parses_entries_and_refuses_junk() {
-        let e = Entry::parse("1700000000\tpost-commit\tabcdef0123\t/home/dev/my proj").unwrap();
+        let e = Entry::parse("1700000000\tpost-commit\tabcdef0123\t/home/dev/my proj", 5).unwrap();
+        assert_eq!(Entry::parse("-\tpost-commit\tabcdef0123\t/p", 5).unwrap().queued_at, 5);
         assert_eq!(e.queued_at, 1_700_000_000);
         assert_eq!(e.work_tree, PathBuf::from("/home/dev/my proj"));
-        assert!(Entry::parse("x\tpost-commit\tabc\t/p").is_none());
-        assert!(Entry::parse("1\tpost-commit\tnot-a-sha\t/p").is_none());
+        assert!(Entry::parse("x\tpost-commit\tabc\t/p", 5).is_none());
+        assert!(Entry::parse("1\tpost-commit\tnot-a-sha\t/p", 5).is_none());
     }
 }

@@ -327,7 +327,6 @@ pub fn generate(home: &Path, spec: &HomeSpec) -> Result<PathBuf> {
                 break;
             }
         }
-        drop(sw);
         buf.flush()?;
         drop(buf);
         writeln!(
