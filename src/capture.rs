@@ -37,6 +37,11 @@ pub struct CaptureRequest {
     pub rewrite_kind: Option<String>,
     /// The git hook running this capture, if any.
     pub hook: Option<String>,
+    /// Capture this commit instead of HEAD (a commit taken from the spool). The export and
+    /// import still capture the Codex home as it is now.
+    pub commit: Option<String>,
+    /// When the hook queued this commit (unix seconds), for a capture from the spool.
+    pub queued_at: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,7 +71,10 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
         });
     }
     let facts = gitfacts::repo_facts(&repo)?;
-    let commit = gitfacts::head_commit(&repo)?;
+    let commit = match &req.commit {
+        Some(rev) => gitfacts::resolve_commit(&repo, rev)?,
+        None => gitfacts::head_commit(&repo)?,
+    };
 
     // 3. One checkpoint per commit unless forced.
     refuse_if_captured(&roots, &facts, &commit, req.force)?;
@@ -81,12 +89,16 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     let exported = export::export(&roots, &snapshot_base)?;
 
     // 6. Import (every snapshot not yet imported, ending with this one).
-    let imported = history::import_pending(&roots, &exported.snapshot_name)?;
+    crate::progress::phase("importing into canonical history");
+    let mut imported = history::import_pending(&roots, &exported.snapshot_name)?;
 
     // 7. Link.
     let es = EventStore::new(&roots.event_store.path);
     let previous = previous_checkpoint(&repo, &roots.event_store.path, &commit)?;
-    let state = es.load_state()?;
+    let state = match imported.state.take() {
+        Some(state) => state,
+        None => es.load_state()?,
+    };
     let after = previous.as_ref().map(|p| p.import_seq);
     let conversations = checkpoint::link_conversations(&es, &state, &facts, after, imported.import_seq, &mut || {
         changed_files(&repo, &commit).unwrap_or_default()
@@ -184,6 +196,8 @@ fn build_manifest(
     let mut manifest = CheckpointManifest {
         patch_id,
         captured_at: crate::fsutil::now_rfc3339(),
+        queued_at: req.queued_at.map(|t| crate::fsutil::format_unix(t, 0, false)),
+        captured_late: req.queued_at.is_some_and(|t| crate::spool::now_secs() - t > crate::spool::LATE_AFTER_SECS),
         source_present: roots.source_exists,
         source_root: roots.source.path.display().to_string(),
         objects_root: roots.objects.path.display().to_string(),
@@ -224,11 +238,19 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
         rewritten_from: None,
         rewrite_kind: None,
         hook: args.hook.clone(),
+        commit: args.commit.clone(),
+        queued_at: None,
     };
+    if args.hook.is_none() {
+        // Commits the hook queued that no worker took are captured first, in order.
+        crate::spool::take_pending(&args.repo_root, &args.roots);
+    }
     if args.roots.verbose {
         eprint!("{}", Roots::resolve(&req.roots)?.describe());
     }
-    let outcome = capture(&req).with_context(|| format!("capture in {} failed", args.repo_root.display()))?;
+    let outcome = capture(&req);
+    crate::progress::finish();
+    let outcome = outcome.with_context(|| format!("capture in {} failed", args.repo_root.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else if !args.quiet {

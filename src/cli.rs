@@ -58,6 +58,9 @@ pub enum Command {
     /// rewritten commit to its original's checkpoint, then captures HEAD once.
     #[command(name = "link-rewritten-codex-commit-checkpoints", hide = true)]
     LinkRewritten(crate::hooks::RewriteArgs),
+    /// Capture the commits the post-commit hook queued (waits for a running worker first).
+    #[command(name = "drain-codex-commit-spool", visible_alias = "drain")]
+    Drain(crate::spool::DrainArgs),
 }
 
 /// The roots every store-using command accepts (SPEC §3).
@@ -107,6 +110,9 @@ pub struct CaptureArgs {
     /// rebase defers to post-rewrite
     #[arg(long, value_name = "NAME", hide = true)]
     pub hook: Option<String>,
+    /// Capture this commit (any revision) instead of HEAD; the export and import are still of now
+    #[arg(long, value_name = "REV")]
+    pub commit: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +213,7 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => crate::hooks::run_audit(&args),
         Command::Roots(args) => crate::roots::run(&args),
         Command::LinkRewritten(args) => crate::hooks::run_link_rewritten(&args),
+        Command::Drain(args) => crate::spool::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -22,6 +22,11 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
+mod archive;
+
+pub use archive::ARCHIVE_ZSTD_LEVEL;
+use archive::{ArchiveWriter, stored_name};
+
 use crate::cli::ExportArgs;
 use crate::fsutil;
 use crate::objects::{
@@ -175,6 +180,18 @@ fn scan_source(
     found
 }
 
+/// Bytes the export will copy, from metadata alone (for the progress bar).
+fn work_estimate(source: &BTreeMap<String, SourceFile>, state: &ExportState) -> u64 {
+    source
+        .iter()
+        .map(|(rel, s)| match state.files.get(rel) {
+            Some(p) if p.size == s.size && p.mtime_ns == s.mtime_ns => 0,
+            Some(p) if s.size > p.size => s.size - p.size,
+            _ => s.size,
+        })
+        .sum()
+}
+
 /// What to do with one source file.
 enum Plan {
     Unchanged,
@@ -227,6 +244,7 @@ fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> st
             Err(e) => return Err(e),
         };
         hasher.update(&buf[..n]);
+        crate::progress::inc(n as u64);
         for out in outs.iter_mut() {
             out.write_all(&buf[..n])?;
         }
@@ -285,6 +303,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         }
     }
 
+    crate::progress::start(work_estimate(&source, &state), "exporting");
     let latest = store.latest_dir();
     let mut entries: Vec<FileEntry> = Vec::new();
     let mut new_state: BTreeMap<String, StateEntry> = BTreeMap::new();
@@ -495,9 +514,10 @@ fn store_one(
             }
             let prev = prev.context("append without a previous version")?;
             file.seek(SeekFrom::Start(base_size)).with_context(|| format!("cannot seek {}", src.abs.display()))?;
-            let archived = tmp_dir.join(rel);
+            let (stored_rel, compressed) = stored_name(rel, kind);
+            let archived = tmp_dir.join(&stored_rel);
             fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
-            let mut out = fsutil::create_private(&archived)?;
+            let mut out = ArchiveWriter::create(&archived, compressed)?;
             let mut latest = fs::OpenOptions::new()
                 .write(true)
                 .open(&latest_path)
@@ -507,11 +527,11 @@ fn store_one(
             latest.seek(SeekFrom::Start(base_size))?;
             let (n, hash) = tee_copy(&mut file, src.size - base_size, &mut [&mut out, &mut latest])
                 .with_context(|| format!("cannot copy the appended bytes of {}", src.abs.display()))?;
-            out.sync_all().with_context(|| format!("cannot sync {}", archived.display()))?;
+            let stored = out.finish_and_sync(&archived)?;
             latest.sync_data().with_context(|| format!("cannot sync {}", latest_path.display()))?;
             counts.stored_append += 1;
             counts.bytes_read += n;
-            counts.bytes_stored += n;
+            counts.bytes_stored += stored;
             let size = base_size + n;
             let entry = FileEntry {
                 relative_path: rel.to_owned(),
@@ -519,15 +539,15 @@ fn store_one(
                 size_bytes: size,
                 blake3: hash.clone(),
                 storage: Storage::Append,
-                stored_bytes: n,
-                stored_path: Some(rel.to_owned()),
-                compressed: false,
+                stored_bytes: stored,
+                stored_path: Some(stored_rel),
+                compressed,
                 base_size: Some(base_size),
                 base_snapshot: Some(prev.snapshot.clone()),
                 moved_from: None,
                 snapshot: None,
             };
-            let mut st = state_entry(size, Storage::Append, &hash, n);
+            let mut st = state_entry(size, Storage::Append, &hash, stored);
             if n < src.size - base_size {
                 // It shrank while we read: describe what we have, re-examine next time.
                 st.mtime_ns = 0;
@@ -536,9 +556,10 @@ fn store_one(
         }
         Plan::Whole => {
             let mut file = File::open(&src.abs).with_context(|| format!("cannot open {}", src.abs.display()))?;
-            let archived = tmp_dir.join(rel);
+            let (stored_rel, compressed) = stored_name(rel, kind);
+            let archived = tmp_dir.join(&stored_rel);
             fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
-            let mut out = fsutil::create_private(&archived)?;
+            let mut out = ArchiveWriter::create(&archived, compressed)?;
             let latest_dir = latest_path.parent().context("path without parent")?;
             fsutil::create_private_dir_all(latest_dir)?;
             let mut latest_tmp = tempfile::Builder::new()
@@ -547,7 +568,7 @@ fn store_one(
                 .with_context(|| format!("cannot create a temporary file in {}", latest_dir.display()))?;
             let (n, hash) = tee_copy(&mut file, src.size, &mut [&mut out, latest_tmp.as_file_mut()])
                 .with_context(|| format!("cannot copy {}", src.abs.display()))?;
-            out.sync_all().with_context(|| format!("cannot sync {}", archived.display()))?;
+            let stored = out.finish_and_sync(&archived)?;
             latest_tmp.as_file().sync_data()?;
             latest_tmp
                 .persist(&latest_path)
@@ -555,22 +576,22 @@ fn store_one(
                 .with_context(|| format!("cannot write {}", latest_path.display()))?;
             counts.stored_whole += 1;
             counts.bytes_read += n;
-            counts.bytes_stored += n;
+            counts.bytes_stored += stored;
             let entry = FileEntry {
                 relative_path: rel.to_owned(),
                 kind,
                 size_bytes: n,
                 blake3: hash.clone(),
                 storage: Storage::Whole,
-                stored_bytes: n,
-                stored_path: Some(rel.to_owned()),
-                compressed: false,
+                stored_bytes: stored,
+                stored_path: Some(stored_rel),
+                compressed,
                 base_size: None,
                 base_snapshot: None,
                 moved_from: None,
                 snapshot: None,
             };
-            let mut st = state_entry(n, Storage::Whole, &hash, n);
+            let mut st = state_entry(n, Storage::Whole, &hash, stored);
             if n != src.size {
                 st.mtime_ns = 0;
             }
@@ -586,7 +607,9 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     }
     roots.require_source()?;
     let _locks = crate::lock::lock_stores(&roots, "export-codex-sessions")?;
-    let outcome = export(&roots, &snapshot_base_name(None, None))?;
+    let outcome = export(&roots, &snapshot_base_name(None, None));
+    crate::progress::finish();
+    let outcome = outcome?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {

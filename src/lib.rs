@@ -12,6 +12,8 @@
 //! - [`capture`]: the recipe that runs the steps above for one commit;
 //! - [`report`]: from a commit (or a conversation) back to the other side;
 //! - [`hooks`]: the managed git hooks that run the capture after every commit;
+//! - [`spool`]: the queue the post-commit hook hands commits to, drained by a detached worker;
+//! - [`progress`]: the stderr progress bar of a long (first) capture;
 //! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes.
 
 pub mod capture;
@@ -25,5 +27,7 @@ pub mod history;
 pub mod hooks;
 pub mod lock;
 pub mod objects;
+pub mod progress;
 pub mod report;
 pub mod roots;
+pub mod spool;

@@ -47,8 +47,53 @@ nexus_hook_run() (
     "$nexus_out" >>"$nexus_log" 2>/dev/null
   exit 0
 )
+# nexus_hook_spool HOOK: queues HEAD for a detached capture and returns at once (a commit pays a
+# few milliseconds, not the capture): appends `<time> <hook> <sha> <work tree>` to the spool
+# under the common git dir, then starts a capture worker in the background unless one is alive.
+# A rebase is left to post-rewrite. NEXUS_HOOK_SYNC=1 captures synchronously instead.
+nexus_hook_spool() (
+  if [ "${NEXUS_HOOK_SYNC:-}" = 1 ]; then
+    nexus_hook_run "$1" capture-codex-commit-checkpoint --quiet --hook "$1"
+    exit 0
+  fi
+  nexus_git=${GIT_INDEX_FILE%/*}
+  if [ -z "${GIT_INDEX_FILE:-}" ] || [ ! -f "$nexus_git/HEAD" ]; then
+    nexus_git=$(git rev-parse --git-dir 2>/dev/null) || exit 0
+  fi
+  if [ -d "$nexus_git/rebase-merge" ] || [ -d "$nexus_git/rebase-apply" ]; then exit 0; fi
+  # HEAD without forking git: the loose ref a commit has just written (else ask git).
+  nexus_sha=
+  IFS= read -r nexus_head <"$nexus_git/HEAD" 2>/dev/null
+  case $nexus_head in
+    "ref: "*)
+      for nexus_f in "$nexus_git/${nexus_head#ref: }" "${nexus_dir%/*}/${nexus_head#ref: }"; do
+        if [ -f "$nexus_f" ] && IFS= read -r nexus_sha <"$nexus_f"; then break; fi
+      done ;;
+    *) nexus_sha=$nexus_head ;;
+  esac
+  case $nexus_sha in
+    *[!0-9a-f]* | "") nexus_sha=$(git rev-parse HEAD 2>/dev/null) || exit 0 ;;
+  esac
+  nexus_spool=$nexus_dir/spool
+  [ -d "$nexus_spool" ] || mkdir -p "$nexus_spool" 2>/dev/null
+  # No time field (`-`): forking `date` would cost the commit a millisecond; the worker takes
+  # the queue file's modification time instead.
+  printf '%s\t%s\t%s\t%s\n' - "$1" "$nexus_sha" "$PWD" >>"$nexus_spool/queue" 2>/dev/null || exit 0
+  nexus_pid=
+  [ -f "$nexus_spool/worker.pid" ] && IFS= read -r nexus_pid <"$nexus_spool/worker.pid" 2>/dev/null
+  if [ -n "$nexus_pid" ] && kill -0 "$nexus_pid" 2>/dev/null; then exit 0; fi
+  [ -x "$nexus_bin" ] || nexus_bin=nexus
+  set -- drain-codex-commit-spool --background
+  [ -n "$nexus_source_root" ] && set -- "$@" --source-root "$nexus_source_root"
+  [ -n "$nexus_objects_root" ] && set -- "$@" --objects-root "$nexus_objects_root"
+  [ -n "$nexus_event_store_root" ] && set -- "$@" --event-store-root "$nexus_event_store_root"
+  unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_PREFIX GIT_COMMON_DIR GIT_OBJECT_DIRECTORY \
+    GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_NAMESPACE GIT_QUARANTINE_PATH
+  "$nexus_bin" "$@" --repo-root "$PWD" </dev/null >/dev/null 2>&1 &
+  exit 0
+)
 @BODY@
 unset nexus_bin nexus_dir nexus_source_root nexus_objects_root nexus_event_store_root nexus_stdin
-unset -f nexus_hook_run
+unset -f nexus_hook_run nexus_hook_spool
 fi
 # <<< NEXUS CODEX COMMIT CHECKPOINT <<<

@@ -140,15 +140,16 @@ fn an_appended_turn_is_archived_as_its_appended_bytes_and_imported_once() {
     env.commit_file(&repo, "b.txt", "generated\n", "second");
     let second = capture_json(&env, &repo);
 
-    // The snapshot holds the appended bytes, the session index and the manifest: nothing else.
+    // The snapshot holds the appended bytes (zstd-compressed, `<path>.zst`), the session index
+    // and the manifest: nothing else.
     let snap = Path::new(second["export"]["snapshot_root"].as_str().unwrap());
-    let mut files: Vec<(String, usize)> = all_files(snap).into_iter().map(|(p, b)| (p, b.len())).collect();
+    let mut files: Vec<(String, Vec<u8>)> = all_files(snap);
     files.sort();
-    let transcript_rel = s.path.strip_prefix(env.codex_home()).unwrap().display().to_string();
+    let transcript_rel = format!("{}.zst", s.path.strip_prefix(env.codex_home()).unwrap().display());
     let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
-    assert_eq!(names, vec!["export-manifest.toml", "session_index.jsonl", transcript_rel.as_str()]);
-    let stored = files.iter().find(|(p, _)| *p == transcript_rel).unwrap().1 as u64;
-    assert_eq!(stored, appended);
+    assert_eq!(names, vec!["export-manifest.toml", "session_index.jsonl.zst", transcript_rel.as_str()]);
+    let stored = &files.iter().find(|(p, _)| *p == transcript_rel).unwrap().1;
+    assert_eq!(zstd::decode_all(&stored[..]).unwrap().len() as u64, appended);
     let counts = &second["export"]["counts"];
     assert_eq!(counts["stored_append"].as_u64(), Some(1));
     assert_eq!(counts["bytes_read"].as_u64(), Some(appended + "{\"id\":\"x\"}\n".len() as u64));
@@ -166,7 +167,7 @@ fn an_appended_turn_is_archived_as_its_appended_bytes_and_imported_once() {
     assert_eq!(canon.matches("\"first request\"").count(), 1);
 
     // latest/ mirrors the source byte for byte.
-    let latest = env.codex_store().join("latest").join(&transcript_rel);
+    let latest = env.codex_store().join("latest").join(transcript_rel.trim_end_matches(".zst"));
     assert_eq!(fs::read(latest).unwrap(), fs::read(&s.path).unwrap());
 }
 

@@ -261,8 +261,16 @@ fn rebuild(store: &Path, snapshot: &str, rel: &str) -> Vec<u8> {
             .unwrap();
     let entry =
         manifest["files"].as_array().unwrap().iter().find(|f| f["relative_path"].as_str() == Some(rel)).unwrap();
-    let stored =
-        || fs::read(store.join("archive").join(snapshot).join(entry["stored_path"].as_str().unwrap())).unwrap();
+    let stored = || {
+        let bytes =
+            fs::read(store.join("archive").join(snapshot).join(entry["stored_path"].as_str().unwrap())).unwrap();
+        // The archive is zstd-compressed (`compressed = true`); latest/ stays plain.
+        if entry.get("compressed").and_then(|c| c.as_bool()) == Some(true) {
+            zstd::decode_all(&bytes[..]).unwrap()
+        } else {
+            bytes
+        }
+    };
     match entry["storage"].as_str().unwrap() {
         "whole" => stored(),
         "append" => {

@@ -43,6 +43,14 @@ pub struct CheckpointManifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch_id: Option<String>,
     pub captured_at: String,
+    /// Set for a commit the hook queued in the spool: when it was queued (the capture ran
+    /// detached, at `captured_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_at: Option<String>,
+    /// True when the capture started more than a minute after the commit was queued (a
+    /// worker died or none ran): the export holds the Codex home as of `captured_at`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub captured_late: bool,
     /// False when there was no Codex home: the checkpoint exists, with nothing linked.
     pub source_present: bool,
     pub source_root: String,

@@ -76,6 +76,9 @@ pub struct ImportOutcome {
     pub already_imported: bool,
     pub counts: ImportCounts,
     pub conversations_touched: Vec<String>,
+    /// The import state as this import left it (so the capture does not parse it again).
+    #[serde(skip)]
+    pub state: Option<ImportState>,
 }
 
 pub fn import_id_for(snapshot: &str) -> String {
@@ -137,6 +140,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
             already_imported: true,
             counts: ImportCounts::default(),
             conversations_touched: Vec::new(),
+            state: None,
         });
     }
     for dir in [es.conversations_dir(), es.imports_dir(), es.root.join("state"), es.checkpoints_dir()] {
@@ -486,6 +490,7 @@ impl Importer<'_> {
             already_imported: false,
             counts: self.counts,
             conversations_touched: touched,
+            state: Some(self.state),
         })
     }
 }

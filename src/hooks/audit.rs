@@ -213,6 +213,20 @@ pub fn audit_repo(path: &Path, rec: Option<&RepoRecord>, commits: usize) -> Repo
             format!("the last {} run ({}) failed with exit {}: {}", last.hook, last.time, last.exit, last.message),
         ));
     }
+    let spool = crate::spool::Spool::new(&loc.log_dir());
+    if let Some(age) = spool.oldest_pending_age()
+        && age > crate::spool::STUCK_AFTER_SECS
+    {
+        a.problems.push(problem(
+            "spool_stuck",
+            format!(
+                "commits queued by the hook wait in {} since {} minutes: no capture worker is draining it \
+                 (run `nexus drain-codex-commit-spool`; see the hook log)",
+                spool.dir.display(),
+                age / 60
+            ),
+        ));
+    }
     if let Some(b) = &baked {
         let (checked, with) = count_checkpoints(&loc, &b.event_store_root, commits);
         a.commits_checked = checked;

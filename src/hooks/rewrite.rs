@@ -90,6 +90,7 @@ pub fn run(args: &RewriteArgs) -> Result<ExitCode> {
                 rewrite_kind: from.as_ref().map(|_| kind.clone()),
                 rewritten_from: from,
                 hook: Some("post-rewrite".to_owned()),
+                ..Default::default()
             };
             if let Err(e) = capture::capture(&req) {
                 let already =

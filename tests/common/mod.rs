@@ -74,6 +74,9 @@ impl TestEnv {
             .env("GIT_COMMITTER_NAME", "Test Author")
             .env("GIT_COMMITTER_EMAIL", "author@example.com")
             .env("NEXUS_LOCK_TIMEOUT_SECS", "60")
+            // The post-commit hook captures synchronously, so tests see the checkpoint right
+            // after `git commit` (tests/spool.rs removes it to test the detached path).
+            .env("NEXUS_HOOK_SYNC", "1")
             .env("PATH", path_without_nexus());
     }
 

@@ -1,0 +1,87 @@
+//! `nexus-bench`: the benchmark of SPEC §11 (issue 4), and the Codex-home generator it uses.
+//!
+//! ```text
+//! nexus-bench gen  --home DIR [--transcripts N] [--total-mb M] [--big-mb B] [--tiny]
+//! nexus-bench grow --session FILE [--bytes N]
+//! nexus-bench run  [--dir DIR] [--transcripts 2000] [--total-mb 300] [--runs 30] [--big-mb 512]
+//! ```
+//!
+//! `run` drives the release `nexus` binary next to this one (`cargo build --release` builds
+//! both) in a scratch directory with its own HOME, XDG dirs, CODEX_HOME and git identity, and
+//! prints one table with every measurement of the issue side by side. Each child's wall time is
+//! measured around spawn and `wait4`, which also gives its peak RSS.
+
+mod home;
+mod run;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "nexus-bench", about = "Generate Codex homes and benchmark nexus against SPEC §11")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Generate a realistic Codex home.
+    Gen {
+        #[arg(long)]
+        home: PathBuf,
+        #[arg(long, default_value_t = 2000)]
+        transcripts: usize,
+        /// Total transcript size in MB (approximate)
+        #[arg(long, default_value_t = 300)]
+        total_mb: u64,
+        /// Add one transcript of this many MB (with a 5 MB line)
+        #[arg(long, default_value_t = 0)]
+        big_mb: u64,
+        /// Tiny transcripts (one short turn each)
+        #[arg(long)]
+        tiny: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value = "/home/dev/proj")]
+        cwd: String,
+    },
+    /// Append turns (tool calls, apply_patch) to a session, as Codex does.
+    Grow {
+        #[arg(long)]
+        session: PathBuf,
+        #[arg(long, default_value_t = 200_000)]
+        bytes: u64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long, default_value = "/home/dev/proj")]
+        cwd: String,
+    },
+    /// Run the benchmark and print the table.
+    Run(run::RunArgs),
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::Gen { home, transcripts, total_mb, big_mb, tiny, seed, cwd } => {
+            let spec = home::HomeSpec {
+                transcripts,
+                total_bytes: total_mb << 20,
+                big_transcript_bytes: big_mb << 20,
+                tiny,
+                seed,
+                cwd,
+            };
+            let active = home::generate(&home, &spec)?;
+            println!("{}", active.display());
+        }
+        Cmd::Grow { session, bytes, seed, cwd } => {
+            let n = home::grow(&session, bytes, seed, &cwd)?;
+            println!("{n}");
+        }
+        Cmd::Run(args) => run::run(&args)?,
+    }
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! The durable capture spool (issue 4, SPEC §11): the post-commit hook must cost a few
+//! milliseconds, and a capture costs more than that. So the hook only appends the commit to an
+//! append-only queue under the common git dir and starts a detached worker; the worker drains
+//! the queue under the spool lock, capturing each queued commit (by SHA, not HEAD).
+//!
+//! ```text
+//! <common-git-dir>/nexus-hooks/spool/
+//!   queue        append-only: `<unix-secs|->\t<hook>\t<sha>\t<work-tree>\n` per commit (the hook)
+//!   done         byte offset of the queue up to which every entry was handled (atomic)
+//!   lock         flock held by the draining worker
+//!   worker.pid   pid of the worker holding the lock (the hook skips spawning when it is alive)
+//! ```
+//!
+//! Durability: an entry is handled (captured, or failed and logged) before `done` moves past
+//! it, so a worker that dies leaves it queued; the next hook's worker or the next nexus command
+//! takes it. A capture that starts more than [`LATE_AFTER_SECS`] after its entry was queued is
+//! marked `captured_late` in the manifest. `audit` reports entries stuck longer than
+//! [`STUCK_AFTER_SECS`].
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use fs2::FileExt;
+
+use crate::capture::{self, CaptureRequest};
+use crate::cli::{ExitStatusError, RootArgs};
+use crate::fsutil;
+
+/// A capture starting this long after the commit was queued is recorded as late.
+pub const LATE_AFTER_SECS: i64 = 60;
+/// Audit calls a spool stuck when its oldest unhandled entry is this old.
+pub const STUCK_AFTER_SECS: i64 = 10 * 60;
+/// The hook log is rotated to `.1` past this size (as the shell block did).
+const LOG_ROTATE_BYTES: u64 = 256 * 1024;
+
+#[derive(Debug, clap::Args)]
+pub struct DrainArgs {
+    /// Any path inside the repository whose spool to drain
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    pub repo_root: PathBuf,
+    #[command(flatten)]
+    pub roots: RootArgs,
+    /// Started by the hook: detach (new session), and exit at once if a worker already holds
+    /// the spool (it will take the new entries)
+    #[arg(long)]
+    pub background: bool,
+}
+
+/// One queued commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub queued_at: i64,
+    pub hook: String,
+    pub sha: String,
+    pub work_tree: PathBuf,
+}
+
+impl Entry {
+    /// `default_time`: for a `-` time field, the queue file's modification time (the last
+    /// append, so never earlier than the entry's real queueing time).
+    fn parse(line: &str, default_time: i64) -> Option<Entry> {
+        let mut f = line.splitn(4, '\t');
+        let queued_at = match f.next()?.trim() {
+            "-" => default_time,
+            t => t.parse().ok()?,
+        };
+        let hook = f.next()?.to_owned();
+        let sha = f.next()?.trim().to_owned();
+        let work_tree = PathBuf::from(f.next()?);
+        (sha.len() >= 7 && sha.bytes().all(|b| b.is_ascii_hexdigit())).then_some(Entry {
+            queued_at,
+            hook,
+            sha,
+            work_tree,
+        })
+    }
+}
+
+/// The spool of one repository (shared by its linked worktrees).
+pub struct Spool {
+    pub dir: PathBuf,
+}
+
+impl Spool {
+    /// `log_dir` is `<common-git-dir>/nexus-hooks`, where the hook log lives.
+    pub fn new(log_dir: &Path) -> Spool {
+        Spool { dir: log_dir.join("spool") }
+    }
+    pub fn for_repo(repo_root: &Path) -> Result<Spool> {
+        let repo = crate::gitfacts::open(repo_root)?;
+        Ok(Spool::new(&repo.commondir().join("nexus-hooks")))
+    }
+    fn queue(&self) -> PathBuf {
+        self.dir.join("queue")
+    }
+    fn done_path(&self) -> PathBuf {
+        self.dir.join("done")
+    }
+    fn log_path(&self) -> PathBuf {
+        self.dir.parent().unwrap_or(&self.dir).join("codex-commit-checkpoint.log")
+    }
+
+    fn done(&self) -> u64 {
+        fs::read_to_string(self.done_path()).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// Entries not handled yet, with the queue offset just past each. Only complete lines (a
+    /// hook may be mid-append).
+    pub fn pending(&self) -> Result<Vec<(Entry, u64)>> {
+        let mut file = match File::open(self.queue()) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", self.queue().display())),
+        };
+        let done = self.done();
+        let md = file.metadata().with_context(|| format!("cannot stat {}", self.queue().display()))?;
+        let len = md.len();
+        let mtime = md.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        let mtime = mtime.map(|d| d.as_secs() as i64).unwrap_or_else(now_secs);
+        if done >= len {
+            return Ok(Vec::new());
+        }
+        file.seek(SeekFrom::Start(done)).with_context(|| format!("cannot seek {}", self.queue().display()))?;
+        let mut text = String::new();
+        // Bounded: entries are ~150 bytes and the queue is read from `done` only.
+        file.take(16 << 20)
+            .read_to_string(&mut text)
+            .with_context(|| format!("cannot read {}", self.queue().display()))?;
+        let mut out = Vec::new();
+        let mut pos = done;
+        for line in text.split_inclusive('\n') {
+            if !line.ends_with('\n') {
+                break;
+            }
+            pos += line.len() as u64;
+            match Entry::parse(line.trim_end_matches('\n'), mtime) {
+                Some(e) => out.push((e, pos)),
+                // A malformed line is skipped (its offset still advances).
+                None => out.push((
+                    Entry { queued_at: 0, hook: String::new(), sha: String::new(), work_tree: PathBuf::new() },
+                    pos,
+                )),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Age in seconds of the oldest unhandled entry, if any.
+    pub fn oldest_pending_age(&self) -> Option<i64> {
+        let first = self.pending().ok()?.into_iter().find(|(e, _)| !e.sha.is_empty())?;
+        Some(now_secs() - first.0.queued_at)
+    }
+
+    /// Takes the spool lock: blocking (foreground), or `None` if held (background).
+    fn lock(&self, wait: bool) -> Result<Option<File>> {
+        fsutil::create_private_dir_all(&self.dir)?;
+        let path = self.dir.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        if wait {
+            file.lock_exclusive().with_context(|| format!("cannot lock {}", path.display()))?;
+        } else if file.try_lock_exclusive().is_err() {
+            return Ok(None);
+        }
+        Ok(Some(file))
+    }
+
+    /// Handles every queued entry. `wait`: block for a worker that holds the lock (then drain
+    /// what is left); otherwise return at once when another worker has it. Returns how many
+    /// entries were handled.
+    pub fn drain(&self, roots: &RootArgs, wait: bool) -> Result<usize> {
+        let mut handled = 0;
+        loop {
+            if self.pending()?.is_empty() {
+                return Ok(handled);
+            }
+            let Some(lock) = self.lock(wait)? else { return Ok(handled) };
+            let _ = fs::write(self.dir.join("worker.pid"), format!("{}\n", std::process::id()));
+            for (entry, end) in self.pending()? {
+                if !entry.sha.is_empty() {
+                    self.capture_one(&entry, roots);
+                }
+                fsutil::write_atomic(&self.done_path(), format!("{end}\n").as_bytes())?;
+                handled += 1;
+            }
+            let _ = fs::remove_file(self.dir.join("worker.pid"));
+            drop(lock);
+            // An entry appended after our last read but before the unlock found us alive and
+            // started no worker: loop to take it.
+        }
+    }
+
+    fn capture_one(&self, e: &Entry, roots: &RootArgs) {
+        let req = CaptureRequest {
+            repo_root: e.work_tree.clone(),
+            roots: roots.overrides(),
+            commit: Some(e.sha.clone()),
+            queued_at: Some(e.queued_at),
+            ..Default::default()
+        };
+        let (status, verdict, message) = match capture::capture(&req) {
+            Ok(o) => (0, "ok", o.manifest_path.map(|p| p.display().to_string()).unwrap_or_default()),
+            Err(err) => match err.downcast_ref::<ExitStatusError>() {
+                Some(s) if s.code == capture::EXIT_ALREADY_CAPTURED => (3, "ok", s.message.clone()),
+                _ => {
+                    let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
+                    (1, "FAILED", format!("error: {}", chain.join(": ")))
+                }
+            },
+        };
+        self.log(&format!(
+            "{} {} exit={status} {verdict} {} (queued {}, spool)",
+            fsutil::format_unix(now_secs(), 0, false),
+            e.hook,
+            message.replace('\n', " "),
+            fsutil::format_unix(e.queued_at, 0, false)
+        ));
+    }
+
+    /// Appends one status line to the hook log, rotating it past 256 KiB (audit reads it).
+    fn log(&self, line: &str) {
+        let path = self.log_path();
+        if fs::metadata(&path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
+            let _ = fs::rename(&path, path.with_extension("log.1"));
+        }
+        if let Ok(mut f) = fsutil::open_private_append(&path) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Drains the spool of the repository at `repo_root` when it has entries, without waiting for
+/// a worker that is on it: how a nexus command takes commits no worker took.
+pub fn take_pending(repo_root: &Path, roots: &RootArgs) {
+    if let Ok(spool) = Spool::for_repo(repo_root)
+        && spool.pending().is_ok_and(|p| !p.is_empty())
+    {
+        let _ = spool.drain(roots, false);
+    }
+}
+
+pub fn run(args: &DrainArgs) -> Result<ExitCode> {
+    if args.background {
+        // Out of git's session and process group: a Ctrl-C after the commit does not kill the
+        // capture. SAFETY: setsid has no memory-safety preconditions.
+        unsafe {
+            libc::setsid();
+        }
+    }
+    let spool = Spool::for_repo(&args.repo_root)?;
+    let n = spool.drain(&args.roots, !args.background)?;
+    if !args.background && args.roots.verbose {
+        eprintln!("{n} queued commits handled");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_entries_and_refuses_junk() {
+        let e = Entry::parse("1700000000\tpost-commit\tabcdef0123\t/home/dev/my proj", 5).unwrap();
+        assert_eq!(Entry::parse("-\tpost-commit\tabcdef0123\t/p", 5).unwrap().queued_at, 5);
+        assert_eq!(e.queued_at, 1_700_000_000);
+        assert_eq!(e.work_tree, PathBuf::from("/home/dev/my proj"));
+        assert!(Entry::parse("x\tpost-commit\tabc\t/p", 5).is_none());
+        assert!(Entry::parse("1\tpost-commit\tnot-a-sha\t/p", 5).is_none());
+    }
+}

@@ -1,0 +1,89 @@
+//! The durable spool (issue 4): the post-commit hook queues the commit and a detached worker
+//! captures it; a queued commit no worker took is captured by the next nexus command and marked
+//! late; audit reports a stuck spool. These tests use the real detached path (no
+//! NEXUS_HOOK_SYNC).
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::TestEnv;
+use nexus::checkpoint;
+
+fn git_detached(env: &TestEnv, repo: &Path, args: &[&str]) -> String {
+    let out = env.git_cmd(repo, args).env_remove("NEXUS_HOOK_SYNC").output().expect("git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn wait_for_checkpoint(env: &TestEnv, sha: &str) -> checkpoint::CheckpointManifest {
+    let start = Instant::now();
+    loop {
+        if let Some(p) = env.checkpoint_path(sha) {
+            return checkpoint::read_manifest(&p).expect("manifest parses");
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no checkpoint for {sha} after 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn spool_detached_worker_captures_each_commit_by_sha() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("spooled");
+    env.seed_codex_home();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    let mut shas = Vec::new();
+    for i in 0..3 {
+        fs::write(repo.join("f.txt"), format!("{i}\n")).unwrap();
+        git_detached(&env, &repo, &["add", "f.txt"]);
+        git_detached(&env, &repo, &["commit", "-q", "-m", &format!("spooled {i}")]);
+        shas.push(git_detached(&env, &repo, &["rev-parse", "HEAD"]));
+    }
+    // Each queued commit gets its own checkpoint (the queued SHA, not whatever HEAD is later).
+    for sha in &shas {
+        let m = wait_for_checkpoint(&env, sha);
+        assert_eq!(&m.commit_sha, sha);
+        assert!(m.queued_at.is_some(), "a spooled capture records when it was queued");
+        assert!(!m.captured_late);
+    }
+    let queue = fs::read_to_string(repo.join(".git/nexus-hooks/spool/queue")).unwrap();
+    assert_eq!(queue.lines().count(), 3, "{queue}");
+    // Draining waits for the worker; afterwards nothing is pending and the log says ok.
+    env.nexus_assert().args(["drain-codex-commit-spool", "--repo-root"]).arg(&repo).assert().success();
+    let log = env.hook_log(&repo);
+    assert!(!log.contains("FAILED"), "{log}");
+}
+
+#[test]
+fn spool_entry_no_worker_took_is_captured_late_by_the_next_command_and_audited() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("stuck");
+    env.seed_codex_home();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    // A commit made with the hook skipped, then queued by hand as if its worker had died an
+    // hour ago.
+    let old = env.commit_file(&repo, "a.txt", "a\n", "queued long ago");
+    let _ = fs::remove_file(env.checkpoint_path(&old).expect("sync hook captured it"));
+    let spool = repo.join(".git/nexus-hooks/spool");
+    fs::create_dir_all(&spool).unwrap();
+    let hour_ago = nexus::spool::now_secs() - 3600;
+    fs::write(spool.join("queue"), format!("{hour_ago}\tpost-commit\t{old}\t{}\n", repo.display())).unwrap();
+
+    let out = env.nexus_assert().args(["audit", "--json", "--repo-root"]).arg(&repo).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("spool_stuck"), "{text}");
+
+    // The next nexus command takes it (before its own work), marked late.
+    let head = env.commit_file(&repo, "b.txt", "b\n", "next");
+    let _ = fs::remove_file(env.checkpoint_path(&head).unwrap());
+    env.nexus_assert().args(["capture", "--repo-root"]).arg(&repo).assert().success();
+    let m = checkpoint::read_manifest(&env.checkpoint_path(&old).expect("the queued commit was captured")).unwrap();
+    assert!(m.captured_late, "captured an hour after it was queued");
+    assert!(m.queued_at.is_some());
+    assert!(env.checkpoint_path(&head).is_some());
+    let out = env.nexus_assert().args(["audit", "--json", "--repo-root"]).arg(&repo).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("spool_stuck"));
+}
