@@ -95,6 +95,7 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     // 8. The manifest.
     let manifest =
         build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, conversations)?;
+    crate::fault::point("capture.before_checkpoint_write");
     let path = checkpoint::write_manifest(&roots.event_store.path, &manifest, req.force)?;
     Ok(CaptureOutcome {
         deferred: None,

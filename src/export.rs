@@ -262,11 +262,21 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     fsutil::create_private_dir_all(&store.latest_dir())?;
     let mut state: ExportState = fsutil::read_json_opt(&store.state_path())?.unwrap_or_default();
 
+    // A crashed export may have left a half-built snapshot and temp files; we hold the lock, so
+    // nothing else is writing them.
+    remove_partial_snapshots(&store)?;
+    // `latest/` is updated while the snapshot is built, before the state advances: after a crash
+    // it may hold versions the state does not describe. Until an export completes, the cheap
+    // prefix check against `latest/` cannot be trusted, so every grown file is stored whole once.
+    let marker = store.root.join(EXPORT_INCOMPLETE_MARKER);
+    let dirty = marker.exists();
+    if dirty {
+        remove_temp_files(&store.latest_dir());
+    }
+    fsutil::write_atomic(&marker, b"an export started and has not finished\n")?;
+
     let name = unique_snapshot_name(&store, snapshot_base);
     let tmp_dir = store.archive_dir().join(format!(".partial-{name}"));
-    if tmp_dir.exists() {
-        fs::remove_dir_all(&tmp_dir).with_context(|| format!("cannot clear {}", tmp_dir.display()))?;
-    }
     fsutil::create_private_dir_all(&tmp_dir)?;
 
     let mut counts = ExportCounts::default();
@@ -311,9 +321,11 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         // session_index.jsonl is always present in a snapshot (when the source has one).
         let plan = match plan {
             Plan::Unchanged if kind == FileKind::SessionIndex => Plan::Whole,
+            Plan::Append { .. } if dirty => Plan::Whole,
             other => other,
         };
         let result = store_one(&store, &tmp_dir, &name, rel, src, kind, plan, prev, &state, &mut counts);
+        crate::fault::point("export.after_store_file");
         match result {
             Ok(Some((entry, st))) => {
                 if let Some(from) = &entry.moved_from {
@@ -361,10 +373,12 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     };
     fsutil::write_toml_atomic(&tmp_dir.join(EXPORT_MANIFEST), &manifest)?;
     fsutil::sync_dir(&tmp_dir)?;
+    crate::fault::point("export.before_snapshot_rename");
     let final_dir = store.snapshot_dir(&name);
     fs::rename(&tmp_dir, &final_dir)
         .with_context(|| format!("cannot move the finished snapshot into {}", final_dir.display()))?;
     fsutil::sync_dir(&store.archive_dir())?;
+    crate::fault::point("export.after_snapshot_rename");
 
     // latest/: moves and removals (appends and whole copies were applied while storing).
     for entry in &manifest.files {
@@ -388,14 +402,19 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     let changed = !manifest.files.iter().all(|f| {
         f.kind == FileKind::SessionIndex && state.files.get(&f.relative_path).is_some_and(|p| p.blake3 == f.blake3)
     }) || !removed.is_empty()
+        || dirty
         || !store.latest_dir().join(EXPORT_MANIFEST).exists();
+    crate::fault::point("export.after_latest_update");
     state.files = new_state;
     state.last_snapshot = Some(name.clone());
     state.schema_version = SCHEMA_VERSION;
     if changed {
         write_latest_manifest(&store, &state, &manifest)?;
     }
+    crate::fault::point("export.before_state_write");
     fsutil::write_json_atomic(&store.state_path(), &state)?;
+    // Losing this removal (power cut) only costs one export storing grown files whole.
+    fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;
 
     Ok(ExportOutcome {
         snapshot_root: final_dir.clone(),
@@ -405,6 +424,31 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         problems,
         manifest,
     })
+}
+
+/// Present while an export is between its first write to `latest/` and its state write.
+pub const EXPORT_INCOMPLETE_MARKER: &str = ".export-incomplete";
+
+/// Removes `archive/.partial-*`: snapshots whose export crashed before the rename.
+fn remove_partial_snapshots(store: &ObjectStore) -> Result<()> {
+    let dir = store.archive_dir();
+    let entries = fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(".partial-") {
+            let path = entry.path();
+            fs::remove_dir_all(&path).with_context(|| format!("cannot clear {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the `.tmp-*` files a crashed export left in `latest/` (best effort).
+fn remove_temp_files(latest: &Path) {
+    for entry in WalkDir::new(latest).follow_links(false).into_iter().flatten() {
+        if entry.file_type().is_file() && entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn write_latest_manifest(store: &ObjectStore, state: &ExportState, snapshot: &ExportManifest) -> Result<()> {

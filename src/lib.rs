@@ -12,18 +12,24 @@
 //! - [`capture`]: the recipe that runs the steps above for one commit;
 //! - [`report`]: from a commit (or a conversation) back to the other side;
 //! - [`hooks`]: the managed git hooks that run the capture after every commit;
-//! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes.
+//! - [`verify`]: the read-only integrity check of both stores;
+//! - [`redact`]: credential shapes cut from canonical history before it is written;
+//! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes;
+//! - [`fault`]: named crash points for the crash-safety harness (debug builds only).
 
 pub mod capture;
 pub mod checkpoint;
 pub mod cli;
 pub mod codex;
 pub mod export;
+pub mod fault;
 pub mod fsutil;
 pub mod gitfacts;
 pub mod history;
 pub mod hooks;
 pub mod lock;
 pub mod objects;
+pub mod redact;
 pub mod report;
 pub mod roots;
+pub mod verify;
