@@ -382,6 +382,9 @@ fn check_canonical(es: &EventStore, r: &mut VerifyReport) -> Result<()> {
                 ),
             );
         }
+        if actual > len {
+            check_tail(es, &path, len, r)?;
+        }
         let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         let mut offset = 0u64;
         for (n, line) in BufReader::new(file.take(len)).split(b'\n').enumerate() {
@@ -414,6 +417,35 @@ fn check_canonical(es: &EventStore, r: &mut VerifyReport) -> Result<()> {
                 format!("missing: the import state commits {len} bytes of {id}"),
             );
         }
+    }
+    Ok(())
+}
+
+/// Bytes past the committed length are a crashed import's tail — unless they belong to an
+/// import that finished (its manifest exists): then the state lost them, and the next import
+/// of that conversation would cut them.
+fn check_tail(es: &EventStore, path: &Path, committed: u64, r: &mut VerifyReport) -> Result<()> {
+    #[derive(Deserialize)]
+    struct ImportOf {
+        import_id: String,
+    }
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(committed))
+        .with_context(|| format!("cannot seek {}", path.display()))?;
+    let mut finished = std::collections::BTreeSet::new();
+    for line in BufReader::new(file).split(b'\n') {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        if let Ok(rec) = serde_json::from_slice::<ImportOf>(&line)
+            && es.import_manifest_path(&rec.import_id).is_file()
+        {
+            finished.insert(rec.import_id);
+        }
+    }
+    for id in finished {
+        r.problem(
+            path,
+            format!("records of the finished import {id} lie past the committed length (lost by the state)"),
+        );
     }
     Ok(())
 }
