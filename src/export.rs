@@ -533,6 +533,7 @@ fn store_one(
             Ok(Some((entry, state_entry(src.size, Storage::Move, &p.blake3, 0))))
         }
         Plan::Append { base_size } => {
+            crate::fault::before_read(&src.abs);
             let mut file = File::open(&src.abs).with_context(|| format!("cannot open {}", src.abs.display()))?;
             if !prefix_still_matches(&mut file, &latest_path, base_size, counts) {
                 return store_one(store, tmp_dir, snapshot, rel, src, kind, Plan::Whole, prev, state, counts);
@@ -579,6 +580,7 @@ fn store_one(
             Ok(Some((entry, st)))
         }
         Plan::Whole => {
+            crate::fault::before_read(&src.abs);
             let mut file = File::open(&src.abs).with_context(|| format!("cannot open {}", src.abs.display()))?;
             let archived = tmp_dir.join(rel);
             fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;

@@ -47,6 +47,24 @@ mod debug {
     }
 }
 
+/// The environment variable naming a source file to delete just before the export opens it
+/// (a file deleted between listing and reading), debug builds only.
+pub const DELETE_ENV: &str = "NEXUS_FAULT_DELETE_BEFORE_READ";
+
+/// Deletes `path` if `NEXUS_FAULT_DELETE_BEFORE_READ` is a substring of it (debug builds).
+#[inline]
+pub fn before_read(path: &std::path::Path) {
+    #[cfg(debug_assertions)]
+    if let Ok(needle) = std::env::var(DELETE_ENV)
+        && !needle.is_empty()
+        && path.to_string_lossy().contains(&needle)
+    {
+        let _ = std::fs::remove_file(path);
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = path;
+}
+
 /// Every point the writers define, for the harness to iterate over.
 pub const POINTS: &[&str] = &[
     "export.after_store_file",
