@@ -213,7 +213,26 @@ fn prefix_still_matches(source: &mut File, latest: &Path, old_size: u64, counts:
 
 /// Copies at most `limit` bytes from `from` into every writer, hashing them. Returns what was
 /// read (a file that grows meanwhile is captured up to `limit`; one that shrinks, up to EOF).
-fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> std::io::Result<(u64, String)> {
+/// A failure on the source side (open, seek, read): the file is skipped and reported, the
+/// export goes on. Anything else in `store_one` is a failure to write the store (a full disk,
+/// a file size limit): the export stops with that error, since a snapshot missing a file it
+/// could read would say the source lost it.
+#[derive(Debug)]
+struct SourceError(std::io::Error);
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+fn source_err(e: std::io::Error) -> anyhow::Error {
+    anyhow::Error::new(SourceError(e))
+}
+
+fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> Result<(u64, String)> {
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut left = limit;
@@ -224,11 +243,11 @@ fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> st
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(source_err(e)),
         };
         hasher.update(&buf[..n]);
         for out in outs.iter_mut() {
-            out.write_all(&buf[..n])?;
+            out.write_all(&buf[..n]).context("cannot write to the object store")?;
         }
         left -= n as u64;
         total += n as u64;
@@ -341,6 +360,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
                     new_state.insert(rel.clone(), p.clone());
                 }
             }
+            Err(e) if e.downcast_ref::<SourceError>().is_none() => return Err(e),
             Err(e) => {
                 counts.unreadable += 1;
                 problems.push(format!("{rel}: {e:#}"));
@@ -534,12 +554,16 @@ fn store_one(
         }
         Plan::Append { base_size } => {
             crate::fault::before_read(&src.abs);
-            let mut file = File::open(&src.abs).with_context(|| format!("cannot open {}", src.abs.display()))?;
+            let mut file = File::open(&src.abs)
+                .map_err(source_err)
+                .with_context(|| format!("cannot open {}", src.abs.display()))?;
             if !prefix_still_matches(&mut file, &latest_path, base_size, counts) {
                 return store_one(store, tmp_dir, snapshot, rel, src, kind, Plan::Whole, prev, state, counts);
             }
             let prev = prev.context("append without a previous version")?;
-            file.seek(SeekFrom::Start(base_size)).with_context(|| format!("cannot seek {}", src.abs.display()))?;
+            file.seek(SeekFrom::Start(base_size))
+                .map_err(source_err)
+                .with_context(|| format!("cannot seek {}", src.abs.display()))?;
             let archived = tmp_dir.join(rel);
             fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
             let mut out = fsutil::create_private(&archived)?;
@@ -581,7 +605,9 @@ fn store_one(
         }
         Plan::Whole => {
             crate::fault::before_read(&src.abs);
-            let mut file = File::open(&src.abs).with_context(|| format!("cannot open {}", src.abs.display()))?;
+            let mut file = File::open(&src.abs)
+                .map_err(source_err)
+                .with_context(|| format!("cannot open {}", src.abs.display()))?;
             let archived = tmp_dir.join(rel);
             fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
             let mut out = fsutil::create_private(&archived)?;
