@@ -30,6 +30,11 @@ use crate::objects::{
 };
 use crate::roots::Roots;
 
+mod recovery;
+
+pub use recovery::EXPORT_INCOMPLETE_MARKER;
+use recovery::{SourceError, remove_partial_snapshots, remove_temp_files, source_err};
+
 /// Captured by default (relative to the Codex home).
 pub const ALLOWLIST: &[&str] = &["sessions", "archived_sessions", "session_index.jsonl"];
 
@@ -213,25 +218,6 @@ fn prefix_still_matches(source: &mut File, latest: &Path, old_size: u64, counts:
 
 /// Copies at most `limit` bytes from `from` into every writer, hashing them. Returns what was
 /// read (a file that grows meanwhile is captured up to `limit`; one that shrinks, up to EOF).
-/// A failure on the source side (open, seek, read): the file is skipped and reported, the
-/// export goes on. Anything else in `store_one` is a failure to write the store (a full disk,
-/// a file size limit): the export stops with that error, since a snapshot missing a file it
-/// could read would say the source lost it.
-#[derive(Debug)]
-struct SourceError(std::io::Error);
-
-impl std::fmt::Display for SourceError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for SourceError {}
-
-fn source_err(e: std::io::Error) -> anyhow::Error {
-    anyhow::Error::new(SourceError(e))
-}
-
 fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> Result<(u64, String)> {
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -444,31 +430,6 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         problems,
         manifest,
     })
-}
-
-/// Present while an export is between its first write to `latest/` and its state write.
-pub const EXPORT_INCOMPLETE_MARKER: &str = ".export-incomplete";
-
-/// Removes `archive/.partial-*`: snapshots whose export crashed before the rename.
-fn remove_partial_snapshots(store: &ObjectStore) -> Result<()> {
-    let dir = store.archive_dir();
-    let entries = fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(".partial-") {
-            let path = entry.path();
-            fs::remove_dir_all(&path).with_context(|| format!("cannot clear {}", path.display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// Removes the `.tmp-*` files a crashed export left in `latest/` (best effort).
-fn remove_temp_files(latest: &Path) {
-    for entry in WalkDir::new(latest).follow_links(false).into_iter().flatten() {
-        if entry.file_type().is_file() && entry.file_name().to_string_lossy().starts_with(".tmp-") {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
 }
 
 fn write_latest_manifest(store: &ObjectStore, state: &ExportState, snapshot: &ExportManifest) -> Result<()> {
