@@ -108,6 +108,7 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     let patch_id = gitfacts::patch_id(&repo, &commit.sha);
     let manifest =
         build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, patch_id, conversations)?;
+    crate::fault::point("capture.before_checkpoint_write");
     let path = checkpoint::write_manifest(&roots.event_store.path, &manifest, req.force)?;
     Ok(CaptureOutcome {
         deferred: None,

@@ -52,6 +52,8 @@ pub enum Command {
     /// Check every managed repository (or the given ones) for hook problems.
     #[command(name = "audit-codex-commit-checkpoint-hooks", visible_alias = "audit")]
     Audit(crate::hooks::AuditArgs),
+    /// Check both stores' integrity (hashes, references, canonical records); read-only.
+    Verify(crate::verify::VerifyArgs),
     /// Print each root and where its value came from.
     Roots(RootsArgs),
     /// (Used by the post-rewrite hook.) Reads `old new` SHA pairs on stdin and links each
@@ -211,6 +213,7 @@ pub fn main() -> ExitCode {
         Command::Install(args) => crate::hooks::run_install(&args),
         Command::Uninstall(args) => crate::hooks::run_uninstall(&args),
         Command::Audit(args) => crate::hooks::run_audit(&args),
+        Command::Verify(args) => crate::verify::run(&args),
         Command::Roots(args) => crate::roots::run(&args),
         Command::LinkRewritten(args) => crate::hooks::run_link_rewritten(&args),
         Command::Drain(args) => crate::spool::run(&args),

@@ -35,6 +35,11 @@ use crate::objects::{
 };
 use crate::roots::Roots;
 
+mod recovery;
+
+pub use recovery::EXPORT_INCOMPLETE_MARKER;
+use recovery::{SourceError, remove_partial_snapshots, remove_temp_files, source_err};
+
 /// Captured by default (relative to the Codex home).
 pub const ALLOWLIST: &[&str] = &["sessions", "archived_sessions", "session_index.jsonl"];
 
@@ -230,7 +235,7 @@ fn prefix_still_matches(source: &mut File, latest: &Path, old_size: u64, counts:
 
 /// Copies at most `limit` bytes from `from` into every writer, hashing them. Returns what was
 /// read (a file that grows meanwhile is captured up to `limit`; one that shrinks, up to EOF).
-fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> std::io::Result<(u64, String)> {
+fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> Result<(u64, String)> {
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut left = limit;
@@ -241,12 +246,12 @@ fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> st
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(source_err(e)),
         };
         hasher.update(&buf[..n]);
         crate::progress::inc(n as u64);
         for out in outs.iter_mut() {
-            out.write_all(&buf[..n])?;
+            out.write_all(&buf[..n]).context("cannot write to the object store")?;
         }
         left -= n as u64;
         total += n as u64;
@@ -280,11 +285,21 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     fsutil::create_private_dir_all(&store.latest_dir())?;
     let mut state: ExportState = fsutil::read_json_opt(&store.state_path())?.unwrap_or_default();
 
+    // A crashed export may have left a half-built snapshot and temp files; we hold the lock, so
+    // nothing else is writing them.
+    remove_partial_snapshots(&store)?;
+    // `latest/` is updated while the snapshot is built, before the state advances: after a crash
+    // it may hold versions the state does not describe. Until an export completes, the cheap
+    // prefix check against `latest/` cannot be trusted, so every grown file is stored whole once.
+    let marker = store.root.join(EXPORT_INCOMPLETE_MARKER);
+    let dirty = marker.exists();
+    if dirty {
+        remove_temp_files(&store.latest_dir());
+    }
+    fsutil::write_atomic(&marker, b"an export started and has not finished\n")?;
+
     let name = unique_snapshot_name(&store, snapshot_base);
     let tmp_dir = store.archive_dir().join(format!(".partial-{name}"));
-    if tmp_dir.exists() {
-        fs::remove_dir_all(&tmp_dir).with_context(|| format!("cannot clear {}", tmp_dir.display()))?;
-    }
     fsutil::create_private_dir_all(&tmp_dir)?;
 
     let mut counts = ExportCounts::default();
@@ -330,9 +345,11 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         // session_index.jsonl is always present in a snapshot (when the source has one).
         let plan = match plan {
             Plan::Unchanged if kind == FileKind::SessionIndex => Plan::Whole,
+            Plan::Append { .. } if dirty => Plan::Whole,
             other => other,
         };
         let result = store_one(&store, &tmp_dir, &name, rel, src, kind, plan, prev, &state, &mut counts);
+        crate::fault::point("export.after_store_file");
         match result {
             Ok(Some((entry, st))) => {
                 if let Some(from) = &entry.moved_from {
@@ -348,6 +365,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
                     new_state.insert(rel.clone(), p.clone());
                 }
             }
+            Err(e) if e.downcast_ref::<SourceError>().is_none() => return Err(e),
             Err(e) => {
                 counts.unreadable += 1;
                 problems.push(format!("{rel}: {e:#}"));
@@ -380,10 +398,12 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     };
     fsutil::write_toml_atomic(&tmp_dir.join(EXPORT_MANIFEST), &manifest)?;
     fsutil::sync_dir(&tmp_dir)?;
+    crate::fault::point("export.before_snapshot_rename");
     let final_dir = store.snapshot_dir(&name);
     fs::rename(&tmp_dir, &final_dir)
         .with_context(|| format!("cannot move the finished snapshot into {}", final_dir.display()))?;
     fsutil::sync_dir(&store.archive_dir())?;
+    crate::fault::point("export.after_snapshot_rename");
 
     // latest/: moves and removals (appends and whole copies were applied while storing).
     for entry in &manifest.files {
@@ -407,14 +427,19 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     let changed = !manifest.files.iter().all(|f| {
         f.kind == FileKind::SessionIndex && state.files.get(&f.relative_path).is_some_and(|p| p.blake3 == f.blake3)
     }) || !removed.is_empty()
+        || dirty
         || !store.latest_dir().join(EXPORT_MANIFEST).exists();
+    crate::fault::point("export.after_latest_update");
     state.files = new_state;
     state.last_snapshot = Some(name.clone());
     state.schema_version = SCHEMA_VERSION;
     if changed {
         write_latest_manifest(&store, &state, &manifest)?;
     }
+    crate::fault::point("export.before_state_write");
     fsutil::write_json_atomic(&store.state_path(), &state)?;
+    // Losing this removal (power cut) only costs one export storing grown files whole.
+    fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;
 
     Ok(ExportOutcome {
         snapshot_root: final_dir.clone(),
@@ -508,12 +533,17 @@ fn store_one(
             Ok(Some((entry, state_entry(src.size, Storage::Move, &p.blake3, 0))))
         }
         Plan::Append { base_size } => {
-            let mut file = File::open(&src.abs).with_context(|| format!("cannot open {}", src.abs.display()))?;
+            crate::fault::before_read(&src.abs);
+            let mut file = File::open(&src.abs)
+                .map_err(source_err)
+                .with_context(|| format!("cannot open {}", src.abs.display()))?;
             if !prefix_still_matches(&mut file, &latest_path, base_size, counts) {
                 return store_one(store, tmp_dir, snapshot, rel, src, kind, Plan::Whole, prev, state, counts);
             }
             let prev = prev.context("append without a previous version")?;
-            file.seek(SeekFrom::Start(base_size)).with_context(|| format!("cannot seek {}", src.abs.display()))?;
+            file.seek(SeekFrom::Start(base_size))
+                .map_err(source_err)
+                .with_context(|| format!("cannot seek {}", src.abs.display()))?;
             let (stored_rel, compressed) = stored_name(rel, kind);
             let archived = tmp_dir.join(&stored_rel);
             fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
@@ -555,7 +585,10 @@ fn store_one(
             Ok(Some((entry, st)))
         }
         Plan::Whole => {
-            let mut file = File::open(&src.abs).with_context(|| format!("cannot open {}", src.abs.display()))?;
+            crate::fault::before_read(&src.abs);
+            let mut file = File::open(&src.abs)
+                .map_err(source_err)
+                .with_context(|| format!("cannot open {}", src.abs.display()))?;
             let (stored_rel, compressed) = stored_name(rel, kind);
             let archived = tmp_dir.join(&stored_rel);
             fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;

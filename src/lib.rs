@@ -14,13 +14,17 @@
 //! - [`hooks`]: the managed git hooks that run the capture after every commit;
 //! - [`spool`]: the queue the post-commit hook hands commits to, drained by a detached worker;
 //! - [`progress`]: the stderr progress bar of a long (first) capture;
-//! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes.
+//! - [`verify`]: the read-only integrity check of both stores;
+//! - [`redact`]: credential shapes cut from canonical history before it is written;
+//! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes;
+//! - [`fault`]: named crash points for the crash-safety harness (debug builds only).
 
 pub mod capture;
 pub mod checkpoint;
 pub mod cli;
 pub mod codex;
 pub mod export;
+pub mod fault;
 pub mod fsutil;
 pub mod gitfacts;
 pub mod history;
@@ -28,6 +32,8 @@ pub mod hooks;
 pub mod lock;
 pub mod objects;
 pub mod progress;
+pub mod redact;
 pub mod report;
 pub mod roots;
 pub mod spool;
+pub mod verify;

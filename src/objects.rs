@@ -196,13 +196,13 @@ pub const MANIFEST_KIND: &str = "codex_session_export";
 
 /// A byte range of one stored file.
 #[derive(Debug, Clone)]
-struct Piece {
-    path: PathBuf,
-    compressed: bool,
+pub struct Piece {
+    pub path: PathBuf,
+    pub compressed: bool,
     /// Offset of this piece within the reconstructed file.
-    file_offset: u64,
+    pub file_offset: u64,
     /// Length within the reconstructed file.
-    len: u64,
+    pub len: u64,
 }
 
 /// Reads captured files back from the archive chain. Caches the manifests it loads.
@@ -231,8 +231,9 @@ impl<'a> Reconstructor<'a> {
         })
     }
 
-    /// The pieces that make up `relative_path` as of `snapshot`, in file order.
-    fn pieces(&mut self, snapshot: &str, relative_path: &str) -> Result<Vec<Piece>> {
+    /// The pieces that make up `relative_path` as of `snapshot`, in file order (`verify` checks
+    /// that they resolve and tile the file).
+    pub fn pieces(&mut self, snapshot: &str, relative_path: &str) -> Result<Vec<Piece>> {
         let mut reversed = Vec::new();
         let (mut snap, mut path) = (snapshot.to_owned(), relative_path.to_owned());
         for _ in 0..1_000_000 {

@@ -62,7 +62,10 @@ struct Inner {
     #[serde(default)]
     id_from_hint: bool,
     /// Inside a fork's copied parent history: Some(re-stamp instant in ms, if known).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `Some(None)` is written as `null` and must read back as `Some(None)`, not `None` (serde's
+    /// default for a nested option): found by fuzzing — a resume inside a fork region without
+    /// a timestamp ended the region and attributed the parent's copy to the child.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present_option")]
     fork: Option<Option<i64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     open: Option<OpenMsg>,
@@ -76,6 +79,11 @@ struct Inner {
     last_cwd: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_total: Option<u64>,
+}
+
+/// A present field (even `null`) is `Some`; an absent one falls back to `default` (`None`).
+fn present_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
 }
 
 /// What one line amounted to (for the counting rule).

@@ -4,9 +4,17 @@
 //! new lines); a file read from the start again (rewritten, replaced, or a conversation seen
 //! before under another file) is de-duplicated against the conversation's existing record ids.
 //! A torn last line stays pending. Records are streamed to the canonical files as they are
-//! produced (memory stays bounded by one line), fsynced, and only then do the import manifest
-//! and, last, the state advance; a crash before that leaves records past the committed length,
-//! which the next import cuts off before appending.
+//! produced (memory stays bounded by one line), fsynced, and only then does the state advance;
+//! a crash before that leaves records past the committed length, which the next import cuts off
+//! before appending.
+//!
+//! The state write is the commit point of an import. It carries the import manifest it is about
+//! to write (`pending_manifest`), and the manifest file is written after it; an import whose
+//! manifest file is missing but which the state records is finished by writing that manifest
+//! (see [`recover_pending_manifest`]). The other order (manifest first) could lose records: a
+//! crash between the two left a manifest saying "imported" while the cursors and committed
+//! lengths did not advance, so the next import skipped the snapshot and then cut its records
+//! off as a torn tail.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -49,6 +57,9 @@ pub struct ImportCounts {
     pub pending_tails: u64,
     /// Files that could not be read or decoded (corrupt .zst, …); their good part is kept.
     pub files_with_errors: u64,
+    /// Credentials replaced by `[REDACTED:<kind>]` in the new records (see `redact`).
+    #[serde(default)]
+    pub redactions: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +101,7 @@ pub fn import_id_for(snapshot: &str) -> String {
 pub fn import_pending(roots: &Roots, latest: &str) -> Result<ImportOutcome> {
     let objects = ObjectStore::new(&roots.objects.path);
     let es = EventStore::new(&roots.event_store.path);
+    recover_pending_manifest(&es)?;
     let mut chain = vec![latest.to_owned()];
     let mut cursor = objects.read_snapshot_manifest(latest)?.previous_snapshot;
     while let Some(prev) = cursor {
@@ -126,9 +138,24 @@ struct Importer<'a> {
     seen: HashSet<String>,
 }
 
+/// Finishes an import that crashed between its state write (the commit point) and its manifest
+/// write: writes the manifest the state carries, if its file is missing. The caller holds the
+/// locks.
+pub fn recover_pending_manifest(es: &EventStore) -> Result<()> {
+    let state = es.load_state()?;
+    if let Some(m) = &state.pending_manifest {
+        let path = es.import_manifest_path(&m.import_id);
+        if !path.exists() {
+            fsutil::write_toml_atomic(&path, m)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
     let objects = ObjectStore::new(&roots.objects.path);
     let es = EventStore::new(&roots.event_store.path);
+    recover_pending_manifest(&es)?;
     let import_id = import_id_for(snapshot);
     let manifest_path = es.import_manifest_path(&import_id);
     if manifest_path.exists() {
@@ -358,7 +385,9 @@ impl Importer<'_> {
         if from_start && w.known_ids.is_none() && cstate.records > 0 {
             w.known_ids = Some(load_ids(&es.conversation_path(conv), cstate.canonical_len)?);
         }
-        for item in items {
+        for mut item in items {
+            // Before the id: ids are derived from what is written, never from a secret.
+            self.counts.redactions += crate::redact::redact_item(&mut item.kind);
             let is_msg = matches!(item.kind, ItemKind::UserMessage { .. } | ItemKind::AssistantMessage { .. });
             if is_msg {
                 self.counts.messages_seen += 1;
@@ -431,6 +460,8 @@ impl Importer<'_> {
             if name.trim().is_empty() {
                 continue;
             }
+            let mut name = name;
+            self.counts.redactions += crate::redact::redact_str(&mut name);
             let c = self.state.conversations.entry(id).or_default();
             c.title = Some(name);
             c.title_explicit = true;
@@ -448,6 +479,7 @@ impl Importer<'_> {
                     .into_inner()
                     .map_err(|e| e.into_error())
                     .with_context(|| format!("cannot flush the history of {conv}"))?;
+                crate::fault::point("import.after_canonical_append");
                 file.sync_all().with_context(|| format!("cannot sync the history of {conv}"))?;
             }
             let c = self.state.conversations.entry(conv.clone()).or_default();
@@ -460,6 +492,7 @@ impl Importer<'_> {
         if !self.writes.is_empty() {
             fsutil::sync_dir(&self.es.conversations_dir())?;
         }
+        crate::fault::point("import.after_canonical_sync");
         let snapshot_manifest_rel = objects
             .snapshot_manifest_path(&self.snapshot)
             .strip_prefix(&objects.objects_root)
@@ -478,11 +511,15 @@ impl Importer<'_> {
             problems: self.problems.clone(),
             counts: self.counts.clone(),
         };
-        fsutil::write_toml_atomic(manifest_path, &manifest)?;
+        // The commit point: the state, carrying the manifest; then the manifest file.
         self.state.schema_version = STATE_SCHEMA_VERSION;
         self.state.next_import_seq = self.import_seq + 1;
         self.state.last_imported_snapshot = Some(self.snapshot.clone());
+        self.state.pending_manifest = Some(manifest.clone());
         fsutil::write_json_atomic(&self.es.state_path(), &self.state)?;
+        crate::fault::point("import.after_state_write");
+        fsutil::write_toml_atomic(manifest_path, &manifest)?;
+        crate::fault::point("import.after_manifest");
         Ok(ImportOutcome {
             import_id: self.import_id,
             import_seq: self.import_seq,

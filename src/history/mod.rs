@@ -19,7 +19,8 @@ mod import;
 mod lines;
 
 pub use import::{
-    ImportCounts, ImportManifest, ImportOutcome, import_id_for, import_pending, import_snapshot, resolve_path, run,
+    ImportCounts, ImportManifest, ImportOutcome, import_id_for, import_pending, import_snapshot,
+    recover_pending_manifest, resolve_path, run,
 };
 
 use std::collections::BTreeMap;
@@ -141,6 +142,10 @@ pub struct ImportState {
     /// Per source file (path relative to the Codex home).
     pub cursors: BTreeMap<String, Cursor>,
     pub conversations: BTreeMap<String, ConversationState>,
+    /// The manifest of the last import, written to `imports/` right after this state: if that
+    /// write was lost to a crash, the next import writes it from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_manifest: Option<ImportManifest>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
