@@ -169,7 +169,18 @@ fn check_archive(store: &ObjectStore, r: &mut VerifyReport) -> Result<Vec<String
             let entry_path = dir.join(&e.relative_path);
             if e.storage != Storage::Move {
                 let stored = dir.join(e.stored_path.as_deref().unwrap_or(&e.relative_path));
-                match File::open(&stored).map_err(anyhow::Error::from).and_then(|f| Ok(hash_reader(f)?)) {
+                // `stored_bytes` is what is on disk; `blake3` is of the content, so a compressed
+                // piece is hashed through the decompressor.
+                let read = File::open(&stored).map_err(anyhow::Error::from).and_then(|f| {
+                    if e.compressed {
+                        let on_disk = f.metadata()?.len();
+                        let (_, hash) = hash_reader(zstd::stream::read::Decoder::new(f)?)?;
+                        Ok((on_disk, hash))
+                    } else {
+                        Ok(hash_reader(f)?)
+                    }
+                });
+                match read {
                     Ok((len, hash)) => {
                         r.checked.stored_bytes += len;
                         if len != e.stored_bytes {
