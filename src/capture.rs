@@ -90,15 +90,12 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
 
     // 6. Import (every snapshot not yet imported, ending with this one).
     crate::progress::phase("importing into canonical history");
-    let mut imported = history::import_pending(&roots, &exported.snapshot_name)?;
+    let imported = history::import_pending(&roots, &exported.snapshot_name)?;
 
     // 7. Link.
     let es = EventStore::new(&roots.event_store.path);
     let previous = previous_checkpoint(&repo, &roots.event_store.path, &commit)?;
-    let state = match imported.state.take() {
-        Some(state) => state,
-        None => es.load_state()?,
-    };
+    let state = history::StateStore::open(&es)?;
     let after = previous.as_ref().map(|p| p.import_seq);
     let conversations = checkpoint::link_conversations(&es, &state, &facts, after, imported.import_seq, &mut || {
         changed_files(&repo, &commit).unwrap_or_default()

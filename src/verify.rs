@@ -35,7 +35,7 @@ use crate::checkpoint::CheckpointManifest;
 use crate::cli::RootArgs;
 use crate::export::{EXPORT_INCOMPLETE_MARKER, ExportState};
 use crate::fsutil;
-use crate::history::{EventStore, ImportManifest, ImportState, Record, safe_file_stem};
+use crate::history::{EventStore, ImportManifest, Record, StateStore, safe_file_stem};
 use crate::objects::{EXPORT_MANIFEST, ExportManifest, ObjectStore, Reconstructor, Storage};
 use crate::roots::Roots;
 
@@ -355,21 +355,22 @@ fn check_checkpoints(es: &EventStore, store: &ObjectStore, snapshots: &[String],
 }
 
 fn check_canonical(es: &EventStore, r: &mut VerifyReport) -> Result<()> {
-    let state: ImportState = match fsutil::read_json_opt(&es.state_path()) {
-        Ok(s) => s.unwrap_or_default(),
+    let (head, conversations) = match StateStore::open(es).and_then(|s| Ok((s.all_conversations()?, s))) {
+        Ok((conversations, store)) => (store.head, conversations),
         Err(e) => {
-            r.problem(&es.state_path(), format!("{e:#}"));
-            ImportState::default()
+            r.problem(&es.state_dir(), format!("{e:#}"));
+            (Default::default(), Vec::new())
         }
     };
-    if let Some(m) = &state.pending_manifest
+    let head: crate::history::ImportHead = head;
+    if let Some(m) = &head.pending_manifest
         && !es.import_manifest_path(&m.import_id).exists()
     {
         r.warning(&es.import_manifest_path(&m.import_id), "not yet written (the next import writes it)");
     }
     // File stem → (conversation id, committed length).
     let mut committed: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    for (id, c) in &state.conversations {
+    for (id, c) in &conversations {
         committed.insert(safe_file_stem(id), (id.clone(), c.canonical_len));
     }
     let mut ids: HashMap<String, PathBuf> = HashMap::new();

@@ -382,7 +382,7 @@ fn list_shows_checkpoints_newest_first() {
     for i in 0..3 {
         // Commit times have one-second resolution.
         std::thread::sleep(std::time::Duration::from_millis(1100));
-        shas.push(env.empty_commit(&repo, &format!("c{i}")));
+        shas.push(env.empty_commit(&repo, &format!("listed commit #{i}")));
         env.ok(&repo, ["capture-codex-commit-checkpoint"]);
     }
     let list = env.json(&repo, ["list-codex-commit-checkpoints", "--json"]);
@@ -390,5 +390,5 @@ fn list_shows_checkpoints_newest_first() {
     let want: Vec<&str> = shas.iter().rev().map(String::as_str).collect();
     assert_eq!(got, want);
     let human = env.ok(&repo, ["list-codex-commit-checkpoints"]);
-    assert!(human.find("c2").unwrap() < human.find("c0").unwrap(), "{human}");
+    assert!(human.find("listed commit #2").unwrap() < human.find("listed commit #0").unwrap(), "{human}");
 }

@@ -160,13 +160,12 @@ fn assert_final_state(env: &TestEnv, home: &Home) {
         assert!(latest[path] == *bytes, "latest/{path} differs from the source");
     }
 
-    let state: serde_json::Value =
-        serde_json::from_slice(&fs::read(env.event_store_root().join("state/codex-import-state.json")).expect("state"))
-            .expect("state JSON");
+    let es = nexus::history::EventStore::new(&env.event_store_root());
+    let committed = nexus::history::StateStore::open(&es).and_then(|s| s.all_conversations()).expect("import state");
     let mut counts: HashMap<String, u32> = HashMap::new();
     let mut ids: HashMap<String, u32> = HashMap::new();
-    for (conv, c) in state["conversations"].as_object().expect("conversations") {
-        let len = c["canonical_len"].as_u64().unwrap_or(0) as usize;
+    for (conv, c) in &committed {
+        let len = c.canonical_len as usize;
         if len == 0 {
             continue;
         }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codex::{ItemKind, TokenUsage};
 use crate::gitfacts::{RepoFacts, normalize_remote};
-use crate::history::{ConversationState, EventStore, ImportState, Record, Span, read_records_at};
+use crate::history::{ConversationState, EventStore, Record, Span, StateStore, read_records_at};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkedConversation {
@@ -108,7 +108,7 @@ fn inside_any(path: &str, trees: &[PathBuf]) -> Option<String> {
 /// when some conversation is a candidate.
 pub fn link_conversations(
     es: &EventStore,
-    state: &ImportState,
+    state: &StateStore,
     repo: &RepoFacts,
     after_import_seq: Option<u64>,
     upto_import_seq: u64,
@@ -117,8 +117,24 @@ pub fn link_conversations(
     let origin = repo.remote_origin.as_deref().map(normalize_remote);
     let mut changed: Option<BTreeSet<String>> = None;
     let mut out = Vec::new();
-    for (id, conv) in &state.conversations {
-        let spans: Vec<&Span> = conv.spans.iter().filter(|s| in_window(s, after_import_seq, upto_import_seq)).collect();
+    // Candidates: the conversations the imports of the window touched (all of them for a
+    // repository's first checkpoint, or when the head no longer remembers that far back).
+    let candidates: Vec<(String, ConversationState)> =
+        match after_import_seq.and_then(|a| state.head.touched_between(a, upto_import_seq)) {
+            Some(ids) => {
+                let mut out = Vec::new();
+                for id in ids {
+                    if let Some(c) = state.conversation(&id)? {
+                        out.push((id, c));
+                    }
+                }
+                out
+            }
+            None => state.all_conversations()?,
+        };
+    for (id, conv) in &candidates {
+        let all_spans = state.spans(id, conv)?;
+        let spans: Vec<&Span> = all_spans.iter().filter(|s| in_window(s, after_import_seq, upto_import_seq)).collect();
         if spans.is_empty() {
             continue;
         }
@@ -192,7 +208,7 @@ pub fn link_conversations(
             confidence: 0.3,
         });
         out.push(LinkedConversation {
-            provider_conversation_id: id.clone(),
+            provider_conversation_id: id.to_owned(),
             title: conv.title.clone(),
             message_count_hint: conv.messages,
             new_messages: window.messages,

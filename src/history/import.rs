@@ -26,9 +26,10 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::lines::{Line, LineSplitter};
+use super::state::{ImportHead, StateStore};
 use super::{
-    ConversationState, Cursor, EventStore, ImportState, MAX_TRACKED_PATHS, NORMALIZATION_VERSION, Record,
-    STATE_SCHEMA_VERSION, SourceRef, Span, record_id, remember,
+    ConversationState, Cursor, EventStore, MAX_TRACKED_PATHS, NORMALIZATION_VERSION, Record, STATE_SCHEMA_VERSION,
+    SourceRef, Span, record_id, remember,
 };
 use crate::cli::ImportArgs;
 use crate::codex::{Item, ItemKind, LineParser, LineStats, parse_json_document};
@@ -87,9 +88,6 @@ pub struct ImportOutcome {
     pub already_imported: bool,
     pub counts: ImportCounts,
     pub conversations_touched: Vec<String>,
-    /// The import state as this import left it (so the capture does not parse it again).
-    #[serde(skip)]
-    pub state: Option<ImportState>,
 }
 
 pub fn import_id_for(snapshot: &str) -> String {
@@ -128,7 +126,15 @@ struct ConvWrite {
 
 struct Importer<'a> {
     es: &'a EventStore,
-    state: ImportState,
+    store: StateStore,
+    /// The head as this import will commit it.
+    head: ImportHead,
+    /// Cursors this import changed (None: the file is gone).
+    cursors: BTreeMap<String, Option<Cursor>>,
+    /// Conversations this import loaded to change.
+    conversations: BTreeMap<String, ConversationState>,
+    /// The session index's titles, when this import read a changed index.
+    titles: Option<BTreeMap<String, String>>,
     import_id: String,
     import_seq: u64,
     snapshot: String,
@@ -142,8 +148,8 @@ struct Importer<'a> {
 /// write: writes the manifest the state carries, if its file is missing. The caller holds the
 /// locks.
 pub fn recover_pending_manifest(es: &EventStore) -> Result<()> {
-    let state = es.load_state()?;
-    if let Some(m) = &state.pending_manifest {
+    let store = StateStore::open(es)?;
+    if let Some(m) = &store.head.pending_manifest {
         let path = es.import_manifest_path(&m.import_id);
         if !path.exists() {
             fsutil::write_toml_atomic(&path, m)?;
@@ -167,17 +173,20 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
             already_imported: true,
             counts: ImportCounts::default(),
             conversations_touched: Vec::new(),
-            state: None,
         });
     }
     for dir in [es.conversations_dir(), es.imports_dir(), es.root.join("state"), es.checkpoints_dir()] {
         fsutil::create_private_dir_all(&dir)?;
     }
-    let state = es.load_state()?;
-    let import_seq = state.next_import_seq.max(1);
+    let store = StateStore::open(&es)?;
+    let import_seq = store.head.next_import_seq();
     let mut imp = Importer {
         es: &es,
-        state,
+        head: store.head.clone(),
+        store,
+        cursors: BTreeMap::new(),
+        conversations: BTreeMap::new(),
+        titles: None,
         import_id: import_id.clone(),
         import_seq,
         snapshot: snapshot.to_owned(),
@@ -192,13 +201,16 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
     // Cursors follow moved files (sessions/ → archived_sessions/): same bytes, same progress.
     for e in manifest.files.iter().filter(|e| e.storage == Storage::Move) {
         if let Some(from) = &e.moved_from
-            && let Some(c) = imp.state.cursors.remove(from)
+            && let Some(c) = imp.cursor(from)?
         {
-            imp.state.cursors.insert(e.relative_path.clone(), c);
+            imp.cursors.insert(from.clone(), None);
+            imp.cursors.insert(e.relative_path.clone(), Some(c));
         }
     }
     for rel in &manifest.removed {
-        imp.state.cursors.remove(rel);
+        if imp.cursor(rel)?.is_some() {
+            imp.cursors.insert(rel.clone(), None);
+        }
     }
     for entry in &manifest.files {
         if entry.kind == FileKind::SessionIndex {
@@ -219,6 +231,26 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
 }
 
 impl Importer<'_> {
+    /// A file's cursor: as this import left it, else as committed.
+    fn cursor(&self, rel: &str) -> Result<Option<Cursor>> {
+        match self.cursors.get(rel) {
+            Some(staged) => Ok(staged.clone()),
+            None => self.store.cursor(rel),
+        }
+    }
+
+    /// Loads a conversation's committed entry (or a new one) for this import to change.
+    fn load_conversation(&mut self, id: &str) -> Result<()> {
+        if !self.conversations.contains_key(id) {
+            let c = self
+                .store
+                .conversation(id)?
+                .unwrap_or_else(|| ConversationState { id: id.to_owned(), ..Default::default() });
+            self.conversations.insert(id.to_owned(), c);
+        }
+        Ok(())
+    }
+
     fn import_file(
         &mut self,
         recon: &mut Reconstructor<'_>,
@@ -229,7 +261,7 @@ impl Importer<'_> {
     ) -> Result<()> {
         self.counts.transcripts_read += 1;
         let file_name = rel.rsplit('/').next().unwrap_or(rel).to_owned();
-        let cursor = self.state.cursors.get(rel).cloned();
+        let cursor = self.cursor(rel)?;
         if kind == FileKind::TranscriptJson {
             return self.import_json_document(recon, rel, &file_name);
         }
@@ -291,18 +323,18 @@ impl Importer<'_> {
         }
         self.add_stats(&parser.stats());
         if let Some(conv) = parser.conversation_id()
-            && let Some(c) = self.state.conversations.get_mut(&conv)
+            && let Some(c) = self.conversations.get_mut(&conv)
         {
             remember(&mut c.source_paths, rel, 16);
         }
-        self.state.cursors.insert(
+        self.cursors.insert(
             rel.to_owned(),
-            Cursor {
+            Some(Cursor {
                 conversation_id: parser.conversation_id(),
                 offset: consumed,
                 parser: parser.state(),
                 snapshot: self.snapshot.clone(),
-            },
+            }),
         );
         match read_error {
             Some(e) => Err(e).context("stopped reading early"),
@@ -323,14 +355,14 @@ impl Importer<'_> {
         });
         let Some(conv) = conv else { return Ok(()) };
         self.write_items(&conv, rel, true, items)?;
-        self.state.cursors.insert(
+        self.cursors.insert(
             rel.to_owned(),
-            Cursor {
+            Some(Cursor {
                 conversation_id: Some(conv),
                 offset: 0,
                 parser: Default::default(),
                 snapshot: self.snapshot.clone(),
-            },
+            }),
         );
         Ok(())
     }
@@ -357,7 +389,8 @@ impl Importer<'_> {
             self.counts.conversations_seen += 1;
         }
         let es = self.es;
-        let cstate = self.state.conversations.entry(conv.to_owned()).or_default();
+        self.load_conversation(conv)?;
+        let cstate = self.conversations.get_mut(conv).context("conversation loaded")?;
         if !self.writes.contains_key(conv) {
             let path = es.conversation_path(conv);
             let file = OpenOptions::new()
@@ -443,7 +476,7 @@ impl Importer<'_> {
     }
 
     fn read_session_index(&mut self, recon: &mut Reconstructor<'_>, rel: &str, blake3: &str) -> Result<()> {
-        if self.state.session_index_blake3.as_deref() == Some(blake3) {
+        if self.head.session_index_blake3.as_deref() == Some(blake3) {
             return Ok(());
         }
         #[derive(Deserialize)]
@@ -452,6 +485,7 @@ impl Importer<'_> {
             thread_name: Option<String>,
             title: Option<String>,
         }
+        let mut titles = self.store.titles()?;
         let reader = BufReader::new(recon.open_from(&self.snapshot, rel, 0)?);
         for line in reader.split(b'\n') {
             let line = line?;
@@ -462,17 +496,25 @@ impl Importer<'_> {
             }
             let mut name = name;
             self.counts.redactions += crate::redact::redact_str(&mut name);
-            let c = self.state.conversations.entry(id).or_default();
+            // Only conversations whose title changed are loaded and written.
+            if titles.get(&id) == Some(&name) {
+                continue;
+            }
+            titles.insert(id.clone(), name.clone());
+            self.load_conversation(&id)?;
+            let c = self.conversations.get_mut(&id).context("conversation loaded")?;
             c.title = Some(name);
             c.title_explicit = true;
         }
-        self.state.session_index_blake3 = Some(blake3.to_owned());
+        self.titles = Some(titles);
+        self.head.session_index_blake3 = Some(blake3.to_owned());
         Ok(())
     }
 
     fn finish(mut self, objects: &ObjectStore, manifest_path: &Path) -> Result<ImportOutcome> {
         // Make the records durable before anything says they were imported.
         let mut touched = Vec::new();
+        let mut spans = BTreeMap::new();
         for (conv, w) in &mut self.writes {
             if let Some(writer) = w.writer.take() {
                 let file = writer
@@ -482,10 +524,10 @@ impl Importer<'_> {
                 crate::fault::point("import.after_canonical_append");
                 file.sync_all().with_context(|| format!("cannot sync the history of {conv}"))?;
             }
-            let c = self.state.conversations.entry(conv.clone()).or_default();
+            let c = self.conversations.get_mut(conv).context("conversation loaded")?;
             c.canonical_len = w.span.end;
             if w.span.records > 0 {
-                c.spans.push(w.span.clone());
+                spans.insert(conv.clone(), w.span.clone());
                 touched.push(conv.clone());
             }
         }
@@ -511,12 +553,18 @@ impl Importer<'_> {
             problems: self.problems.clone(),
             counts: self.counts.clone(),
         };
-        // The commit point: the state, carrying the manifest; then the manifest file.
-        self.state.schema_version = STATE_SCHEMA_VERSION;
-        self.state.next_import_seq = self.import_seq + 1;
-        self.state.last_imported_snapshot = Some(self.snapshot.clone());
-        self.state.pending_manifest = Some(manifest.clone());
-        fsutil::write_json_atomic(&self.es.state_path(), &self.state)?;
+        // The commit point: the state head, carrying the manifest; then the manifest file.
+        let mut head = self.head.clone();
+        head.last_imported_snapshot = Some(self.snapshot.clone());
+        head.pending_manifest = Some(manifest.clone());
+        self.store.commit(
+            self.import_seq,
+            &self.cursors,
+            &mut self.conversations,
+            &spans,
+            self.titles.as_ref(),
+            head,
+        )?;
         crate::fault::point("import.after_state_write");
         fsutil::write_toml_atomic(manifest_path, &manifest)?;
         crate::fault::point("import.after_manifest");
@@ -527,7 +575,6 @@ impl Importer<'_> {
             already_imported: false,
             counts: self.counts,
             conversations_touched: touched,
-            state: Some(self.state),
         })
     }
 }

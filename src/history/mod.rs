@@ -5,11 +5,12 @@
 //! ```text
 //! canonical/codex/conversations/<conversation-id>.jsonl   normalized records, append-only
 //! imports/<import-id>.toml                                one manifest per import
-//! state/codex-import-state.json                           per-file cursors + conversation index
+//! state/import-head.json                                  the import commit point (see state)
+//! state/{cursors,conversations,spans}/…                   per-file cursors, conversation index
 //! work-batches/commit-checkpoints/<slug>/<sha>.toml       checkpoint manifests (see checkpoint)
 //! ```
 //!
-//! The truth is the canonical records and the manifests. The state file is what makes imports
+//! The truth is the canonical records and the manifests. The state (see [`state`]) is what makes imports
 //! incremental: for each source file, how far it was read and the parser's resumable state; for
 //! each conversation, the committed length of its canonical file (anything past it is the torn
 //! tail of a crashed import and is cut before the next append) and one *span* per import that
@@ -17,13 +18,15 @@
 
 mod import;
 mod lines;
+mod state;
+
+pub use state::{ImportHead, StateStore};
 
 pub use import::{
     ImportCounts, ImportManifest, ImportOutcome, import_id_for, import_pending, import_snapshot,
     recover_pending_manifest, resolve_path, run,
 };
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 
 use std::path::{Path, PathBuf};
@@ -32,7 +35,6 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::codex::{ItemKind, ParserState, TokenUsage};
-use crate::fsutil;
 
 pub const STATE_SCHEMA_VERSION: u32 = 1;
 /// Bumped when normalization changes meaning; recorded in every import manifest.
@@ -59,15 +61,11 @@ impl EventStore {
     pub fn import_manifest_path(&self, import_id: &str) -> PathBuf {
         self.imports_dir().join(format!("{import_id}.toml"))
     }
-    pub fn state_path(&self) -> PathBuf {
-        self.root.join("state").join("codex-import-state.json")
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join("state")
     }
     pub fn checkpoints_dir(&self) -> PathBuf {
         self.root.join("work-batches").join("commit-checkpoints")
-    }
-
-    pub fn load_state(&self) -> Result<ImportState> {
-        Ok(fsutil::read_json_opt(&self.state_path())?.unwrap_or_default())
     }
 }
 
@@ -132,23 +130,6 @@ pub fn record_id(conversation_id: &str, source_path_kind: &str, offset: u64, ind
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ImportState {
-    pub schema_version: u32,
-    pub next_import_seq: u64,
-    pub last_imported_snapshot: Option<String>,
-    /// BLAKE3 of the last session_index.jsonl read (titles), to skip an unchanged index.
-    #[serde(default)]
-    pub session_index_blake3: Option<String>,
-    /// Per source file (path relative to the Codex home).
-    pub cursors: BTreeMap<String, Cursor>,
-    pub conversations: BTreeMap<String, ConversationState>,
-    /// The manifest of the last import, written to `imports/` right after this state: if that
-    /// write was lost to a crash, the next import writes it from here.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_manifest: Option<ImportManifest>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Cursor {
     pub conversation_id: Option<String>,
     /// Bytes consumed: the end of the last complete line (a torn tail starts here).
@@ -160,8 +141,14 @@ pub struct Cursor {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ConversationState {
+    /// The conversation id (file names are sanitized; this is the real one).
+    #[serde(default)]
+    pub id: String,
     /// Committed length of the canonical file.
     pub canonical_len: u64,
+    /// Committed length of the span log (`state/spans/<id>.jsonl`).
+    #[serde(default)]
+    pub spans_len: u64,
     pub records: u64,
     pub messages: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,8 +174,6 @@ pub struct ConversationState {
     pub first_ts: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_ts: Option<String>,
-    #[serde(default)]
-    pub spans: Vec<Span>,
 }
 
 /// What one import added to one conversation: a byte range of its canonical file.
@@ -213,7 +198,9 @@ pub struct Span {
     pub start_cwd: Option<String>,
 }
 
-pub const MAX_TRACKED_PATHS: usize = 4096;
+/// Written paths remembered per conversation for relevance (the window's own records give the
+/// exact files; this only has to say "it wrote somewhere in this repository").
+pub const MAX_TRACKED_PATHS: usize = 256;
 
 /// Reads the records in bytes `start..end` of a conversation's canonical file.
 pub fn read_records(store: &EventStore, conversation_id: &str, start: u64, end: u64) -> Result<Vec<Record>> {

@@ -1,0 +1,251 @@
+//! The import state, stored so that a capture reads and writes only what changed.
+//!
+//! ```text
+//! state/import-head.json              the commit point: committed import sequence, pending manifest,
+//!                                     the conversations the recent imports touched
+//! state/cursors/<hash of path>.json   one source file's cursor
+//! state/conversations/<id>.json       one conversation's index entry
+//! state/spans/<id>.jsonl              one conversation's spans, append-only
+//! state/titles.json                   the session index's titles (read when the index changed)
+//! ```
+//!
+//! A single state file of every cursor and conversation costs megabytes of JSON parsed and
+//! rewritten on every commit at a few thousand transcripts. Here an import touches the files of
+//! what it changed, then writes the small head last. That write is the commit point, so every
+//! other file must tolerate a crash before it: a cursor or conversation file keeps its last
+//! committed version next to the new one, each tagged with its import sequence, and a reader
+//! takes the newest version not after the head's committed sequence; span lines of an
+//! uncommitted import lie past the committed length of the log (kept in the conversation's
+//! entry) and are cut before the next append, as canonical files are.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{ConversationState, Cursor, EventStore, ImportManifest, STATE_SCHEMA_VERSION, Span, safe_file_stem};
+use crate::fsutil;
+
+/// How many recent imports the head remembers the touched conversations of.
+const RECENT_IMPORTS: usize = 512;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImportHead {
+    pub schema_version: u32,
+    /// The sequence number of the last committed import (0: none yet).
+    pub committed_seq: u64,
+    pub last_imported_snapshot: Option<String>,
+    /// BLAKE3 of the last session_index.jsonl read (titles), to skip an unchanged index.
+    #[serde(default)]
+    pub session_index_blake3: Option<String>,
+    /// The manifest of the last import, written to `imports/` right after the head: if that
+    /// write was lost to a crash, the next import writes it from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_manifest: Option<ImportManifest>,
+    /// (import sequence, conversations it added records to), newest last, bounded.
+    #[serde(default)]
+    pub recent: VecDeque<(u64, Vec<String>)>,
+}
+
+impl ImportHead {
+    pub fn next_import_seq(&self) -> u64 {
+        self.committed_seq + 1
+    }
+
+    /// The conversations that imports in `(after, upto]` touched, or None when the head no
+    /// longer remembers all of them (the caller then considers every conversation).
+    pub fn touched_between(&self, after: u64, upto: u64) -> Option<Vec<String>> {
+        let oldest = self.recent.front().map_or(self.committed_seq + 1, |(seq, _)| *seq);
+        if after + 1 < oldest && after < self.committed_seq {
+            return None;
+        }
+        let mut ids: Vec<String> = self
+            .recent
+            .iter()
+            .filter(|(seq, _)| *seq > after && *seq <= upto)
+            .flat_map(|(_, ids)| ids.iter().cloned())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Some(ids)
+    }
+}
+
+/// A file's versions: the last committed one and at most one newer (uncommitted) one.
+#[derive(Debug, Serialize, Deserialize)]
+struct Versions<T> {
+    versions: Vec<Version<T>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Version<T> {
+    seq: u64,
+    /// None: deleted (a cursor whose file went away).
+    value: Option<T>,
+}
+
+/// Read access to the committed state, plus the staging of one import's changes.
+pub struct StateStore {
+    dir: PathBuf,
+    pub head: ImportHead,
+}
+
+impl StateStore {
+    pub fn open(es: &EventStore) -> Result<StateStore> {
+        let dir = es.root.join("state");
+        let head = fsutil::read_json_opt(&dir.join("import-head.json"))?.unwrap_or_default();
+        Ok(StateStore { dir, head })
+    }
+
+    fn cursor_path(&self, rel: &str) -> PathBuf {
+        let hash = blake3::hash(rel.as_bytes()).to_hex();
+        self.dir.join("cursors").join(format!("{}.json", &hash[..32]))
+    }
+
+    fn conversation_path(&self, id: &str) -> PathBuf {
+        self.dir.join("conversations").join(format!("{}.json", safe_file_stem(id)))
+    }
+
+    fn spans_path(&self, id: &str) -> PathBuf {
+        self.dir.join("spans").join(format!("{}.jsonl", safe_file_stem(id)))
+    }
+
+    fn read_committed<T: DeserializeOwned>(&self, path: &Path) -> Result<Option<T>> {
+        let Some(file) = fsutil::read_json_opt::<Versions<T>>(path)? else { return Ok(None) };
+        Ok(file
+            .versions
+            .into_iter()
+            .filter(|v| v.seq <= self.head.committed_seq)
+            .max_by_key(|v| v.seq)
+            .and_then(|v| v.value))
+    }
+
+    /// Writes `value` as version `seq`, keeping the committed version beside it.
+    fn write_version<T: Serialize>(&self, path: &Path, seq: u64, value: Option<&T>) -> Result<()> {
+        let old: Option<Versions<serde_json::Value>> = fsutil::read_json_opt(path)?;
+        let mut versions: Vec<Version<serde_json::Value>> = old
+            .map(|f| f.versions)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| v.seq <= self.head.committed_seq && v.seq < seq)
+            .max_by_key(|v| v.seq)
+            .into_iter()
+            .collect();
+        let new = serde_json::to_value(value).context("cannot serialize state")?;
+        versions.push(Version { seq, value: (!new.is_null()).then_some(new) });
+        fsutil::write_json_atomic(path, &Versions { versions })
+    }
+
+    pub fn cursor(&self, rel: &str) -> Result<Option<Cursor>> {
+        self.read_committed(&self.cursor_path(rel))
+    }
+
+    pub fn conversation(&self, id: &str) -> Result<Option<ConversationState>> {
+        self.read_committed(&self.conversation_path(id))
+    }
+
+    /// Every conversation with committed state (for a repository's first checkpoint and for
+    /// verify). The conversation id is read from the state, not the file name.
+    pub fn all_conversations(&self) -> Result<Vec<(String, ConversationState)>> {
+        let dir = self.dir.join("conversations");
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let path = entry.with_context(|| format!("cannot list {}", dir.display()))?.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            if let Some(c) = self.read_committed::<ConversationState>(&path)? {
+                out.push((c.id.clone(), c));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// The session index's titles as last imported (conversation id → title).
+    pub fn titles(&self) -> Result<BTreeMap<String, String>> {
+        Ok(self.read_committed(&self.dir.join("titles.json"))?.unwrap_or_default())
+    }
+
+    /// The committed spans of a conversation (its log up to the committed `spans_len`).
+    pub fn spans(&self, id: &str, conv: &ConversationState) -> Result<Vec<Span>> {
+        let path = self.spans_path(id);
+        let file = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
+        };
+        let mut out = Vec::new();
+        for line in BufReader::new(file.take(conv.spans_len)).lines() {
+            let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+            let span: Span =
+                serde_json::from_str(&line).with_context(|| format!("{}: a span does not parse", path.display()))?;
+            out.push(span);
+        }
+        Ok(out)
+    }
+
+    /// Writes one import's changes, then the head (the commit point). `cursors`: None deletes.
+    pub fn commit(
+        &mut self,
+        seq: u64,
+        cursors: &BTreeMap<String, Option<Cursor>>,
+        conversations: &mut BTreeMap<String, ConversationState>,
+        spans: &BTreeMap<String, Span>,
+        titles: Option<&BTreeMap<String, String>>,
+        mut head: ImportHead,
+    ) -> Result<()> {
+        for sub in ["cursors", "conversations", "spans"] {
+            fsutil::create_private_dir_all(&self.dir.join(sub))?;
+        }
+        for (rel, cursor) in cursors {
+            self.write_version(&self.cursor_path(rel), seq, cursor.as_ref())?;
+        }
+        // Span lines first: like canonical files, anything past the committed length is a
+        // crashed import's and is cut before appending.
+        for (id, span) in spans {
+            let conv = conversations.get_mut(id).context("a span without its conversation")?;
+            let path = self.spans_path(id);
+            let mut line = serde_json::to_vec(span).context("cannot serialize a span")?;
+            line.push(b'\n');
+            let mut f = fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            f.set_len(conv.spans_len).with_context(|| format!("cannot truncate {}", path.display()))?;
+            f.seek(SeekFrom::Start(conv.spans_len))?;
+            f.write_all(&line).with_context(|| format!("cannot append to {}", path.display()))?;
+            f.sync_data().with_context(|| format!("cannot sync {}", path.display()))?;
+            conv.spans_len += line.len() as u64;
+        }
+        for (id, conv) in conversations.iter() {
+            self.write_version(&self.conversation_path(id), seq, Some(conv))?;
+        }
+        if let Some(titles) = titles {
+            self.write_version(&self.dir.join("titles.json"), seq, Some(titles))?;
+        }
+        crate::fault::point("import.before_state_write");
+        head.schema_version = STATE_SCHEMA_VERSION;
+        head.committed_seq = seq;
+        head.recent.push_back((seq, spans.keys().cloned().collect()));
+        while head.recent.len() > RECENT_IMPORTS {
+            head.recent.pop_front();
+        }
+        fsutil::write_json_atomic(&self.dir.join("import-head.json"), &head)?;
+        self.head = head;
+        Ok(())
+    }
+}
