@@ -14,13 +14,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use walkdir::WalkDir;
 
 mod archive;
 
@@ -36,29 +34,16 @@ use crate::objects::{
 use crate::roots::Roots;
 
 mod recovery;
+mod scan;
+
+pub use scan::{ALLOWLIST, is_denied};
+use scan::{SourceFile, scan_source};
 
 pub use recovery::EXPORT_INCOMPLETE_MARKER;
 use recovery::{SourceError, remove_partial_snapshots, remove_temp_files, source_err};
 
-/// Captured by default (relative to the Codex home).
-pub const ALLOWLIST: &[&str] = &["sessions", "archived_sessions", "session_index.jsonl"];
-
-/// Never captured, whatever the config says: credentials, shell state, databases, logs, caches.
-const DENIED_NAMES: &[&str] = &["auth.json", ".credentials.json"];
-const DENIED_DIRS: &[&str] = &["shell_snapshots", "log", "tmp", ".tmp", "cache", "packages"];
-
 /// Head and tail windows compared to decide that an old version is still a prefix.
 const PREFIX_CHECK_BYTES: u64 = 4096;
-
-/// True when a path (relative to the Codex home) must never be captured.
-pub fn is_denied(relative_path: &str) -> bool {
-    let parts: Vec<&str> = relative_path.split('/').collect();
-    let Some((file, dirs)) = parts.split_last() else { return false };
-    DENIED_NAMES.contains(file)
-        || file.contains(".sqlite")
-        || dirs.iter().any(|d| DENIED_DIRS.contains(d))
-        || DENIED_DIRS.contains(file)
-}
 
 /// What the exporter remembers of each file in `latest/`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,11 +60,24 @@ pub struct StateEntry {
     pub stored_bytes: u64,
 }
 
+/// `export-state.json`: what the exporter knows of every captured file. Rewritten only when a
+/// file changed; the snapshot chain's head is the small `export-head.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ExportState {
     pub schema_version: u32,
-    pub last_snapshot: Option<String>,
     pub files: BTreeMap<String, StateEntry>,
+}
+
+/// `export-head.json`: the last finished export. Written last: the export's commit point.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ExportHead {
+    pub schema_version: u32,
+    pub last_snapshot: Option<String>,
+}
+
+/// The last finished export's snapshot name, if any.
+pub fn last_snapshot(store: &ObjectStore) -> Result<Option<String>> {
+    Ok(fsutil::read_json_opt::<ExportHead>(&store.head_path())?.and_then(|h| h.last_snapshot))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,97 +90,6 @@ pub struct ExportOutcome {
     /// Entries this snapshot stores (what the import has to look at).
     #[serde(skip)]
     pub manifest: ExportManifest,
-}
-
-struct SourceFile {
-    abs: PathBuf,
-    size: u64,
-    mtime_ns: i128,
-    ino: u64,
-    dev: u64,
-}
-
-/// Lists the capturable files of the Codex home without reading them.
-fn scan_source(
-    source: &Path,
-    extra: &[String],
-    counts: &mut ExportCounts,
-    problems: &mut Vec<String>,
-) -> BTreeMap<String, SourceFile> {
-    let mut found = BTreeMap::new();
-    let mut tops: Vec<&str> = ALLOWLIST.to_vec();
-    tops.extend(extra.iter().map(String::as_str));
-    for top in tops {
-        let top = top.trim_matches('/');
-        if top.is_empty() || top.split('/').any(|c| c == ".." || c == ".") {
-            problems.push(format!("{top}: not a plain relative path, ignored"));
-            continue;
-        }
-        let start = source.join(top);
-        if fs::symlink_metadata(&start).is_err() {
-            continue;
-        }
-        let walker = WalkDir::new(&start).follow_links(false).sort_by_file_name().into_iter();
-        let mut walker = walker;
-        while let Some(entry) = walker.next() {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    counts.unreadable += 1;
-                    problems.push(format!(
-                        "{}: cannot list: {e}",
-                        e.path().map(|p| p.display().to_string()).unwrap_or_default()
-                    ));
-                    continue;
-                }
-            };
-            let rel = match entry.path().strip_prefix(source) {
-                Ok(r) => r.to_string_lossy().into_owned(),
-                Err(_) => continue,
-            };
-            let ft = entry.file_type();
-            if is_denied(&rel) {
-                counts.skipped_denied += 1;
-                if ft.is_dir() {
-                    walker.skip_current_dir();
-                }
-                continue;
-            }
-            if ft.is_symlink() {
-                counts.skipped_symlinks += 1;
-                problems.push(format!("{rel}: symbolic link, not followed"));
-                continue;
-            }
-            if ft.is_dir() {
-                continue;
-            }
-            if !ft.is_file() {
-                counts.skipped_special += 1;
-                problems.push(format!("{rel}: not a regular file (FIFO, socket or device), skipped"));
-                continue;
-            }
-            if rel.contains('\n') {
-                // A newline would break line-oriented tools reading our manifests' consumers.
-                problems.push(format!("{rel:?}: file name contains a newline, skipped"));
-                counts.skipped_special += 1;
-                continue;
-            }
-            let md = match entry.metadata() {
-                Ok(m) => m,
-                Err(e) => {
-                    counts.unreadable += 1;
-                    problems.push(format!("{rel}: cannot stat: {e}"));
-                    continue;
-                }
-            };
-            let mtime_ns = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
-            found.insert(
-                rel,
-                SourceFile { abs: entry.path().to_path_buf(), size: md.len(), mtime_ns, ino: md.ino(), dev: md.dev() },
-            );
-        }
-    }
-    found
 }
 
 /// Bytes the export will copy, from metadata alone (for the progress bar).
@@ -199,10 +106,17 @@ fn work_estimate(source: &BTreeMap<String, SourceFile>, state: &ExportState) -> 
 
 /// What to do with one source file.
 enum Plan {
+    /// An unchanged session index: hard-linked from the snapshot that stored it (every
+    /// snapshot holds one, and recompressing an unchanged file on every commit is waste).
+    Relink,
     Unchanged,
     Whole,
-    Append { base_size: u64 },
-    Move { from: String },
+    Append {
+        base_size: u64,
+    },
+    Move {
+        from: String,
+    },
 }
 
 fn same_identity(s: &SourceFile, e: &StateEntry) -> bool {
@@ -284,6 +198,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     fsutil::create_private_dir_all(&store.archive_dir())?;
     fsutil::create_private_dir_all(&store.latest_dir())?;
     let mut state: ExportState = fsutil::read_json_opt(&store.state_path())?.unwrap_or_default();
+    let previous_snapshot = last_snapshot(&store)?;
 
     // A crashed export may have left a half-built snapshot and temp files; we hold the lock, so
     // nothing else is writing them.
@@ -296,7 +211,6 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     if dirty {
         remove_temp_files(&store.latest_dir());
     }
-    fsutil::write_atomic(&marker, b"an export started and has not finished\n")?;
 
     let name = unique_snapshot_name(&store, snapshot_base);
     let tmp_dir = store.archive_dir().join(format!(".partial-{name}"));
@@ -324,6 +238,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     let mut new_state: BTreeMap<String, StateEntry> = BTreeMap::new();
     let mut moved_away: Vec<String> = Vec::new();
 
+    let mut plans = Vec::with_capacity(source.len());
     for (rel, src) in &source {
         let kind = FileKind::of(rel);
         let prev = state.files.get(rel);
@@ -344,10 +259,18 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         };
         // session_index.jsonl is always present in a snapshot (when the source has one).
         let plan = match plan {
-            Plan::Unchanged if kind == FileKind::SessionIndex => Plan::Whole,
+            Plan::Unchanged if kind == FileKind::SessionIndex => Plan::Relink,
             Plan::Append { .. } if dirty => Plan::Whole,
             other => other,
         };
+        plans.push((rel, src, kind, prev, plan));
+    }
+    // The marker spans the writes to `latest/`: only an export that changes something needs it.
+    let disappears = state.files.keys().any(|rel| !source.contains_key(rel));
+    if disappears || plans.iter().any(|(.., plan)| !matches!(plan, Plan::Unchanged | Plan::Relink)) {
+        fsutil::write_atomic(&marker, b"an export started and has not finished\n")?;
+    }
+    for (rel, src, kind, prev, plan) in plans {
         let result = store_one(&store, &tmp_dir, &name, rel, src, kind, plan, prev, &state, &mut counts);
         crate::fault::point("export.after_store_file");
         match result {
@@ -388,7 +311,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         manifest_kind: MANIFEST_KIND.to_owned(),
         scope: "snapshot".to_owned(),
         snapshot_name: name.clone(),
-        previous_snapshot: state.last_snapshot.clone(),
+        previous_snapshot: previous_snapshot.clone(),
         exported_at: fsutil::now_rfc3339(),
         source_root: roots.source.path.display().to_string(),
         removed: removed.clone(),
@@ -431,15 +354,20 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         || !store.latest_dir().join(EXPORT_MANIFEST).exists();
     crate::fault::point("export.after_latest_update");
     state.files = new_state;
-    state.last_snapshot = Some(name.clone());
     state.schema_version = SCHEMA_VERSION;
     if changed {
         write_latest_manifest(&store, &state, &manifest)?;
     }
     crate::fault::point("export.before_state_write");
-    fsutil::write_json_atomic(&store.state_path(), &state)?;
+    if changed || !store.state_path().exists() {
+        fsutil::write_json_atomic(&store.state_path(), &state)?;
+    }
+    let head = ExportHead { schema_version: SCHEMA_VERSION, last_snapshot: Some(name.clone()) };
+    fsutil::write_json_atomic(&store.head_path(), &head)?;
     // Losing this removal (power cut) only costs one export storing grown files whole.
-    fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;
+    if marker.exists() {
+        fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;
+    }
 
     Ok(ExportOutcome {
         snapshot_root: final_dir.clone(),
@@ -512,6 +440,35 @@ fn store_one(
         Plan::Unchanged => {
             counts.unchanged += 1;
             Ok(None)
+        }
+        Plan::Relink => {
+            let prev = prev.context("relink without a previous version")?;
+            let (stored_rel, compressed) = stored_name(rel, kind);
+            let from = store.snapshot_dir(&prev.snapshot).join(&stored_rel);
+            let to = tmp_dir.join(&stored_rel);
+            let linked = prev.storage == Storage::Whole
+                && to.parent().is_some_and(|d| fsutil::create_private_dir_all(d).is_ok())
+                && fs::hard_link(&from, &to).is_ok();
+            if !linked {
+                return store_one(store, tmp_dir, snapshot, rel, src, kind, Plan::Whole, Some(prev), state, counts);
+            }
+            counts.unchanged += 1;
+            let entry = FileEntry {
+                relative_path: rel.to_owned(),
+                kind,
+                size_bytes: prev.size,
+                blake3: prev.blake3.clone(),
+                storage: Storage::Whole,
+                stored_bytes: prev.stored_bytes,
+                stored_path: Some(stored_rel),
+                compressed,
+                base_size: None,
+                base_snapshot: None,
+                moved_from: None,
+                snapshot: None,
+            };
+            // The state keeps describing the snapshot that first stored it.
+            Ok(Some((entry, prev.clone())))
         }
         Plan::Move { from } => {
             let p = state.files.get(&from).context("move source vanished from state")?;

@@ -50,6 +50,10 @@ impl ObjectStore {
     pub fn state_path(&self) -> PathBuf {
         self.root.join("export-state.json")
     }
+    /// The last finished export (the export's commit point).
+    pub fn head_path(&self) -> PathBuf {
+        self.root.join("export-head.json")
+    }
 
     pub fn read_snapshot_manifest(&self, name: &str) -> Result<ExportManifest> {
         validate_snapshot_name(name)?;

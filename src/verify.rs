@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::CheckpointManifest;
 use crate::cli::RootArgs;
-use crate::export::{EXPORT_INCOMPLETE_MARKER, ExportState};
+use crate::export::EXPORT_INCOMPLETE_MARKER;
 use crate::fsutil;
 use crate::history::{EventStore, ImportManifest, Record, StateStore, safe_file_stem};
 use crate::objects::{EXPORT_MANIFEST, ExportManifest, ObjectStore, Reconstructor, Storage};
@@ -241,11 +241,10 @@ fn check_latest(store: &ObjectStore, r: &mut VerifyReport) -> Result<()> {
             "an export was interrupted; the next one repairs latest/",
         );
     }
-    if let Ok(Some(state)) = fsutil::read_json_opt::<ExportState>(&store.state_path())
-        && let Some(last) = &state.last_snapshot
-        && !store.snapshot_manifest_path(last).is_file()
+    if let Ok(Some(last)) = crate::export::last_snapshot(store)
+        && !store.snapshot_manifest_path(&last).is_file()
     {
-        r.problem(&store.state_path(), format!("the last exported snapshot {last} is missing"));
+        r.problem(&store.head_path(), format!("the last exported snapshot {last} is missing"));
     }
     if !manifest_path.exists() {
         return Ok(());

@@ -698,8 +698,7 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode> {
     let outcome = match &args.snapshot {
         Some(name) => import_snapshot(&roots, name)?,
         None => {
-            let state: crate::export::ExportState = fsutil::read_json_opt(&objects.state_path())?.unwrap_or_default();
-            let latest = state.last_snapshot.with_context(|| {
+            let latest = crate::export::last_snapshot(&objects)?.with_context(|| {
                 format!("no snapshot in {}: run export-codex-sessions or a capture first", objects.root.display())
             })?;
             import_pending(&roots, &latest)?

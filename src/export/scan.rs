@@ -1,0 +1,187 @@
+//! Listing the capturable files of the Codex home, without reading them: the allowlist, the
+//! never-captured list, and one `stat` per file.
+//!
+//! This runs on every commit over thousands of files, so it walks with `std::fs::read_dir`
+//! (whose per-entry `metadata` is a `statx` relative to the open directory, not a path lookup
+//! from the root), takes the file type from the directory entry, never enters a denied or
+//! linked directory, and builds relative paths as it descends. Order comes from the map.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::objects::ExportCounts;
+
+/// Captured by default (relative to the Codex home).
+pub const ALLOWLIST: &[&str] = &["sessions", "archived_sessions", "session_index.jsonl"];
+
+/// Never captured, whatever the config says: credentials, shell state, databases, logs, caches.
+const DENIED_NAMES: &[&str] = &["auth.json", ".credentials.json"];
+const DENIED_DIRS: &[&str] = &["shell_snapshots", "log", "tmp", ".tmp", "cache", "packages"];
+
+/// True when a path (relative to the Codex home) must never be captured.
+pub fn is_denied(relative_path: &str) -> bool {
+    let mut parts = relative_path.split('/').rev();
+    let Some(file) = parts.next() else { return false };
+    denied_name(file) || parts.any(|d| DENIED_DIRS.contains(&d))
+}
+
+/// The never-captured rule for one path component (file or directory name).
+fn denied_name(name: &str) -> bool {
+    DENIED_NAMES.contains(&name) || name.contains(".sqlite") || DENIED_DIRS.contains(&name)
+}
+
+pub(super) struct SourceFile {
+    pub abs: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ino: u64,
+    pub dev: u64,
+}
+
+impl SourceFile {
+    fn from_metadata(abs: PathBuf, md: &fs::Metadata) -> SourceFile {
+        SourceFile {
+            abs,
+            size: md.len(),
+            mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+            ino: md.ino(),
+            dev: md.dev(),
+        }
+    }
+}
+
+struct Scan<'a> {
+    found: BTreeMap<String, SourceFile>,
+    counts: &'a mut ExportCounts,
+    problems: &'a mut Vec<String>,
+}
+
+/// The capturable files, by path relative to the Codex home.
+pub(super) fn scan_source(
+    source: &Path,
+    extra: &[String],
+    counts: &mut ExportCounts,
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, SourceFile> {
+    let mut scan = Scan { found: BTreeMap::new(), counts, problems };
+    let tops = ALLOWLIST.iter().copied().chain(extra.iter().map(String::as_str));
+    for top in tops {
+        let top = top.trim_matches('/');
+        if top.is_empty() || top.split('/').any(|c| c == ".." || c == ".") {
+            scan.problems.push(format!("{top}: not a plain relative path, ignored"));
+            continue;
+        }
+        if is_denied(top) {
+            scan.counts.skipped_denied += 1;
+            continue;
+        }
+        let abs = source.join(top);
+        let Ok(md) = fs::symlink_metadata(&abs) else { continue };
+        let ft = md.file_type();
+        if ft.is_symlink() {
+            scan.symlink(top);
+        } else if ft.is_dir() {
+            scan.walk(&abs, top);
+        } else if ft.is_file() {
+            scan.found.insert(top.to_owned(), SourceFile::from_metadata(abs, &md));
+        } else {
+            scan.special(top);
+        }
+    }
+    scan.found
+}
+
+impl Scan<'_> {
+    fn walk(&mut self, dir: &Path, rel_dir: &str) {
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                self.counts.unreadable += 1;
+                self.problems.push(format!("{rel_dir}: cannot list: {e}"));
+                return;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.counts.unreadable += 1;
+                    self.problems.push(format!("{rel_dir}: cannot list: {e}"));
+                    continue;
+                }
+            };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let rel = format!("{rel_dir}/{name}");
+            if denied_name(&name) {
+                self.counts.skipped_denied += 1;
+                continue;
+            }
+            let ft = match entry.file_type() {
+                Ok(ft) => ft,
+                Err(e) => {
+                    self.counts.unreadable += 1;
+                    self.problems.push(format!("{rel}: cannot stat: {e}"));
+                    continue;
+                }
+            };
+            if ft.is_symlink() {
+                self.symlink(&rel);
+            } else if ft.is_dir() {
+                self.walk(&entry.path(), &rel);
+            } else if !ft.is_file() {
+                self.special(&rel);
+            } else if rel.contains('\n') {
+                // A newline would break every line-oriented reader of our manifests and logs.
+                self.problems.push(format!("{rel:?}: file name contains a newline, skipped"));
+                self.counts.skipped_special += 1;
+            } else {
+                match entry.metadata() {
+                    Ok(md) => {
+                        self.found.insert(rel, SourceFile::from_metadata(entry.path(), &md));
+                    }
+                    Err(e) => {
+                        // Deleted between listing and stat, or unreadable: the rest goes on.
+                        self.counts.unreadable += 1;
+                        self.problems.push(format!("{rel}: cannot stat: {e}"));
+                    }
+                }
+            }
+        }
+    }
+
+    fn symlink(&mut self, rel: &str) {
+        self.counts.skipped_symlinks += 1;
+        self.problems.push(format!("{rel}: symbolic link, not followed"));
+    }
+
+    fn special(&mut self, rel: &str) {
+        self.counts.skipped_special += 1;
+        self.problems.push(format!("{rel}: not a regular file (FIFO, socket or device), skipped"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn denied_anywhere_in_the_path() {
+        for p in [
+            "auth.json",
+            "sessions/auth.json",
+            "sessions/x/.credentials.json",
+            "shell_snapshots/a.sh",
+            "sessions/2026/log/x.jsonl",
+            "sessions/state.sqlite-wal",
+            "sessions/cache",
+        ] {
+            assert!(is_denied(p), "{p}");
+        }
+        for p in ["sessions/2026/01/10/rollout-x.jsonl", "session_index.jsonl", "archived_sessions/catalog.jsonl"] {
+            assert!(!is_denied(p), "{p}");
+        }
+    }
+}
