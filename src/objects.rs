@@ -238,6 +238,13 @@ impl<'a> Reconstructor<'a> {
     /// The pieces that make up `relative_path` as of `snapshot`, in file order (`verify` checks
     /// that they resolve and tile the file).
     pub fn pieces(&mut self, snapshot: &str, relative_path: &str) -> Result<Vec<Piece>> {
+        self.pieces_from(snapshot, relative_path, 0)
+    }
+
+    /// The pieces covering bytes `from..` (and possibly a little before). The walk back along
+    /// the chain stops as soon as `from` is covered: reading a transcript's new bytes must not
+    /// cost one manifest per append since it was last stored whole.
+    fn pieces_from(&mut self, snapshot: &str, relative_path: &str, from: u64) -> Result<Vec<Piece>> {
         let mut reversed = Vec::new();
         let (mut snap, mut path) = (snapshot.to_owned(), relative_path.to_owned());
         for _ in 0..1_000_000 {
@@ -258,6 +265,9 @@ impl<'a> Reconstructor<'a> {
                         file_offset: base,
                         len: e.size_bytes.saturating_sub(base),
                     });
+                    if base <= from {
+                        break;
+                    }
                     snap = e.base_snapshot.clone().context("append entry without base_snapshot")?;
                 }
                 Storage::Move => {
@@ -272,7 +282,7 @@ impl<'a> Reconstructor<'a> {
 
     /// A reader over bytes `from..` of `relative_path` as of `snapshot`.
     pub fn open_from(&mut self, snapshot: &str, relative_path: &str, from: u64) -> Result<ChainReader> {
-        let pieces = self.pieces(snapshot, relative_path)?;
+        let pieces = self.pieces_from(snapshot, relative_path, from)?;
         let mut readers: Vec<(Box<dyn Read>, u64)> = Vec::new();
         for p in pieces {
             let end = p.file_offset + p.len;

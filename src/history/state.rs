@@ -33,6 +33,9 @@ use crate::fsutil;
 
 /// How many recent imports the head remembers the touched conversations of.
 const RECENT_IMPORTS: usize = 512;
+/// An import that touched more conversations than this is remembered as "many" (a baseline
+/// import touches thousands: listing them would make the head, read on every commit, large).
+const RECENT_IDS_MAX: usize = 64;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ImportHead {
@@ -47,9 +50,10 @@ pub struct ImportHead {
     /// write was lost to a crash, the next import writes it from here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_manifest: Option<ImportManifest>,
-    /// (import sequence, conversations it added records to), newest last, bounded.
+    /// (import sequence, conversations it added records to, or None for "too many to list"),
+    /// newest last, bounded.
     #[serde(default)]
-    pub recent: VecDeque<(u64, Vec<String>)>,
+    pub recent: VecDeque<(u64, Option<Vec<String>>)>,
 }
 
 impl ImportHead {
@@ -57,19 +61,17 @@ impl ImportHead {
         self.committed_seq + 1
     }
 
-    /// The conversations that imports in `(after, upto]` touched, or None when the head no
-    /// longer remembers all of them (the caller then considers every conversation).
+    /// The conversations that imports in `(after, upto]` touched, or None when the head does not
+    /// remember all of them (too old, or too many): the caller then considers every one.
     pub fn touched_between(&self, after: u64, upto: u64) -> Option<Vec<String>> {
         let oldest = self.recent.front().map_or(self.committed_seq + 1, |(seq, _)| *seq);
         if after + 1 < oldest && after < self.committed_seq {
             return None;
         }
-        let mut ids: Vec<String> = self
-            .recent
-            .iter()
-            .filter(|(seq, _)| *seq > after && *seq <= upto)
-            .flat_map(|(_, ids)| ids.iter().cloned())
-            .collect();
+        let mut ids: Vec<String> = Vec::new();
+        for (_, touched) in self.recent.iter().filter(|(seq, _)| *seq > after && *seq <= upto) {
+            ids.extend(touched.as_ref()?.iter().cloned());
+        }
         ids.sort();
         ids.dedup();
         Some(ids)
@@ -240,12 +242,38 @@ impl StateStore {
         crate::fault::point("import.before_state_write");
         head.schema_version = STATE_SCHEMA_VERSION;
         head.committed_seq = seq;
-        head.recent.push_back((seq, spans.keys().cloned().collect()));
+        let touched = (spans.len() <= RECENT_IDS_MAX).then(|| spans.keys().cloned().collect());
+        head.recent.push_back((seq, touched));
         while head.recent.len() > RECENT_IMPORTS {
             head.recent.pop_front();
         }
         fsutil::write_json_atomic(&self.dir.join("import-head.json"), &head)?;
         self.head = head;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(committed: u64, recent: &[(u64, Option<&[&str]>)]) -> ImportHead {
+        ImportHead {
+            committed_seq: committed,
+            recent: recent
+                .iter()
+                .map(|(s, ids)| (*s, ids.map(|i| i.iter().map(|x| x.to_string()).collect())))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn touched_between_lists_only_what_it_remembers() {
+        let h = head(5, &[(3, Some(&["a"])), (4, None), (5, Some(&["b", "a"]))]);
+        assert_eq!(h.touched_between(4, 5), Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(h.touched_between(3, 5), None, "import 4 touched too many to list");
+        assert_eq!(h.touched_between(1, 5), None, "import 2 is no longer remembered");
+        assert_eq!(h.touched_between(5, 5), Some(vec![]));
     }
 }
