@@ -25,60 +25,19 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::conversation::update_conversation;
 use super::lines::{Line, LineSplitter};
+use super::manifest::{ImportCounts, ImportManifest};
 use super::state::{ImportHead, StateStore};
 use super::{
-    ConversationState, Cursor, EventStore, MAX_TRACKED_PATHS, NORMALIZATION_VERSION, Record, STATE_SCHEMA_VERSION,
-    SourceRef, Span, record_id, remember,
+    ConversationState, Cursor, EventStore, NORMALIZATION_VERSION, Record, STATE_SCHEMA_VERSION, SourceRef, Span,
+    record_id, remember,
 };
 use crate::cli::ImportArgs;
 use crate::codex::{Item, ItemKind, LineParser, LineStats, parse_json_document};
 use crate::fsutil;
 use crate::objects::{EXPORT_MANIFEST, FileKind, ObjectStore, Reconstructor, Storage};
 use crate::roots::Roots;
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ImportCounts {
-    pub transcripts_read: u64,
-    /// Transcript bytes read from the archive (the import's cost).
-    pub bytes_read: u64,
-    pub conversations_seen: u64,
-    /// User and assistant messages parsed (before de-duplication against history).
-    pub messages_seen: u64,
-    pub new_records: u64,
-    pub new_messages: u64,
-    /// Second-channel copies of a message plus records already in history.
-    pub duplicates_skipped: u64,
-    /// Blank, malformed, oversized and unreadable lines.
-    pub lines_skipped: u64,
-    pub lines_malformed: u64,
-    pub lines_unrecognized: u64,
-    pub lines_fork_copied: u64,
-    /// Files whose last line is incomplete (imported once complete).
-    pub pending_tails: u64,
-    /// Files that could not be read or decoded (corrupt .zst, …); their good part is kept.
-    pub files_with_errors: u64,
-    /// Credentials replaced by `[REDACTED:<kind>]` in the new records (see `redact`).
-    #[serde(default)]
-    pub redactions: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImportManifest {
-    pub schema_version: u32,
-    pub manifest_kind: String,
-    pub import_id: String,
-    pub import_seq: u64,
-    pub snapshot_name: String,
-    /// Relative to the objects root.
-    pub snapshot_manifest_relative_path: String,
-    pub imported_at: String,
-    pub normalization_version: u32,
-    pub conversations_touched: Vec<String>,
-    #[serde(default)]
-    pub problems: Vec<String>,
-    pub counts: ImportCounts,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportOutcome {
@@ -584,81 +543,6 @@ impl Importer<'_> {
 fn path_class(rel: &str) -> &'static str {
     let _ = rel;
     "codex-transcript"
-}
-
-fn update_conversation(c: &mut ConversationState, item: &Item) {
-    if let Some(ts) = &item.ts {
-        if c.first_ts.is_none() {
-            c.first_ts = Some(ts.clone());
-        }
-        c.last_ts = Some(ts.clone());
-    }
-    match &item.kind {
-        ItemKind::SessionMeta { cwd, git_repository_url, forked_from_id, .. } => {
-            if let Some(cwd) = cwd {
-                remember(&mut c.cwds, cwd, 64);
-                c.last_cwd = Some(cwd.clone());
-            }
-            if let Some(url) = git_repository_url {
-                remember(&mut c.remotes, url, 16);
-            }
-            if forked_from_id.is_some() {
-                c.forked_from_id = forked_from_id.clone();
-            }
-        }
-        ItemKind::Cwd { cwd } => {
-            remember(&mut c.cwds, cwd, 64);
-            c.last_cwd = Some(cwd.clone());
-        }
-        ItemKind::UserMessage { text, .. } if c.title.is_none() => {
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-            if !first.is_empty() {
-                c.title = Some(first.chars().take(80).collect());
-            }
-        }
-        ItemKind::ThreadRenamed { name } => {
-            c.title = Some(name.clone());
-            c.title_explicit = true;
-        }
-        ItemKind::ToolCall { files_touched, workdir, .. } => {
-            for f in files_touched {
-                if let Some(abs) = resolve_path(f, workdir.as_deref().or(c.last_cwd.as_deref())) {
-                    remember(&mut c.touched, &abs, MAX_TRACKED_PATHS);
-                }
-            }
-        }
-        ItemKind::FilesTouched { paths, .. } => {
-            for f in paths {
-                if let Some(abs) = resolve_path(f, c.last_cwd.as_deref()) {
-                    remember(&mut c.touched, &abs, MAX_TRACKED_PATHS);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// An absolute form of a path written in a transcript (relative ones against the cwd).
-pub fn resolve_path(path: &str, cwd: Option<&str>) -> Option<String> {
-    let p = Path::new(path);
-    if p.is_absolute() {
-        return Some(normalize(p));
-    }
-    cwd.map(|cwd| normalize(&Path::new(cwd).join(p)))
-}
-
-fn normalize(p: &Path) -> String {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out.display().to_string()
 }
 
 fn load_ids(path: &Path, committed: u64) -> Result<HashSet<String>> {

@@ -16,16 +16,17 @@
 //! tail of a crashed import and is cut before the next append) and one *span* per import that
 //! added to it, which is how a commit's window is found without scanning history.
 
+mod conversation;
 mod import;
 mod lines;
+mod manifest;
 mod state;
 
+pub use conversation::resolve_path;
+pub use manifest::{ImportCounts, ImportManifest};
 pub use state::{ImportHead, StateStore};
 
-pub use import::{
-    ImportCounts, ImportManifest, ImportOutcome, import_id_for, import_pending, import_snapshot,
-    recover_pending_manifest, resolve_path, run,
-};
+pub use import::{ImportOutcome, import_id_for, import_pending, import_snapshot, recover_pending_manifest, run};
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 

@@ -1,0 +1,266 @@
+//! Storing one source file per its plan: into the snapshot being built and into `latest/`, in
+//! one read of the source. Source read failures are tagged (the export skips the file and goes
+//! on); a failure to write the store stops the export.
+
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::archive::{ArchiveWriter, stored_name};
+use super::recovery::source_err;
+use super::scan::SourceFile;
+use super::{ExportState, PREFIX_CHECK_BYTES, StateEntry};
+use crate::fsutil;
+use crate::objects::{ExportCounts, FileEntry, FileKind, ObjectStore, Storage};
+
+/// What to do with one source file.
+pub(super) enum Plan {
+    /// An unchanged session index: hard-linked from the snapshot that stored it (every
+    /// snapshot holds one, and recompressing an unchanged file on every commit is waste).
+    Relink,
+    Unchanged,
+    Whole,
+    Append {
+        base_size: u64,
+    },
+    Move {
+        from: String,
+    },
+}
+
+pub(super) fn same_identity(s: &SourceFile, e: &StateEntry) -> bool {
+    s.ino == e.ino && s.dev == e.dev
+}
+
+/// Compares a head and a tail window of `latest/<rel>` with the source: cheap evidence that the
+/// old content is still the source's prefix.
+fn prefix_still_matches(source: &mut File, latest: &Path, old_size: u64, counts: &mut ExportCounts) -> bool {
+    let Ok(mut old) = File::open(latest) else { return false };
+    match old.metadata() {
+        Ok(m) if m.len() >= old_size => {}
+        _ => return false,
+    }
+    let windows = [(0, PREFIX_CHECK_BYTES.min(old_size)), (old_size.saturating_sub(PREFIX_CHECK_BYTES), old_size)];
+    for (start, end) in windows {
+        let len = (end - start) as usize;
+        counts.bytes_compared += len as u64;
+        let (mut a, mut b) = (vec![0u8; len], vec![0u8; len]);
+        let ok = source.seek(SeekFrom::Start(start)).is_ok()
+            && source.read_exact(&mut a).is_ok()
+            && old.seek(SeekFrom::Start(start)).is_ok()
+            && old.read_exact(&mut b).is_ok();
+        if !ok || a != b {
+            return false;
+        }
+    }
+    true
+}
+
+/// Copies at most `limit` bytes from `from` into every writer, hashing them. Returns what was
+/// read (a file that grows meanwhile is captured up to `limit`; one that shrinks, up to EOF).
+fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> Result<(u64, String)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut left = limit;
+    let mut total = 0u64;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match from.read(&mut buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(source_err(e)),
+        };
+        hasher.update(&buf[..n]);
+        crate::progress::inc(n as u64);
+        for out in outs.iter_mut() {
+            out.write_all(&buf[..n]).context("cannot write to the object store")?;
+        }
+        left -= n as u64;
+        total += n as u64;
+    }
+    Ok((total, hasher.finalize().to_hex().to_string()))
+}
+
+/// Stores one file per its plan: into the snapshot dir and `latest/`. Returns the snapshot
+/// entry (None when unchanged) and the new state entry.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn store_one(
+    store: &ObjectStore,
+    tmp_dir: &Path,
+    snapshot: &str,
+    rel: &str,
+    src: &SourceFile,
+    kind: FileKind,
+    plan: Plan,
+    prev: Option<&StateEntry>,
+    state: &ExportState,
+    counts: &mut ExportCounts,
+) -> Result<Option<(FileEntry, StateEntry)>> {
+    let latest_path = store.latest_dir().join(rel);
+    let state_entry = |size: u64, storage: Storage, blake3: &str, stored: u64| StateEntry {
+        kind,
+        size,
+        mtime_ns: src.mtime_ns,
+        ino: src.ino,
+        dev: src.dev,
+        snapshot: snapshot.to_owned(),
+        storage,
+        blake3: blake3.to_owned(),
+        stored_bytes: stored,
+    };
+    match plan {
+        Plan::Unchanged => {
+            counts.unchanged += 1;
+            Ok(None)
+        }
+        Plan::Relink => {
+            let prev = prev.context("relink without a previous version")?;
+            let (stored_rel, compressed) = stored_name(rel, kind);
+            let from = store.snapshot_dir(&prev.snapshot).join(&stored_rel);
+            let to = tmp_dir.join(&stored_rel);
+            let linked = prev.storage == Storage::Whole
+                && to.parent().is_some_and(|d| fsutil::create_private_dir_all(d).is_ok())
+                && fs::hard_link(&from, &to).is_ok();
+            if !linked {
+                return store_one(store, tmp_dir, snapshot, rel, src, kind, Plan::Whole, Some(prev), state, counts);
+            }
+            counts.unchanged += 1;
+            let entry = FileEntry {
+                relative_path: rel.to_owned(),
+                kind,
+                size_bytes: prev.size,
+                blake3: prev.blake3.clone(),
+                storage: Storage::Whole,
+                stored_bytes: prev.stored_bytes,
+                stored_path: Some(stored_rel),
+                compressed,
+                base_size: None,
+                base_snapshot: None,
+                moved_from: None,
+                snapshot: None,
+            };
+            // The state keeps describing the snapshot that first stored it.
+            Ok(Some((entry, prev.clone())))
+        }
+        Plan::Move { from } => {
+            let p = state.files.get(&from).context("move source vanished from state")?;
+            counts.moved += 1;
+            let entry = FileEntry {
+                relative_path: rel.to_owned(),
+                kind,
+                size_bytes: src.size,
+                blake3: p.blake3.clone(),
+                storage: Storage::Move,
+                stored_bytes: 0,
+                stored_path: None,
+                compressed: false,
+                base_size: None,
+                base_snapshot: Some(p.snapshot.clone()),
+                moved_from: Some(from.clone()),
+                snapshot: None,
+            };
+            Ok(Some((entry, state_entry(src.size, Storage::Move, &p.blake3, 0))))
+        }
+        Plan::Append { base_size } => {
+            crate::fault::before_read(&src.abs);
+            let mut file = File::open(&src.abs)
+                .map_err(source_err)
+                .with_context(|| format!("cannot open {}", src.abs.display()))?;
+            if !prefix_still_matches(&mut file, &latest_path, base_size, counts) {
+                return store_one(store, tmp_dir, snapshot, rel, src, kind, Plan::Whole, prev, state, counts);
+            }
+            let prev = prev.context("append without a previous version")?;
+            file.seek(SeekFrom::Start(base_size))
+                .map_err(source_err)
+                .with_context(|| format!("cannot seek {}", src.abs.display()))?;
+            let (stored_rel, compressed) = stored_name(rel, kind);
+            let archived = tmp_dir.join(&stored_rel);
+            fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
+            let mut out = ArchiveWriter::create(&archived, compressed)?;
+            let mut latest = fs::OpenOptions::new()
+                .write(true)
+                .open(&latest_path)
+                .with_context(|| format!("cannot open {} for appending", latest_path.display()))?;
+            // Positional: a redo after a crash rewrites the same bytes at the same place.
+            latest.set_len(base_size).with_context(|| format!("cannot truncate {}", latest_path.display()))?;
+            latest.seek(SeekFrom::Start(base_size))?;
+            let (n, hash) = tee_copy(&mut file, src.size - base_size, &mut [&mut out, &mut latest])
+                .with_context(|| format!("cannot copy the appended bytes of {}", src.abs.display()))?;
+            let stored = out.finish_and_sync(&archived)?;
+            latest.sync_data().with_context(|| format!("cannot sync {}", latest_path.display()))?;
+            counts.stored_append += 1;
+            counts.bytes_read += n;
+            counts.bytes_stored += stored;
+            let size = base_size + n;
+            let entry = FileEntry {
+                relative_path: rel.to_owned(),
+                kind,
+                size_bytes: size,
+                blake3: hash.clone(),
+                storage: Storage::Append,
+                stored_bytes: stored,
+                stored_path: Some(stored_rel),
+                compressed,
+                base_size: Some(base_size),
+                base_snapshot: Some(prev.snapshot.clone()),
+                moved_from: None,
+                snapshot: None,
+            };
+            let mut st = state_entry(size, Storage::Append, &hash, stored);
+            if n < src.size - base_size {
+                // It shrank while we read: describe what we have, re-examine next time.
+                st.mtime_ns = 0;
+            }
+            Ok(Some((entry, st)))
+        }
+        Plan::Whole => {
+            crate::fault::before_read(&src.abs);
+            let mut file = File::open(&src.abs)
+                .map_err(source_err)
+                .with_context(|| format!("cannot open {}", src.abs.display()))?;
+            let (stored_rel, compressed) = stored_name(rel, kind);
+            let archived = tmp_dir.join(&stored_rel);
+            fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
+            let mut out = ArchiveWriter::create(&archived, compressed)?;
+            let latest_dir = latest_path.parent().context("path without parent")?;
+            fsutil::create_private_dir_all(latest_dir)?;
+            let mut latest_tmp = tempfile::Builder::new()
+                .prefix(".tmp-")
+                .tempfile_in(latest_dir)
+                .with_context(|| format!("cannot create a temporary file in {}", latest_dir.display()))?;
+            let (n, hash) = tee_copy(&mut file, src.size, &mut [&mut out, latest_tmp.as_file_mut()])
+                .with_context(|| format!("cannot copy {}", src.abs.display()))?;
+            let stored = out.finish_and_sync(&archived)?;
+            latest_tmp.as_file().sync_data()?;
+            latest_tmp
+                .persist(&latest_path)
+                .map_err(|e| e.error)
+                .with_context(|| format!("cannot write {}", latest_path.display()))?;
+            counts.stored_whole += 1;
+            counts.bytes_read += n;
+            counts.bytes_stored += stored;
+            let entry = FileEntry {
+                relative_path: rel.to_owned(),
+                kind,
+                size_bytes: n,
+                blake3: hash.clone(),
+                storage: Storage::Whole,
+                stored_bytes: stored,
+                stored_path: Some(stored_rel),
+                compressed,
+                base_size: None,
+                base_snapshot: None,
+                moved_from: None,
+                snapshot: None,
+            };
+            let mut st = state_entry(n, Storage::Whole, &hash, stored);
+            if n != src.size {
+                st.mtime_ns = 0;
+            }
+            Ok(Some((entry, st)))
+        }
+    }
+}
