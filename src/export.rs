@@ -8,8 +8,8 @@
 //!
 //! Order of writes (crash safety): the snapshot directory is built under a temp name and renamed
 //! into place; then `latest/` is updated (appends are positional, so a redo is idempotent); then
-//! the `latest/` manifest; then the exporter state, last — until it advances, the next export
-//! simply redoes the work.
+//! the `latest/` manifest; then the exporter state (only when a file changed); last the small
+//! export head naming the snapshot — until it advances, the next export simply redoes the work.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;

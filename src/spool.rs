@@ -184,8 +184,9 @@ impl Spool {
             let Some(lock) = self.lock(wait)? else { return Ok(handled) };
             let _ = fs::write(self.dir.join("worker.pid"), format!("{}\n", std::process::id()));
             for (entry, end) in self.pending()? {
-                if !entry.sha.is_empty() {
-                    self.capture_one(&entry, roots);
+                match entry.hook.strip_prefix("post-rewrite-") {
+                    Some(kind) => self.link_one(&entry, kind, roots),
+                    None => self.capture_one(&entry, roots),
                 }
                 fsutil::write_atomic(&self.done_path(), format!("{end}\n").as_bytes())?;
                 handled += 1;
@@ -197,6 +198,11 @@ impl Spool {
         }
     }
 
+    /// Where the hook saved git's `old new` pairs for a queued post-rewrite (`<new HEAD>`).
+    pub fn pairs_path(&self, head_sha: &str) -> PathBuf {
+        self.dir.join(format!("rewrite-{head_sha}.pairs"))
+    }
+
     fn capture_one(&self, e: &Entry, roots: &RootArgs) {
         let req = CaptureRequest {
             repo_root: e.work_tree.clone(),
@@ -205,8 +211,34 @@ impl Spool {
             queued_at: Some(e.queued_at),
             ..Default::default()
         };
-        let (status, verdict, message) = match capture::capture(&req) {
-            Ok(o) => (0, "ok", o.manifest_path.map(|p| p.display().to_string()).unwrap_or_default()),
+        let result =
+            capture::capture(&req).map(|o| o.manifest_path.map(|p| p.display().to_string()).unwrap_or_default());
+        self.record(e, result);
+    }
+
+    /// A queued post-rewrite: links the rewritten commits with the pairs the hook saved.
+    fn link_one(&self, e: &Entry, kind: &str, roots: &RootArgs) {
+        let path = self.pairs_path(&e.sha);
+        let result = fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the saved post-rewrite pairs {}", path.display()))
+            .and_then(|text| {
+                crate::hooks::rewrite::link(&crate::hooks::rewrite::Rewrite {
+                    repo_root: e.work_tree.clone(),
+                    roots: roots.overrides(),
+                    kind: kind.to_owned(),
+                    pairs: crate::hooks::rewrite::parse_pairs(&text),
+                    head: Some(e.sha.clone()),
+                })
+            })
+            .map(|()| format!("linked the commits rewritten by {kind}"));
+        self.record(e, result);
+        let _ = fs::remove_file(&path);
+    }
+
+    /// Logs how an entry went, as the shell block logs a synchronous run.
+    fn record(&self, e: &Entry, result: Result<String>) {
+        let (status, verdict, message) = match result {
+            Ok(message) => (0, "ok", message),
             Err(err) => match err.downcast_ref::<ExitStatusError>() {
                 Some(s) if s.code == capture::EXIT_ALREADY_CAPTURED => (3, "ok", s.message.clone()),
                 _ => {

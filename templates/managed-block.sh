@@ -47,20 +47,28 @@ nexus_hook_run() (
     "$nexus_out" >>"$nexus_log" 2>/dev/null
   exit 0
 )
-# nexus_hook_spool HOOK: queues HEAD for a detached capture and returns at once (a commit pays a
-# few milliseconds, not the capture): appends `<time> <hook> <sha> <work tree>` to the spool
-# under the common git dir, then starts a capture worker in the background unless one is alive.
-# A rebase is left to post-rewrite. NEXUS_HOOK_SYNC=1 captures synchronously instead.
+# nexus_hook_spool HOOK [PAIRS]: queues HEAD for a detached capture and returns at once (a
+# commit pays a few milliseconds, not the capture): appends `<time> <hook> <sha> <work tree>`
+# to the spool under the common git dir, then starts a worker in the background unless one is
+# alive. HOOK post-rewrite-<kind> with the file of git's `old new` PAIRS queues the linking of
+# rewritten commits instead. A post-commit or an amend during a rebase is left to the rebase's
+# own post-rewrite. NEXUS_HOOK_SYNC=1 runs nexus synchronously instead.
 nexus_hook_spool() (
   if [ "${NEXUS_HOOK_SYNC:-}" = 1 ]; then
-    nexus_hook_run "$1" capture-codex-commit-checkpoint --quiet --hook "$1"
+    case $1 in
+      post-rewrite-*)
+        nexus_hook_run post-rewrite link-rewritten-codex-commit-checkpoints --kind "${1#post-rewrite-}" <"$2" ;;
+      *) nexus_hook_run "$1" capture-codex-commit-checkpoint --quiet --hook "$1" ;;
+    esac
     exit 0
   fi
   nexus_git=${GIT_INDEX_FILE%/*}
   if [ -z "${GIT_INDEX_FILE:-}" ] || [ ! -f "$nexus_git/HEAD" ]; then
     nexus_git=$(git rev-parse --git-dir 2>/dev/null) || exit 0
   fi
-  if [ -d "$nexus_git/rebase-merge" ] || [ -d "$nexus_git/rebase-apply" ]; then exit 0; fi
+  if [ "$1" != post-rewrite-rebase ] && { [ -d "$nexus_git/rebase-merge" ] || [ -d "$nexus_git/rebase-apply" ]; }; then
+    exit 0
+  fi
   # HEAD without forking git: the loose ref a commit has just written (else ask git).
   nexus_sha=
   IFS= read -r nexus_head <"$nexus_git/HEAD" 2>/dev/null
@@ -78,6 +86,7 @@ nexus_hook_spool() (
   [ -d "$nexus_spool" ] || mkdir -p "$nexus_spool" 2>/dev/null
   # No time field (`-`): forking `date` would cost the commit a millisecond; the worker takes
   # the queue file's modification time instead.
+  if [ -n "${2:-}" ]; then cp "$2" "$nexus_spool/rewrite-$nexus_sha.pairs" 2>/dev/null || exit 0; fi
   printf '%s\t%s\t%s\t%s\n' - "$1" "$nexus_sha" "$PWD" >>"$nexus_spool/queue" 2>/dev/null || exit 0
   nexus_pid=
   [ -f "$nexus_spool/worker.pid" ] && IFS= read -r nexus_pid <"$nexus_spool/worker.pid" 2>/dev/null

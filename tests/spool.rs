@@ -87,3 +87,56 @@ fn spool_entry_no_worker_took_is_captured_late_by_the_next_command_and_audited()
     let out = env.nexus_assert().args(["audit", "--json", "--repo-root"]).arg(&repo).output().unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("spool_stuck"));
 }
+
+#[test]
+fn spool_a_rebase_queues_one_rewrite_that_links_every_rewritten_commit() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("rebased");
+    env.seed_codex_home();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    let base = git_detached(&env, &repo, &["rev-parse", "HEAD"]);
+    let mut originals = Vec::new();
+    for i in 0..4 {
+        fs::write(repo.join(format!("f{i}.txt")), "x\n").unwrap();
+        git_detached(&env, &repo, &["add", "-A"]);
+        git_detached(&env, &repo, &["commit", "-q", "-m", &format!("work {i}")]);
+        originals.push(git_detached(&env, &repo, &["rev-parse", "HEAD"]));
+    }
+    for sha in &originals {
+        wait_for_checkpoint(&env, sha);
+    }
+    // Reword every commit: a real rebase with a post-rewrite of 4 pairs.
+    let out = env
+        .git_cmd(&repo, &["rebase", "-q", "-i", &base])
+        .env_remove("NEXUS_HOOK_SYNC")
+        .env("GIT_SEQUENCE_EDITOR", "sed -i -e 's/^pick/reword/'")
+        .env("GIT_EDITOR", "sed -i -e '1s/$/ (reworded)/'")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rewritten: Vec<String> = git_detached(&env, &repo, &["rev-list", "--reverse", &format!("{base}..HEAD")])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(rewritten.len(), 4);
+    env.nexus_assert().args(["drain-codex-commit-spool", "--repo-root"]).arg(&repo).assert().success();
+    for (old, new) in originals.iter().zip(&rewritten) {
+        let m = wait_for_checkpoint(&env, new);
+        assert_eq!(m.rewritten_from.as_deref(), Some(old.as_str()), "{new} links back to {old}");
+        assert_eq!(m.rewrite_kind.as_deref(), Some("rebase"));
+    }
+    // The rebase queued one post-rewrite entry, not a capture per replayed commit.
+    let queue = fs::read_to_string(repo.join(".git/nexus-hooks/spool/queue")).unwrap();
+    let rewrites = queue.lines().filter(|l| l.contains("\tpost-rewrite-rebase\t")).count();
+    let commits = queue.lines().filter(|l| l.contains("\tpost-commit\t")).count();
+    assert_eq!((rewrites, commits), (1, 4), "{queue}");
+    assert!(!queue.contains("post-rewrite-amend"), "rewords inside the rebase queue nothing: {queue}");
+    assert!(
+        !fs::read_dir(repo.join(".git/nexus-hooks/spool"))
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".pairs"))
+    );
+    let log = env.hook_log(&repo);
+    assert!(!log.contains("FAILED"), "{log}");
+}

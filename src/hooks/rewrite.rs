@@ -7,7 +7,7 @@
 //! An amend inside a rebase (reword, squash, an `edit` stop) waits for the rebase's own report.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -18,7 +18,7 @@ use crate::checkpoint::{self, CheckpointManifest};
 use crate::cli::ExitStatusError;
 use crate::gitfacts::{self, CommitFacts, RepoFacts};
 use crate::lock;
-use crate::roots::Roots;
+use crate::roots::{RootOverrides, Roots};
 
 /// `old new` pairs as git writes them (a third field, when present, is ignored).
 pub fn parse_pairs(input: &str) -> Vec<(String, String)> {
@@ -36,19 +36,46 @@ pub fn parse_pairs(input: &str) -> Vec<(String, String)> {
 pub fn run(args: &RewriteArgs) -> Result<ExitCode> {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).context("cannot read the old/new pairs on standard input")?;
-    let pairs = parse_pairs(&input);
-    let overrides = args.roots.overrides();
-    let roots = Roots::resolve(&overrides)?;
-    let es_root = roots.event_store.path.clone();
     let repo = gitfacts::open(&args.repo_root)?;
-    let facts = gitfacts::repo_facts(&repo)?;
-    let head = gitfacts::head_commit(&repo)?;
-    let kind = args.kind.clone();
-    if kind == "amend" && gitfacts::rebase_in_progress(&repo) {
+    if args.kind == "amend" && gitfacts::rebase_in_progress(&repo) {
         // A `reword`, `squash` or an amend at an `edit` stop: git reports the whole rebase
         // (original -> final) in its closing post-rewrite, which links everything at once.
         return Ok(ExitCode::SUCCESS);
     }
+    let rewrite = Rewrite {
+        repo_root: args.repo_root.clone(),
+        roots: args.roots.overrides(),
+        kind: args.kind.clone(),
+        pairs: parse_pairs(&input),
+        head: None,
+    };
+    link(&rewrite)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What one post-rewrite reported.
+pub struct Rewrite {
+    pub repo_root: PathBuf,
+    pub roots: RootOverrides,
+    /// `amend` or `rebase`.
+    pub kind: String,
+    pub pairs: Vec<(String, String)>,
+    /// HEAD when git ran the hook (the spool worker runs later, when HEAD may have moved on);
+    /// None: HEAD now.
+    pub head: Option<String>,
+}
+
+/// Links each rewritten commit to its original's checkpoint and captures HEAD once.
+pub fn link(rw: &Rewrite) -> Result<()> {
+    let (pairs, overrides, kind) = (&rw.pairs, rw.roots.clone(), rw.kind.clone());
+    let roots = Roots::resolve(&overrides)?;
+    let es_root = roots.event_store.path.clone();
+    let repo = gitfacts::open(&rw.repo_root)?;
+    let facts = gitfacts::repo_facts(&repo)?;
+    let head = match &rw.head {
+        Some(sha) => gitfacts::resolve_commit(&repo, sha)?,
+        None => gitfacts::head_commit(&repo)?,
+    };
 
     // 1. Every rewritten commit but HEAD: derive from the original's checkpoint, if it had one.
     if pairs.iter().any(|(_, new)| *new != head.sha) {
@@ -84,8 +111,9 @@ pub fn run(args: &RewriteArgs) -> Result<ExitCode> {
         (Some(_), None) => {}
         (None, from) => {
             let req = CaptureRequest {
-                repo_root: args.repo_root.clone(),
+                repo_root: rw.repo_root.clone(),
                 roots: overrides,
+                commit: Some(head.sha.clone()),
                 force: false,
                 rewrite_kind: from.as_ref().map(|_| kind.clone()),
                 rewritten_from: from,
@@ -101,7 +129,7 @@ pub fn run(args: &RewriteArgs) -> Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The manifest of a rewritten commit: the original's snapshot, import and conversations, the
