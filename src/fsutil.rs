@@ -55,13 +55,75 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file().sync_all().with_context(|| format!("cannot sync {}", path.display()))?;
+    sync_file(tmp.as_file(), path)?;
     tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot replace {}", path.display()))?;
     sync_dir(dir)
 }
 
 pub fn sync_dir(dir: &Path) -> Result<()> {
+    if DEFERRED.get() {
+        return Ok(());
+    }
     File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync directory {}", dir.display()))
+}
+
+/// Above this many files, a step defers its per-file syncs to one `syncfs` (see
+/// [`DeferredSync`]); below it, per-file fsync is cheaper than syncing the whole filesystem.
+pub const BATCH_SYNC_FILES: usize = 64;
+
+thread_local! {
+    static DEFERRED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While active, [`sync_file`] and [`sync_dir`] do nothing, and [`flush_deferred`] makes every
+/// write durable at once with `syncfs` — before the commit point that makes them visible. A
+/// first capture writes thousands of files: one sync each, plus one per directory entry, cost
+/// more than everything else it does. Dropping the guard without flushing only ends the batch
+/// (an error path: nothing was committed).
+pub struct DeferredSync {
+    active: bool,
+}
+
+impl DeferredSync {
+    pub fn begin(files: usize) -> DeferredSync {
+        let active = files > BATCH_SYNC_FILES;
+        if active {
+            DEFERRED.set(true);
+        }
+        DeferredSync { active }
+    }
+}
+
+impl Drop for DeferredSync {
+    fn drop(&mut self) {
+        if self.active {
+            DEFERRED.set(false);
+        }
+    }
+}
+
+/// Ends a deferred batch by syncing the filesystem that holds `dir`; nothing when no batch is
+/// active.
+pub fn flush_deferred(dir: &Path) -> Result<()> {
+    if !DEFERRED.get() {
+        return Ok(());
+    }
+    let d = File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
+    // SAFETY: syncfs takes a valid open descriptor, which `d` owns for the call's duration.
+    if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&d)) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("cannot sync the filesystem of {}", dir.display()));
+    }
+    DEFERRED.set(false);
+    Ok(())
+}
+
+/// `fsync` of a file, unless a [`DeferredSync`] batch is active.
+pub fn sync_file(file: &File, path: &Path) -> Result<()> {
+    if DEFERRED.get() {
+        return Ok(());
+    }
+    file.sync_all().with_context(|| format!("cannot sync {}", path.display()))
 }
 
 pub fn write_toml_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {

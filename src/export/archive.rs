@@ -47,7 +47,7 @@ impl ArchiveWriter {
             ArchiveWriter::Plain(f) => f,
             ArchiveWriter::Zstd(enc) => enc.finish().with_context(|| format!("cannot finish {}", path.display()))?,
         };
-        file.sync_all().with_context(|| format!("cannot sync {}", path.display()))?;
+        crate::fsutil::sync_file(&file, path)?;
         Ok(file.metadata().with_context(|| format!("cannot stat {}", path.display()))?.len())
     }
 }

@@ -190,7 +190,7 @@ pub(super) fn store_one(
             let (n, hash) = tee_copy(&mut file, src.size - base_size, &mut [&mut out, &mut latest])
                 .with_context(|| format!("cannot copy the appended bytes of {}", src.abs.display()))?;
             let stored = out.finish_and_sync(&archived)?;
-            latest.sync_data().with_context(|| format!("cannot sync {}", latest_path.display()))?;
+            fsutil::sync_file(&latest, &latest_path)?;
             counts.stored_append += 1;
             counts.bytes_read += n;
             counts.bytes_stored += stored;
@@ -234,7 +234,7 @@ pub(super) fn store_one(
             let (n, hash) = tee_copy(&mut file, src.size, &mut [&mut out, latest_tmp.as_file_mut()])
                 .with_context(|| format!("cannot copy {}", src.abs.display()))?;
             let stored = out.finish_and_sync(&archived)?;
-            latest_tmp.as_file().sync_data()?;
+            fsutil::sync_file(latest_tmp.as_file(), &latest_path)?;
             latest_tmp
                 .persist(&latest_path)
                 .map_err(|e| e.error)

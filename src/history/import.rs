@@ -471,7 +471,9 @@ impl Importer<'_> {
     }
 
     fn finish(mut self, objects: &ObjectStore, manifest_path: &Path) -> Result<ImportOutcome> {
-        // Make the records durable before anything says they were imported.
+        // Make the records durable before anything says they were imported (one syncfs for a
+        // large import, flushed by the state commit before its head is written).
+        let _batch = fsutil::DeferredSync::begin(self.writes.len() + self.cursors.len() + self.conversations.len());
         let mut touched = Vec::new();
         let mut spans = BTreeMap::new();
         for (conv, w) in &mut self.writes {
@@ -481,7 +483,7 @@ impl Importer<'_> {
                     .map_err(|e| e.into_error())
                     .with_context(|| format!("cannot flush the history of {conv}"))?;
                 crate::fault::point("import.after_canonical_append");
-                file.sync_all().with_context(|| format!("cannot sync the history of {conv}"))?;
+                fsutil::sync_file(&file, &self.es.conversation_path(conv))?;
             }
             let c = self.conversations.get_mut(conv).context("conversation loaded")?;
             c.canonical_len = w.span.end;

@@ -230,7 +230,7 @@ impl StateStore {
             f.set_len(conv.spans_len).with_context(|| format!("cannot truncate {}", path.display()))?;
             f.seek(SeekFrom::Start(conv.spans_len))?;
             f.write_all(&line).with_context(|| format!("cannot append to {}", path.display()))?;
-            f.sync_data().with_context(|| format!("cannot sync {}", path.display()))?;
+            fsutil::sync_file(&f, &path)?;
             conv.spans_len += line.len() as u64;
         }
         for (id, conv) in conversations.iter() {
@@ -239,6 +239,9 @@ impl StateStore {
         if let Some(titles) = titles {
             self.write_version(&self.dir.join("titles.json"), seq, Some(titles))?;
         }
+        // A large import deferred its syncs: everything it wrote is made durable here, before
+        // the head that commits it.
+        fsutil::flush_deferred(&self.dir)?;
         crate::fault::point("import.before_state_write");
         head.schema_version = STATE_SCHEMA_VERSION;
         head.committed_seq = seq;
