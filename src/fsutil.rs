@@ -60,6 +60,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+/// The entries of a directory, sorted; a missing directory has none.
+pub fn list_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        out.push(entry.with_context(|| format!("cannot list {}", dir.display()))?.path());
+    }
+    out.sort();
+    Ok(out)
+}
+
 pub fn sync_dir(dir: &Path) -> Result<()> {
     if DEFERRED.get() {
         return Ok(());

@@ -105,20 +105,6 @@ pub fn verify(roots: &Roots) -> Result<VerifyReport> {
     Ok(r)
 }
 
-fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        out.push(entry.with_context(|| format!("cannot list {}", dir.display()))?.path());
-    }
-    out.sort();
-    Ok(out)
-}
-
 fn name_of(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
@@ -144,7 +130,7 @@ fn hash_reader(mut reader: impl Read) -> std::io::Result<(u64, blake3::Hash)> {
 /// Checks every snapshot; returns the names of those with a readable manifest.
 fn check_archive(store: &ObjectStore, r: &mut VerifyReport) -> Result<Vec<String>> {
     let mut names = Vec::new();
-    for dir in list_dir(&store.archive_dir())? {
+    for dir in fsutil::list_dir(&store.archive_dir())? {
         let name = name_of(&dir);
         if name.starts_with(".partial-") {
             r.warning(&dir, "unfinished snapshot of an interrupted export (the next export removes it)");
@@ -302,7 +288,7 @@ fn check_latest(store: &ObjectStore, r: &mut VerifyReport) -> Result<()> {
 }
 
 fn check_imports(es: &EventStore, snapshots: &[String], r: &mut VerifyReport) -> Result<()> {
-    for path in list_dir(&es.imports_dir())? {
+    for path in fsutil::list_dir(&es.imports_dir())? {
         if path.extension().is_none_or(|x| x != "toml") {
             continue;
         }
@@ -319,8 +305,8 @@ fn check_imports(es: &EventStore, snapshots: &[String], r: &mut VerifyReport) ->
 }
 
 fn check_checkpoints(es: &EventStore, store: &ObjectStore, snapshots: &[String], r: &mut VerifyReport) -> Result<()> {
-    for slug_dir in list_dir(&es.checkpoints_dir())? {
-        for path in list_dir(&slug_dir)? {
+    for slug_dir in fsutil::list_dir(&es.checkpoints_dir())? {
+        for path in fsutil::list_dir(&slug_dir)? {
             if path.is_dir() || path.extension().is_none_or(|x| x != "toml") {
                 continue; // superseded/ keeps replaced manifests as they were
             }
@@ -374,7 +360,7 @@ fn check_canonical(es: &EventStore, r: &mut VerifyReport) -> Result<()> {
     }
     let mut ids: HashMap<String, PathBuf> = HashMap::new();
     let dir = es.conversations_dir();
-    for path in list_dir(&dir)? {
+    for path in fsutil::list_dir(&dir)? {
         if path.extension().is_none_or(|x| x != "jsonl") {
             continue;
         }

@@ -17,19 +17,7 @@ use nexus::checkpoint::CheckpointManifest;
 use nexus::codex::{LineParser, parse_json_document};
 use nexus::objects::ExportManifest;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use common::Rng;
 
 const TOKENS: &[&[u8]] = &[
     b"\n",
@@ -58,33 +46,33 @@ const TOKENS: &[&[u8]] = &[
 
 fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
     // A window of at most 8 KiB keeps a debug-build iteration cheap.
-    let start = if input.len() > 8192 { rng.below(input.len() - 8192) } else { 0 };
+    let start = if input.len() > 8192 { rng.index(input.len() - 8192) } else { 0 };
     let mut data = input[start..input.len().min(start + 8192)].to_vec();
-    for _ in 0..=rng.below(8) {
-        let at = rng.below(data.len() + 1);
-        match rng.below(7) {
+    for _ in 0..=rng.index(8) {
+        let at = rng.index(data.len() + 1);
+        match rng.index(7) {
             0 if !data.is_empty() => {
                 let i = at.min(data.len() - 1);
-                data[i] ^= 1 << rng.below(8);
+                data[i] ^= 1 << rng.index(8);
             }
-            1 => data.splice(at..at, TOKENS[rng.below(TOKENS.len())].iter().copied()).for_each(drop),
+            1 => data.splice(at..at, TOKENS[rng.index(TOKENS.len())].iter().copied()).for_each(drop),
             2 if at < data.len() => {
-                let end = (at + rng.below(64)).min(data.len());
+                let end = (at + rng.index(64)).min(data.len());
                 data.drain(at..end);
             }
             3 => data.truncate(at),
             4 => {
-                let other = &corpus[rng.below(corpus.len())];
-                let s = rng.below(other.len());
-                let e = (s + rng.below(512)).min(other.len());
+                let other = &corpus[rng.index(corpus.len())];
+                let s = rng.index(other.len());
+                let e = (s + rng.index(512)).min(other.len());
                 data.splice(at..at, other[s..e].iter().copied()).for_each(drop);
             }
             5 if at < data.len() => {
-                let end = (at + rng.below(200)).min(data.len());
+                let end = (at + rng.index(200)).min(data.len());
                 let copy = data[at..end].to_vec();
                 data.splice(at..at, copy).for_each(drop);
             }
-            _ => data.splice(at..at, std::iter::repeat_n(b'\0', rng.below(64))).for_each(drop),
+            _ => data.splice(at..at, std::iter::repeat_n(b'\0', rng.index(64))).for_each(drop),
         }
     }
     data
@@ -110,11 +98,11 @@ fn check_one(rng: &mut Rng, data: &[u8], manifests: &[String]) {
     // Line parser: a save/resume at any line boundary changes nothing.
     let lines = data.iter().filter(|b| **b == b'\n').count();
     let one_pass = parse_lines(data, None);
-    assert_eq!(parse_lines(data, Some(rng.below(lines + 1))), one_pass, "resume changed the items");
+    assert_eq!(parse_lines(data, Some(rng.index(lines + 1))), one_pass, "resume changed the items");
     // The single-JSON document reader.
     let _ = parse_json_document(data, Some("rollout-fuzz.json"), &mut |_| {});
     // Manifest readers, on mutated real manifests.
-    let m = &manifests[rng.below(manifests.len())];
+    let m = &manifests[rng.index(manifests.len())];
     let text = String::from_utf8_lossy(data);
     for candidate in [text.as_ref(), m.as_str()] {
         if let Ok(parsed) = toml::from_str::<ExportManifest>(candidate) {
@@ -166,7 +154,7 @@ fn parsers_survive_mutated_fixtures() {
 
     let mut rng = Rng(seed | 1);
     for i in 0..iterations {
-        let base = corpus[rng.below(corpus.len())].clone();
+        let base = corpus[rng.index(corpus.len())].clone();
         let data = mutate(&mut rng, &base, &corpus);
         let mut inner = Rng(rng.next() | 1);
         if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| check_one(&mut inner, &data, &manifests))) {

@@ -124,14 +124,8 @@ pub fn find_by_commit(event_store_root: &Path, sha: &str) -> Result<Option<PathB
         bail!("'{sha}' is not a commit SHA");
     }
     let dir = EventStore::new(event_store_root).checkpoints_dir();
-    let entries = match fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
-    };
-    for entry in entries {
-        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-        let candidate = entry.path().join(format!("{sha}.toml"));
+    for slug_dir in fsutil::list_dir(&dir)? {
+        let candidate = slug_dir.join(format!("{sha}.toml"));
         if candidate.is_file() {
             return Ok(Some(candidate));
         }
@@ -170,14 +164,8 @@ pub fn write_manifest(event_store_root: &Path, manifest: &CheckpointManifest, re
 /// Every checkpoint of a repo slug, newest commit first.
 pub fn list_repo(event_store_root: &Path, slug: &str) -> Result<Vec<(PathBuf, CheckpointManifest)>> {
     let dir = repo_dir(&EventStore::new(event_store_root), slug);
-    let entries = match fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
-    };
     let mut out = Vec::new();
-    for entry in entries {
-        let path = entry.with_context(|| format!("cannot list {}", dir.display()))?.path();
+    for path in fsutil::list_dir(&dir)? {
         if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
             out.push((path.clone(), read_manifest(&path)?));
         }

@@ -84,6 +84,31 @@ fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> Re
     Ok((total, hasher.finalize().to_hex().to_string()))
 }
 
+/// An entry with what every storage has; the caller sets the rest.
+fn base_entry(
+    rel: &str,
+    kind: FileKind,
+    size_bytes: u64,
+    blake3: impl Into<String>,
+    storage: Storage,
+    stored_bytes: u64,
+) -> FileEntry {
+    FileEntry {
+        relative_path: rel.to_owned(),
+        kind,
+        size_bytes,
+        blake3: blake3.into(),
+        storage,
+        stored_bytes,
+        stored_path: None,
+        compressed: false,
+        base_size: None,
+        base_snapshot: None,
+        moved_from: None,
+        snapshot: None,
+    }
+}
+
 /// Stores one file per its plan: into the snapshot dir and `latest/`. Returns the snapshot
 /// entry (None when unchanged) and the new state entry.
 #[allow(clippy::too_many_arguments)]
@@ -129,18 +154,9 @@ pub(super) fn store_one(
             }
             counts.unchanged += 1;
             let entry = FileEntry {
-                relative_path: rel.to_owned(),
-                kind,
-                size_bytes: prev.size,
-                blake3: prev.blake3.clone(),
-                storage: Storage::Whole,
-                stored_bytes: prev.stored_bytes,
                 stored_path: Some(stored_rel),
                 compressed,
-                base_size: None,
-                base_snapshot: None,
-                moved_from: None,
-                snapshot: None,
+                ..base_entry(rel, kind, prev.size, prev.blake3.clone(), Storage::Whole, prev.stored_bytes)
             };
             // The state keeps describing the snapshot that first stored it.
             Ok(Some((entry, prev.clone())))
@@ -149,18 +165,9 @@ pub(super) fn store_one(
             let p = state.files.get(&from).context("move source vanished from state")?;
             counts.moved += 1;
             let entry = FileEntry {
-                relative_path: rel.to_owned(),
-                kind,
-                size_bytes: src.size,
-                blake3: p.blake3.clone(),
-                storage: Storage::Move,
-                stored_bytes: 0,
-                stored_path: None,
-                compressed: false,
-                base_size: None,
                 base_snapshot: Some(p.snapshot.clone()),
                 moved_from: Some(from.clone()),
-                snapshot: None,
+                ..base_entry(rel, kind, src.size, p.blake3.clone(), Storage::Move, 0)
             };
             Ok(Some((entry, state_entry(src.size, Storage::Move, &p.blake3, 0))))
         }
@@ -196,18 +203,11 @@ pub(super) fn store_one(
             counts.bytes_stored += stored;
             let size = base_size + n;
             let entry = FileEntry {
-                relative_path: rel.to_owned(),
-                kind,
-                size_bytes: size,
-                blake3: hash.clone(),
-                storage: Storage::Append,
-                stored_bytes: stored,
                 stored_path: Some(stored_rel),
                 compressed,
                 base_size: Some(base_size),
                 base_snapshot: Some(prev.snapshot.clone()),
-                moved_from: None,
-                snapshot: None,
+                ..base_entry(rel, kind, size, hash.clone(), Storage::Append, stored)
             };
             let mut st = state_entry(size, Storage::Append, &hash, stored);
             if n < src.size - base_size {
@@ -243,18 +243,9 @@ pub(super) fn store_one(
             counts.bytes_read += n;
             counts.bytes_stored += stored;
             let entry = FileEntry {
-                relative_path: rel.to_owned(),
-                kind,
-                size_bytes: n,
-                blake3: hash.clone(),
-                storage: Storage::Whole,
-                stored_bytes: stored,
                 stored_path: Some(stored_rel),
                 compressed,
-                base_size: None,
-                base_snapshot: None,
-                moved_from: None,
-                snapshot: None,
+                ..base_entry(rel, kind, n, hash.clone(), Storage::Whole, stored)
             };
             let mut st = state_entry(n, Storage::Whole, &hash, stored);
             if n != src.size {

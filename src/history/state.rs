@@ -154,15 +154,8 @@ impl StateStore {
     /// Every conversation with committed state (for a repository's first checkpoint and for
     /// verify). The conversation id is read from the state, not the file name.
     pub fn all_conversations(&self) -> Result<Vec<(String, ConversationState)>> {
-        let dir = self.dir.join("conversations");
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
-        };
         let mut out = Vec::new();
-        for entry in entries {
-            let path = entry.with_context(|| format!("cannot list {}", dir.display()))?.path();
+        for path in fsutil::list_dir(&self.dir.join("conversations"))? {
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
