@@ -8,8 +8,9 @@
 //!
 //! Order of writes (crash safety): the snapshot directory is built under a temp name and renamed
 //! into place; then `latest/` is updated (appends are positional, so a redo is idempotent); then
-//! the `latest/` manifest; then the exporter state (only when a file changed); last the small
-//! export head naming the snapshot — until it advances, the next export simply redoes the work.
+//! the `latest/` manifest; then the small export head naming the snapshot (the commit point:
+//! from then on the import chain reaches it); last the exporter state (only when it changed) —
+//! until it advances, the next export simply stores the same changes again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -46,7 +47,7 @@ use recovery::{SourceError, remove_partial_snapshots, remove_temp_files};
 const PREFIX_CHECK_BYTES: u64 = 4096;
 
 /// What the exporter remembers of each file in `latest/`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateEntry {
     pub kind: FileKind,
     pub size: u64,
@@ -289,17 +290,24 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         || dirty
         || !store.latest_dir().join(EXPORT_MANIFEST).exists();
     crate::fault::point("export.after_latest_update");
+    let state_changed = state.files != new_state;
     state.files = new_state;
     state.schema_version = SCHEMA_VERSION;
     if changed {
         write_latest_manifest(&store, &state, &manifest)?;
     }
-    crate::fault::point("export.before_state_write");
-    if changed || !store.state_path().exists() {
-        fsutil::write_json_atomic(&store.state_path(), &state)?;
-    }
+    // The head first: once it names this snapshot, the import chain reaches it. Were the state
+    // written first and the head lost, the next export would plan against the new state (files
+    // changed here look unchanged) while its snapshot's chain skipped this one: changes never
+    // imported. A lost state write only makes the next export store those files again.
     let head = ExportHead { schema_version: SCHEMA_VERSION, last_snapshot: Some(name.clone()) };
     fsutil::write_json_atomic(&store.head_path(), &head)?;
+    crate::fault::point("export.before_state_write");
+    // Also when only metadata moved (a rewritten but identical session index): else it would be
+    // stored whole again on every export.
+    if changed || state_changed || !store.state_path().exists() {
+        fsutil::write_json_atomic(&store.state_path(), &state)?;
+    }
     // Losing this removal (power cut) only costs one export storing grown files whole.
     if marker.exists() {
         fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;

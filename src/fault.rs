@@ -74,6 +74,7 @@ pub const POINTS: &[&str] = &[
     "export.before_state_write",
     "import.after_canonical_append",
     "import.after_canonical_sync",
+    "import.before_state_write",
     "import.after_state_write",
     "import.after_manifest",
     "capture.before_checkpoint_write",
