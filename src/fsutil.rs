@@ -55,6 +55,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    if DEFERRED.get() {
+        // The rename waits for the batch's syncfs: a rename must never reach the disk before
+        // the data it exposes (a power cut would leave an empty file under the final name).
+        STAGED.with_borrow_mut(|staged| staged.push((tmp.into_temp_path(), path.to_path_buf())));
+        return Ok(());
+    }
     sync_file(tmp.as_file(), path)?;
     tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot replace {}", path.display()))?;
     sync_dir(dir)
@@ -88,13 +94,17 @@ pub const BATCH_SYNC_FILES: usize = 64;
 
 thread_local! {
     static DEFERRED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Atomic writes of the active batch: written, not yet renamed into place.
+    static STAGED: std::cell::RefCell<Vec<(tempfile::TempPath, std::path::PathBuf)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// While active, [`sync_file`] and [`sync_dir`] do nothing, and [`flush_deferred`] makes every
-/// write durable at once with `syncfs` — before the commit point that makes them visible. A
-/// first capture writes thousands of files: one sync each, plus one per directory entry, cost
-/// more than everything else it does. Dropping the guard without flushing only ends the batch
-/// (an error path: nothing was committed).
+/// While active, [`sync_file`] and [`sync_dir`] do nothing, [`write_atomic`] stages its rename,
+/// and [`flush_deferred`] makes every write durable at once — `syncfs`, the staged renames, and
+/// `syncfs` again — before the commit point that makes them visible. A first capture writes
+/// thousands of files: one sync each, plus one per directory entry, cost more than everything
+/// else it does. Dropping the guard without flushing only ends the batch (an error path:
+/// nothing was committed; staged temp files are removed).
 pub struct DeferredSync {
     active: bool,
 }
@@ -113,6 +123,7 @@ impl Drop for DeferredSync {
     fn drop(&mut self) {
         if self.active {
             DEFERRED.set(false);
+            STAGED.with_borrow_mut(Vec::clear);
         }
     }
 }
@@ -123,13 +134,25 @@ pub fn flush_deferred(dir: &Path) -> Result<()> {
     if !DEFERRED.get() {
         return Ok(());
     }
+    syncfs(dir)?;
+    let staged = STAGED.with_borrow_mut(std::mem::take);
+    if !staged.is_empty() {
+        for (tmp, path) in staged {
+            tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot replace {}", path.display()))?;
+        }
+        syncfs(dir)?;
+    }
+    DEFERRED.set(false);
+    Ok(())
+}
+
+fn syncfs(dir: &Path) -> Result<()> {
     let d = File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
     // SAFETY: syncfs takes a valid open descriptor, which `d` owns for the call's duration.
     if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&d)) } != 0 {
         return Err(std::io::Error::last_os_error())
             .with_context(|| format!("cannot sync the filesystem of {}", dir.display()));
     }
-    DEFERRED.set(false);
     Ok(())
 }
 

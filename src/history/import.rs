@@ -473,6 +473,11 @@ impl Importer<'_> {
     fn finish(mut self, objects: &ObjectStore, manifest_path: &Path) -> Result<ImportOutcome> {
         // Make the records durable before anything says they were imported (one syncfs for a
         // large import, flushed by the state commit before its head is written).
+        if !self.cursors.is_empty() || !self.conversations.is_empty() || self.titles.is_some() {
+            fsutil::create_private_dir_all(&self.es.state_dir())?;
+            self.store.reserve(self.import_seq)?;
+            self.head.reserved_seq = self.import_seq;
+        }
         let _batch = fsutil::DeferredSync::begin(self.writes.len() + self.cursors.len() + self.conversations.len());
         let mut touched = Vec::new();
         let mut spans = BTreeMap::new();

@@ -42,6 +42,15 @@ pub struct ImportHead {
     pub schema_version: u32,
     /// The sequence number of the last committed import (0: none yet).
     pub committed_seq: u64,
+    /// The highest sequence number an import has written versions under, committed or not.
+    /// Numbers are never reused: a crashed import's versions must not become visible when a
+    /// different import commits under the same number.
+    #[serde(default)]
+    pub reserved_seq: u64,
+    /// Sequence numbers reserved by imports that crashed before committing: their versions
+    /// are never visible. (Grows by one per crashed import: small.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aborted: Vec<u64>,
     pub last_imported_snapshot: Option<String>,
     /// BLAKE3 of the last session_index.jsonl read (titles), to skip an unchanged index.
     #[serde(default)]
@@ -58,7 +67,20 @@ pub struct ImportHead {
 
 impl ImportHead {
     pub fn next_import_seq(&self) -> u64 {
-        self.committed_seq + 1
+        self.committed_seq.max(self.reserved_seq) + 1
+    }
+
+    /// Records `seq` as committed; numbers reserved since the last commit and not this one
+    /// were crashed imports'.
+    pub fn mark_committed(&mut self, seq: u64) {
+        self.aborted.extend((self.committed_seq + 1..=self.reserved_seq).filter(|s| *s != seq));
+        self.committed_seq = seq;
+        self.reserved_seq = self.reserved_seq.max(seq);
+    }
+
+    /// Whether versions written under `seq` belong to a committed import.
+    pub fn is_committed(&self, seq: u64) -> bool {
+        seq <= self.committed_seq && !self.aborted.contains(&seq)
     }
 
     /// The conversations that imports in `(after, upto]` touched, or None when the head does not
@@ -122,7 +144,7 @@ impl StateStore {
         Ok(file
             .versions
             .into_iter()
-            .filter(|v| v.seq <= self.head.committed_seq)
+            .filter(|v| self.head.is_committed(v.seq))
             .max_by_key(|v| v.seq)
             .and_then(|v| v.value))
     }
@@ -134,7 +156,7 @@ impl StateStore {
             .map(|f| f.versions)
             .unwrap_or_default()
             .into_iter()
-            .filter(|v| v.seq <= self.head.committed_seq && v.seq < seq)
+            .filter(|v| self.head.is_committed(v.seq) && v.seq < seq)
             .max_by_key(|v| v.seq)
             .into_iter()
             .collect();
@@ -190,6 +212,19 @@ impl StateStore {
         Ok(out)
     }
 
+    /// Records durably that versions numbered `seq` are about to be written (see
+    /// [`ImportHead::reserved_seq`]). Called before any deferred batch, so it is on disk first.
+    pub fn reserve(&mut self, seq: u64) -> Result<()> {
+        if self.head.reserved_seq >= seq {
+            return Ok(());
+        }
+        let mut head = self.head.clone();
+        head.reserved_seq = seq;
+        fsutil::write_json_atomic(&self.dir.join("import-head.json"), &head)?;
+        self.head.reserved_seq = seq;
+        Ok(())
+    }
+
     /// Writes one import's changes, then the head (the commit point). `cursors`: None deletes.
     pub fn commit(
         &mut self,
@@ -237,7 +272,7 @@ impl StateStore {
         fsutil::flush_deferred(&self.dir)?;
         crate::fault::point("import.before_state_write");
         head.schema_version = STATE_SCHEMA_VERSION;
-        head.committed_seq = seq;
+        head.mark_committed(seq);
         let touched = (spans.len() <= RECENT_IDS_MAX).then(|| spans.keys().cloned().collect());
         head.recent.push_back((seq, touched));
         while head.recent.len() > RECENT_IMPORTS {
@@ -262,6 +297,17 @@ mod tests {
                 .collect(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_crashed_imports_number_is_never_committed_by_another() {
+        // Import 3 reserved its number and crashed; import 4 commits.
+        let mut h = head(2, &[]);
+        h.reserved_seq = 3;
+        assert_eq!(h.next_import_seq(), 4, "numbers are not reused");
+        h.mark_committed(4);
+        assert!(!h.is_committed(3), "the crashed import's versions stay invisible");
+        assert!(h.is_committed(2) && h.is_committed(4));
     }
 
     #[test]
