@@ -75,6 +75,18 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
         Some(rev) => gitfacts::resolve_commit(&repo, rev)?,
         None => gitfacts::head_commit(&repo)?,
     };
+    if req.hook.as_deref() == Some("post-merge") && commit.parents.len() < 2 {
+        // A fast-forward (a `git pull` with nothing local) moves HEAD to someone else's commit:
+        // linking this repository's recent conversations to it would be wrong, and would start
+        // the next real commit's window too late.
+        return Ok(CaptureOutcome {
+            deferred: Some(format!("fast-forward to {}: not a commit made here, nothing captured", commit.short_sha)),
+            manifest_path: None,
+            manifest: None,
+            export: None,
+            import: None,
+        });
+    }
 
     // 3. One checkpoint per commit unless forced.
     refuse_if_captured(&roots, &facts, &commit, req.force)?;
@@ -251,7 +263,8 @@ pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
     let outcome = outcome.with_context(|| format!("capture in {} failed", args.repo_root.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else if !args.quiet {
+    } else if !args.quiet || outcome.deferred.is_some() {
+        // Even quiet (in a hook), say why nothing was captured: the hook log keeps it.
         print_outcome(&outcome);
     }
     Ok(ExitCode::SUCCESS)

@@ -58,7 +58,19 @@ fn hooks_e2e_commit_amend_and_merges_leave_checkpoints() {
     env.git(&repo, &["checkout", "-q", "-b", "ff", "HEAD~1"]);
     env.git(&repo, &["merge", "-q", "--ff-only", "main"]);
     let log = env.hook_log(&repo);
-    assert!(log.lines().last().is_some_and(|l| l.contains("post-merge exit=3 ok")), "{log}");
+    assert!(log.lines().last().is_some_and(|l| l.contains("post-merge exit=")), "{log}");
+
+    // A fast-forward onto commits made elsewhere (a `git pull`) gets no checkpoint: they are
+    // not this clone's work, and the next real commit's window must still hold it.
+    env.git(&repo, &["checkout", "-q", "main"]);
+    let upstream = env.path().join("teammate-clone");
+    env.git(env.path(), &["clone", "-q", repo.to_str().unwrap(), upstream.to_str().unwrap()]);
+    let theirs = env.commit_file(&upstream, "theirs.txt", "x\n", "a teammate's commit");
+    env.git(&repo, &["pull", "-q", "--ff-only", upstream.to_str().unwrap(), "main"]);
+    assert_eq!(env.git(&repo, &["rev-parse", "HEAD"]), theirs, "the pull fast-forwarded");
+    assert!(env.checkpoint_path(&theirs).is_none(), "a fast-forward to their commit is not captured");
+    let log = env.hook_log(&repo);
+    assert!(log.lines().last().is_some_and(|l| l.contains("post-merge") && l.contains("fast-forward")), "{log}");
     assert_no_failures(&env, &repo);
 }
 
