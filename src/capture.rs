@@ -106,7 +106,7 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
 
     // 7. Link.
     let es = EventStore::new(&roots.event_store.path);
-    let previous = previous_checkpoint(&repo, &roots.event_store.path, &commit)?;
+    let previous = previous_checkpoint(&repo, &roots.event_store.path, &facts.slug, &commit)?;
     let state = history::StateStore::open(&es)?;
     let after = previous.as_ref().map(|p| p.import_seq);
     let conversations = checkpoint::link_conversations(&es, &state, &facts, after, imported.import_seq, &mut || {
@@ -150,22 +150,32 @@ fn refuse_if_captured(roots: &Roots, facts: &RepoFacts, commit: &CommitFacts, fo
 }
 
 /// The checkpoint the window starts after: the nearest first-parent ancestor (up to 100
-/// commits back) that has one.
+/// commits back) that has one; failing that, this repository's latest checkpoint (by import),
+/// so that a long uncaptured stretch (a big pull) does not turn the window into all history.
+/// None only for a repository's first checkpoint.
 fn previous_checkpoint(
     repo: &git2::Repository,
     event_store_root: &Path,
+    slug: &str,
     commit: &CommitFacts,
 ) -> Result<Option<CheckpointManifest>> {
-    let Ok(oid) = git2::Oid::from_str(&commit.sha) else { return Ok(None) };
-    let Ok(mut current) = repo.find_commit(oid) else { return Ok(None) };
-    for _ in 0..100 {
-        let Ok(parent) = current.parent(0) else { return Ok(None) };
-        if let Some(path) = checkpoint::find_by_commit(event_store_root, &parent.id().to_string())? {
-            return Ok(Some(checkpoint::read_manifest(&path)?));
+    if let Ok(oid) = git2::Oid::from_str(&commit.sha)
+        && let Ok(mut current) = repo.find_commit(oid)
+    {
+        for _ in 0..100 {
+            let Ok(parent) = current.parent(0) else { break };
+            if let Some(path) = checkpoint::find_by_commit(event_store_root, &parent.id().to_string())? {
+                return Ok(Some(checkpoint::read_manifest(&path)?));
+            }
+            current = parent;
         }
-        current = parent;
     }
-    Ok(None)
+    let latest = checkpoint::list_repo(event_store_root, slug)?
+        .into_iter()
+        .map(|(_, m)| m)
+        .filter(|m| m.commit_sha != commit.sha)
+        .max_by_key(|m| m.import_seq);
+    Ok(latest)
 }
 
 /// Paths (repo-relative) the commit changed against its first parent.

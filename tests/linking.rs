@@ -221,3 +221,22 @@ fn fork_copies_are_not_counted_again_in_tokens_or_messages() {
     // Only the child's own turn: the copied parent total (42976) is not counted.
     assert_eq!(c["tokens"]["total_tokens"].as_u64(), Some(45424));
 }
+
+#[test]
+fn a_long_uncaptured_stretch_still_starts_the_window_at_the_last_checkpoint() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let mut s = Session::create(&env.codex_home(), WRITER, &repo);
+    s.turn("first turn", "a.txt", "one");
+    env.commit_file(&repo, "a.txt", "x\n", "captured");
+    env.ok(&repo, ["capture"]);
+    s.turn("second turn", "b.txt", "two");
+    // More uncaptured commits than the ancestor walk looks at (a big pull, say).
+    for i in 0..101 {
+        env.git(&repo, &["commit", "-q", "--allow-empty", "-m", &format!("uncaptured {i}")]);
+    }
+    let head = env.git(&repo, &["rev-parse", "HEAD"]);
+    env.ok(&repo, ["capture"]);
+    let r = env.json(&repo, ["report", "--json", "--commit", &head]);
+    assert_eq!(r["conversations"][0]["new_messages"].as_u64(), Some(2), "only the second turn: {r:#}");
+}
