@@ -247,6 +247,7 @@ impl<'a> Reconstructor<'a> {
     fn pieces_from(&mut self, snapshot: &str, relative_path: &str, from: u64) -> Result<Vec<Piece>> {
         let mut reversed = Vec::new();
         let (mut snap, mut path) = (snapshot.to_owned(), relative_path.to_owned());
+        let mut complete = false;
         for _ in 0..1_000_000 {
             let e = self.entry(&snap, &path)?;
             let dir = self.store.snapshot_dir(&snap);
@@ -254,6 +255,7 @@ impl<'a> Reconstructor<'a> {
                 Storage::Whole => {
                     let stored = dir.join(e.stored_path.as_deref().unwrap_or(&e.relative_path));
                     reversed.push(Piece { path: stored, compressed: e.compressed, file_offset: 0, len: e.size_bytes });
+                    complete = true;
                     break;
                 }
                 Storage::Append => {
@@ -266,6 +268,7 @@ impl<'a> Reconstructor<'a> {
                         len: e.size_bytes.saturating_sub(base),
                     });
                     if base <= from {
+                        complete = true;
                         break;
                     }
                     snap = e.base_snapshot.clone().context("append entry without base_snapshot")?;
@@ -275,6 +278,9 @@ impl<'a> Reconstructor<'a> {
                     path = e.moved_from.clone().context("move entry without moved_from")?;
                 }
             }
+        }
+        if !complete {
+            bail!("the archive chain of {relative_path} as of {snapshot} does not end (a cycle in the manifests?)");
         }
         reversed.reverse();
         Ok(reversed)

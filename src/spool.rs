@@ -124,18 +124,20 @@ impl Spool {
             return Ok(Vec::new());
         }
         file.seek(SeekFrom::Start(done)).with_context(|| format!("cannot seek {}", self.queue().display()))?;
-        let mut text = String::new();
-        // Bounded: entries are ~150 bytes and the queue is read from `done` only.
+        let mut bytes = Vec::new();
+        // Bounded: entries are ~150 bytes and the queue is read from `done` only. Bytes, read
+        // lossily: one line that is not UTF-8 (a raw work-tree path) must not jam the queue.
         file.take(16 << 20)
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .with_context(|| format!("cannot read {}", self.queue().display()))?;
+        let text = String::from_utf8_lossy(&bytes);
         let mut out = Vec::new();
         let mut pos = done;
-        for line in text.split_inclusive('\n') {
+        for (line, raw) in text.split_inclusive('\n').zip(bytes.split_inclusive(|b| *b == b'\n')) {
             if !line.ends_with('\n') {
                 break;
             }
-            pos += line.len() as u64;
+            pos += raw.len() as u64;
             match Entry::parse(line.trim_end_matches('\n'), mtime) {
                 Some(e) => out.push((e, pos)),
                 // A malformed line is skipped (its offset still advances).
@@ -185,6 +187,8 @@ impl Spool {
             let _ = fs::write(self.dir.join("worker.pid"), format!("{}\n", std::process::id()));
             for (entry, end) in self.pending()? {
                 match entry.hook.strip_prefix("post-rewrite-") {
+                    // A malformed line: skipped (its offset still advances), nothing to log.
+                    _ if entry.sha.is_empty() => {}
                     Some(kind) => self.link_one(&entry, kind, roots),
                     None => self.capture_one(&entry, roots),
                 }

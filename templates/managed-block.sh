@@ -62,7 +62,8 @@ nexus_hook_spool() (
     esac
     exit 0
   fi
-  nexus_git=${GIT_INDEX_FILE%/*}
+  nexus_git=${GIT_INDEX_FILE:-}
+  nexus_git=${nexus_git%/*}
   if [ -z "${GIT_INDEX_FILE:-}" ] || [ ! -f "$nexus_git/HEAD" ]; then
     nexus_git=$(git rev-parse --git-dir 2>/dev/null) || exit 0
   fi

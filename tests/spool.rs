@@ -140,3 +140,20 @@ fn spool_a_rebase_queues_one_rewrite_that_links_every_rewritten_commit() {
     let log = env.hook_log(&repo);
     assert!(!log.contains("FAILED"), "{log}");
 }
+
+#[test]
+fn spool_a_line_that_is_not_utf8_does_not_jam_the_queue() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("jam");
+    env.seed_codex_home();
+    let sha = env.git(&repo, &["rev-parse", "HEAD"]);
+    let spool = repo.join(".git/nexus-hooks/spool");
+    fs::create_dir_all(&spool).unwrap();
+    let mut queue = b"-\tpost-commit\tdeadbeefdeadbeef\t/tmp/\xff\xfe-not-utf8\n".to_vec();
+    queue.extend(format!("-\tpost-commit\t{sha}\t{}\n", repo.display()).as_bytes());
+    fs::write(spool.join("queue"), queue).unwrap();
+    env.nexus_assert().args(["drain-codex-commit-spool", "--repo-root"]).arg(&repo).assert().success();
+    assert!(env.checkpoint_path(&sha).is_some(), "the entry after the bad line was captured");
+    let done: u64 = fs::read_to_string(spool.join("done")).unwrap().trim().parse().unwrap();
+    assert_eq!(done, fs::metadata(spool.join("queue")).unwrap().len(), "every byte handled");
+}

@@ -181,9 +181,16 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
         if !entry.kind.is_transcript() || entry.storage == Storage::Move {
             continue;
         }
+        let before = imp.cursors.get(&entry.relative_path).cloned();
         if let Err(e) = imp.import_file(&mut recon, &entry.relative_path, entry.kind, entry.storage, entry.base_size) {
             imp.counts.files_with_errors += 1;
             imp.problems.push(format!("{}: {e:#}", entry.relative_path));
+            // A new version that could not be read at all must not leave the old version's
+            // cursor behind: a later append would resume the new file from the old offset.
+            // Read again from the start (de-duplicated) instead.
+            if entry.storage == Storage::Whole && imp.cursors.get(&entry.relative_path).cloned() == before {
+                imp.cursors.insert(entry.relative_path.clone(), None);
+            }
         }
     }
     imp.finish(&objects, &manifest_path)
@@ -374,8 +381,12 @@ impl Importer<'_> {
                 .insert(conv.to_owned(), ConvWrite { writer: Some(BufWriter::new(file)), known_ids: None, span });
         }
         let w = self.writes.get_mut(conv).context("writer")?;
-        if from_start && w.known_ids.is_none() && cstate.records > 0 {
-            w.known_ids = Some(load_ids(&es.conversation_path(conv), cstate.canonical_len)?);
+        if from_start && w.known_ids.is_none() && (cstate.records > 0 || w.span.records > 0) {
+            // Everything in the file so far, this import's records included (flushed first).
+            if let Some(writer) = w.writer.as_mut() {
+                writer.flush().with_context(|| format!("cannot write the history of {conv}"))?;
+            }
+            w.known_ids = Some(load_ids(&es.conversation_path(conv), w.span.end)?);
         }
         for mut item in items {
             // Before the id: ids are derived from what is written, never from a secret.

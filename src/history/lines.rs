@@ -51,7 +51,11 @@ impl<R: Read> LineSplitter<R> {
             let available = match self.reader.fill_buf() {
                 Ok(b) => b,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // The line being read is incomplete: whoever resumes starts at its start.
+                    self.pending = Some((start, len));
+                    return Err(e);
+                }
             };
             if available.is_empty() {
                 if len > 0 {
@@ -126,6 +130,33 @@ mod tests {
         assert_eq!(lines, vec![(100, "ab".into()), (103, "".into()), (104, "cd".into())]);
         assert_eq!(pending, Some((107, 2)));
         assert_eq!(consumed, 107);
+    }
+
+    /// Fails after `ok` bytes.
+    struct Failing<'a> {
+        data: &'a [u8],
+        ok: usize,
+    }
+
+    impl std::io::Read for Failing<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.ok == 0 {
+                return Err(std::io::Error::other("short piece"));
+            }
+            let n = buf.len().min(self.ok).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            self.ok -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_read_error_mid_line_leaves_the_resume_point_at_the_line_start() {
+        let mut s = LineSplitter::new(Failing { data: b"one\ntwo-is-cut", ok: 7 }, 50);
+        assert!(matches!(s.next_line(), Ok(Some(Line::Complete { offset: 50, .. }))));
+        assert!(s.next_line().is_err());
+        assert_eq!(s.consumed(), 54, "not mid-line");
     }
 
     #[test]

@@ -130,7 +130,7 @@ pub fn record_id(conversation_id: &str, source_path_kind: &str, offset: u64, ind
     h.finalize().to_hex()[..32].to_owned()
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cursor {
     pub conversation_id: Option<String>,
     /// Bytes consumed: the end of the last complete line (a torn tail starts here).
