@@ -37,7 +37,7 @@ mod scan;
 mod store;
 
 pub use scan::{ALLOWLIST, is_denied};
-use scan::{SourceFile, scan_source};
+use scan::{Scanned, SourceFile, scan_source};
 use store::{Plan, same_identity, store_one};
 
 pub use recovery::EXPORT_INCOMPLETE_MARKER;
@@ -150,28 +150,29 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
 
     let mut counts = ExportCounts::default();
     let mut problems = Vec::new();
-    let source = if roots.source_exists {
+    let scanned = if roots.source_exists {
         scan_source(&roots.source.path, &roots.config.capture_include, &mut counts, &mut problems)
     } else {
-        BTreeMap::new()
+        Scanned { files: BTreeMap::new(), unlisted: Vec::new() }
     };
+    let source = &scanned.files;
 
     // Files that disappeared, indexed by identity, as move candidates.
     let mut gone: HashMap<(u64, u64), String> = HashMap::new();
     for (rel, e) in &state.files {
-        if !source.contains_key(rel) {
+        if !source.contains_key(rel) && !scanned.unknown(rel) {
             gone.insert((e.dev, e.ino), rel.clone());
         }
     }
 
-    crate::progress::start(work_estimate(&source, &state), "exporting");
+    crate::progress::start(work_estimate(source, &state), "exporting");
     let latest = store.latest_dir();
     let mut entries: Vec<FileEntry> = Vec::new();
     let mut new_state: BTreeMap<String, StateEntry> = BTreeMap::new();
     let mut moved_away: Vec<String> = Vec::new();
 
     let mut plans = Vec::with_capacity(source.len());
-    for (rel, src) in &source {
+    for (rel, src) in source {
         let kind = FileKind::of(rel);
         let prev = state.files.get(rel);
         let plan = match prev {
@@ -234,6 +235,12 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         }
     }
 
+    // Files under a directory that could not be listed are kept as they were, not removed.
+    for (rel, e) in &state.files {
+        if !source.contains_key(rel) && scanned.unknown(rel) {
+            new_state.insert(rel.clone(), e.clone());
+        }
+    }
     let mut removed: Vec<String> =
         state.files.keys().filter(|rel| !new_state.contains_key(*rel) && !moved_away.contains(rel)).cloned().collect();
     removed.sort();

@@ -213,10 +213,16 @@ impl Spool {
             roots: roots.overrides(),
             commit: Some(e.sha.clone()),
             queued_at: Some(e.queued_at),
+            // post-merge's rule (decline a fast-forward) holds for the queued commit; post-commit's
+            // (defer during a rebase) was applied by the hook when it queued.
+            hook: (e.hook == "post-merge").then(|| e.hook.clone()),
             ..Default::default()
         };
-        let result =
-            capture::capture(&req).map(|o| o.manifest_path.map(|p| p.display().to_string()).unwrap_or_default());
+        let result = capture::capture(&req).map(|o| match (o.manifest_path, o.deferred) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(why)) => why,
+            (None, None) => String::new(),
+        });
         self.record(e, result);
     }
 

@@ -157,3 +157,31 @@ fn spool_a_line_that_is_not_utf8_does_not_jam_the_queue() {
     let done: u64 = fs::read_to_string(spool.join("done")).unwrap().trim().parse().unwrap();
     assert_eq!(done, fs::metadata(spool.join("queue")).unwrap().len(), "every byte handled");
 }
+
+#[test]
+fn spool_merges_are_queued_and_a_fast_forward_pull_is_declined() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("merging");
+    env.seed_codex_home();
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    let clone = env.path().join("teammate");
+    env.git(env.path(), &["clone", "-q", repo.to_str().unwrap(), clone.to_str().unwrap()]);
+    let theirs = env.commit_file(&clone, "theirs.txt", "x\n", "their commit");
+    git_detached(&env, &repo, &["pull", "-q", "--ff-only", clone.to_str().unwrap(), "main"]);
+    assert_eq!(git_detached(&env, &repo, &["rev-parse", "HEAD"]), theirs);
+    // A real merge commit, queued by post-merge.
+    let theirs2 = env.commit_file(&clone, "theirs2.txt", "x\n", "their second commit");
+    fs::write(repo.join("mine.txt"), "x\n").unwrap();
+    git_detached(&env, &repo, &["add", "mine.txt"]);
+    git_detached(&env, &repo, &["commit", "-q", "-m", "mine"]);
+    git_detached(&env, &repo, &["pull", "-q", "--no-rebase", "--no-edit", clone.to_str().unwrap(), "main"]);
+    let merge = git_detached(&env, &repo, &["rev-parse", "HEAD"]);
+    env.nexus_assert().args(["drain-codex-commit-spool", "--repo-root"]).arg(&repo).assert().success();
+    let m = wait_for_checkpoint(&env, &merge);
+    assert_eq!(m.parent_shas.len(), 2);
+    assert!(env.checkpoint_path(&theirs).is_none(), "the fast-forward to their commit is not captured");
+    assert!(env.checkpoint_path(&theirs2).is_none());
+    let log = env.hook_log(&repo);
+    assert!(log.contains("fast-forward"), "{log}");
+    assert!(!log.contains("FAILED"), "{log}");
+}

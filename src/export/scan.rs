@@ -52,8 +52,23 @@ impl SourceFile {
     }
 }
 
+/// What a scan found, and the directories it could not list: their files are not known to be
+/// gone, so the export must keep what it had of them.
+pub(super) struct Scanned {
+    pub files: BTreeMap<String, SourceFile>,
+    pub unlisted: Vec<String>,
+}
+
+impl Scanned {
+    /// Whether `rel` lies under a directory that could not be listed.
+    pub fn unknown(&self, rel: &str) -> bool {
+        self.unlisted.iter().any(|d| rel.strip_prefix(d.as_str()).is_some_and(|r| r.starts_with('/')))
+    }
+}
+
 struct Scan<'a> {
     found: BTreeMap<String, SourceFile>,
+    unlisted: Vec<String>,
     counts: &'a mut ExportCounts,
     problems: &'a mut Vec<String>,
 }
@@ -64,8 +79,8 @@ pub(super) fn scan_source(
     extra: &[String],
     counts: &mut ExportCounts,
     problems: &mut Vec<String>,
-) -> BTreeMap<String, SourceFile> {
-    let mut scan = Scan { found: BTreeMap::new(), counts, problems };
+) -> Scanned {
+    let mut scan = Scan { found: BTreeMap::new(), unlisted: Vec::new(), counts, problems };
     let tops = ALLOWLIST.iter().copied().chain(extra.iter().map(String::as_str));
     for top in tops {
         let top = top.trim_matches('/');
@@ -90,7 +105,7 @@ pub(super) fn scan_source(
             scan.special(top);
         }
     }
-    scan.found
+    Scanned { files: scan.found, unlisted: scan.unlisted }
 }
 
 impl Scan<'_> {
@@ -100,6 +115,7 @@ impl Scan<'_> {
             Err(e) => {
                 self.counts.unreadable += 1;
                 self.problems.push(format!("{rel_dir}: cannot list: {e}"));
+                self.unlisted.push(rel_dir.to_owned());
                 return;
             }
         };
@@ -109,6 +125,7 @@ impl Scan<'_> {
                 Err(e) => {
                     self.counts.unreadable += 1;
                     self.problems.push(format!("{rel_dir}: cannot list: {e}"));
+                    self.unlisted.push(rel_dir.to_owned());
                     continue;
                 }
             };
@@ -166,6 +183,14 @@ impl Scan<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_under_an_unlisted_directory_are_unknown_not_gone() {
+        let s = Scanned { files: BTreeMap::new(), unlisted: vec!["sessions/2026/01".into()] };
+        assert!(s.unknown("sessions/2026/01/10/rollout-a.jsonl"));
+        assert!(!s.unknown("sessions/2026/010/rollout-b.jsonl"), "a prefix of a name is not a parent");
+        assert!(!s.unknown("sessions/2026/02/01/rollout-c.jsonl"));
+    }
 
     #[test]
     fn denied_anywhere_in_the_path() {
