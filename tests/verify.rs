@@ -102,3 +102,26 @@ fn a_duplicated_or_unparsable_canonical_record_is_found() {
     fs::write(&conv, bytes).unwrap();
     expect_problem(&env, &repo, &conv);
 }
+
+#[test]
+fn a_cycle_in_the_archive_chain_is_reported_not_followed() {
+    let (env, repo) = healthy();
+    // Point the newest append's base at its own snapshot: a chain that never ends.
+    let archive = env.codex_store().join("archive");
+    let manifest = all_files(&archive)
+        .into_iter()
+        .map(|(p, _)| archive.join(p))
+        .find(|p| {
+            p.ends_with("export-manifest.toml") && fs::read_to_string(p).unwrap().contains("storage = \"append\"")
+        })
+        .expect("an append entry");
+    let snapshot = manifest.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    let text = fs::read_to_string(&manifest).unwrap();
+    let start = text.find("base_snapshot = \"").unwrap() + "base_snapshot = \"".len();
+    let end = start + text[start..].find('"').unwrap();
+    fs::write(&manifest, format!("{}{snapshot}{}", &text[..start], &text[end..])).unwrap();
+    // The problem names the entry whose chain does not end.
+    let transcript = Path::new("rollout-2026-01-10T12-00-00-5e5e5e5e-0000-0000-0000-000000000001.jsonl");
+    let v = expect_problem(&env, &repo, transcript);
+    assert!(v.to_string().contains("does not end"), "{v:#}");
+}
