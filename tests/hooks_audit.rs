@@ -151,3 +151,38 @@ fn hooks_audit_with_nothing_registered_is_ok() {
     let env = TestEnv::new();
     env.nexus_assert().arg("audit").assert().success().stdout(predicates::str::contains("no repository"));
 }
+
+#[test]
+fn hooks_audit_detects_a_root_that_is_not_writable() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("readonly");
+    // The baked objects root lies under a directory that becomes a read-only filesystem (root
+    // ignores permission bits, so a mode change would prove nothing here).
+    let ro = env.path().join("read-only");
+    fs::create_dir_all(&ro).expect("mkdir");
+    let objects = ro.join("NEXUS-Objects");
+    env.nexus_assert()
+        .args(["install", "--repo-root"])
+        .arg(&repo)
+        .arg("--objects-root")
+        .arg(&objects)
+        .assert()
+        .success();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
+        .arg(&ro)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        // Not root or no mount permission: then plain permissions work, and are used instead.
+        fs::set_permissions(&ro, fs::Permissions::from_mode(0o500)).expect("chmod");
+    }
+    let (status, json) = audit_json(&env, &["--repo-root", repo.to_str().expect("utf8")]);
+    if mounted {
+        let _ = std::process::Command::new("umount").arg(&ro).status();
+    } else {
+        fs::set_permissions(&ro, fs::Permissions::from_mode(0o700)).expect("chmod back");
+    }
+    assert_ne!(status, 0, "{json:#}");
+    assert!(codes(&json).contains(&"root_not_writable".to_owned()), "{json:#}");
+}
