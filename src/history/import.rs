@@ -20,7 +20,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -33,7 +32,6 @@ use super::{
     ConversationState, Cursor, EventStore, NORMALIZATION_VERSION, Record, STATE_SCHEMA_VERSION, SourceRef, Span,
     record_id, remember,
 };
-use crate::cli::ImportArgs;
 use crate::codex::{Item, ItemKind, LineParser, LineStats, parse_json_document};
 use crate::fsutil;
 use crate::objects::{EXPORT_MANIFEST, FileKind, ObjectStore, Reconstructor, Storage};
@@ -588,46 +586,4 @@ impl PrivateMode for OpenOptions {
     fn mode_private(&mut self) -> &mut Self {
         std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
     }
-}
-
-pub fn run(args: &ImportArgs) -> Result<ExitCode> {
-    let roots = Roots::resolve(&args.roots.overrides())?;
-    if args.roots.verbose {
-        eprint!("{}", roots.describe());
-    }
-    let _locks = crate::lock::lock_stores(&roots, "import-codex-sessions")?;
-    let objects = ObjectStore::new(&roots.objects.path);
-    let outcome = match &args.snapshot {
-        Some(name) => import_snapshot(&roots, name)?,
-        None => {
-            let latest = crate::export::last_snapshot(&objects)?.with_context(|| {
-                format!("no snapshot in {}: run export-codex-sessions or a capture first", objects.root.display())
-            })?;
-            import_pending(&roots, &latest)?
-        }
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else {
-        print_outcome(&outcome);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn print_outcome(o: &ImportOutcome) {
-    if o.already_imported {
-        println!("{}: already imported (nothing new)", o.import_id);
-        return;
-    }
-    let c = &o.counts;
-    println!(
-        "{}: {} new records ({} messages) in {} conversations; {} duplicates skipped, {} lines skipped, {} pending tails",
-        o.import_id,
-        c.new_records,
-        c.new_messages,
-        o.conversations_touched.len(),
-        c.duplicates_skipped,
-        c.lines_skipped,
-        c.pending_tails
-    );
 }

@@ -26,13 +26,19 @@ pub use conversation::resolve_path;
 pub use manifest::{ImportCounts, ImportManifest};
 pub use state::{ImportHead, StateStore};
 
-pub use import::{ImportOutcome, import_id_for, import_pending, import_snapshot, recover_pending_manifest, run};
+pub use import::{ImportOutcome, import_id_for, import_pending, import_snapshot, recover_pending_manifest};
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 
 use std::path::{Path, PathBuf};
 
+use std::process::ExitCode;
+
 use anyhow::{Context, Result};
+
+use crate::cli::ImportArgs;
+use crate::objects::ObjectStore;
+use crate::roots::Roots;
 use serde::{Deserialize, Serialize};
 
 use crate::codex::{ItemKind, ParserState, TokenUsage};
@@ -245,4 +251,47 @@ pub(crate) fn remember(list: &mut Vec<String>, value: &str, cap: usize) {
     if list.len() < cap && !list.iter().any(|v| v == value) {
         list.push(value.to_owned());
     }
+}
+
+/// `import-codex-sessions`: one snapshot, or every snapshot not yet imported.
+pub fn run(args: &ImportArgs) -> Result<ExitCode> {
+    let roots = Roots::resolve(&args.roots.overrides())?;
+    if args.roots.verbose {
+        eprint!("{}", roots.describe());
+    }
+    let _locks = crate::lock::lock_stores(&roots, "import-codex-sessions")?;
+    let objects = ObjectStore::new(&roots.objects.path);
+    let outcome = match &args.snapshot {
+        Some(name) => import_snapshot(&roots, name)?,
+        None => {
+            let latest = crate::export::last_snapshot(&objects)?.with_context(|| {
+                format!("no snapshot in {}: run export-codex-sessions or a capture first", objects.root.display())
+            })?;
+            import_pending(&roots, &latest)?
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print_outcome(&outcome);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_outcome(o: &ImportOutcome) {
+    if o.already_imported {
+        println!("{}: already imported (nothing new)", o.import_id);
+        return;
+    }
+    let c = &o.counts;
+    println!(
+        "{}: {} new records ({} messages) in {} conversations; {} duplicates skipped, {} lines skipped, {} pending tails",
+        o.import_id,
+        c.new_records,
+        c.new_messages,
+        o.conversations_touched.len(),
+        c.duplicates_skipped,
+        c.lines_skipped,
+        c.pending_tails
+    );
 }
