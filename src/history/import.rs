@@ -56,7 +56,8 @@ pub fn import_id_for(snapshot: &str) -> String {
 pub fn import_pending(roots: &Roots, latest: &str) -> Result<ImportOutcome> {
     let objects = ObjectStore::new(&roots.objects.path);
     let es = EventStore::new(&roots.event_store.path);
-    recover_pending_manifest(&es)?;
+    // A snapshot whose manifest a crash lost looks unimported here; `import_snapshot` restores
+    // the manifest first and then finds it imported.
     let mut chain = vec![latest.to_owned()];
     let mut cursor = objects.read_snapshot_manifest(latest)?.previous_snapshot;
     while let Some(prev) = cursor {
@@ -105,7 +106,10 @@ struct Importer<'a> {
 /// write: writes the manifest the state carries, if its file is missing. The caller holds the
 /// locks.
 pub fn recover_pending_manifest(es: &EventStore) -> Result<()> {
-    let store = StateStore::open(es)?;
+    recover_from(es, &StateStore::open(es)?)
+}
+
+fn recover_from(es: &EventStore, store: &StateStore) -> Result<()> {
     if let Some(m) = &store.head.pending_manifest {
         let path = es.import_manifest_path(&m.import_id);
         if !path.exists() {
@@ -118,7 +122,8 @@ pub fn recover_pending_manifest(es: &EventStore) -> Result<()> {
 pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
     let objects = ObjectStore::new(&roots.objects.path);
     let es = EventStore::new(&roots.event_store.path);
-    recover_pending_manifest(&es)?;
+    let store = StateStore::open(&es)?;
+    recover_from(&es, &store)?;
     let import_id = import_id_for(snapshot);
     let manifest_path = es.import_manifest_path(&import_id);
     if manifest_path.exists() {
@@ -135,7 +140,6 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
     for dir in [es.conversations_dir(), es.imports_dir(), es.root.join("state"), es.checkpoints_dir()] {
         fsutil::create_private_dir_all(&dir)?;
     }
-    let store = StateStore::open(&es)?;
     let import_seq = store.head.next_import_seq();
     let mut imp = Importer {
         es: &es,
