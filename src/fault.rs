@@ -1,4 +1,4 @@
-//! Deterministic fault injection for the crash-safety harness (`tests/crash.rs`).
+//! Deterministic fault injection for the crash-safety harness (`tests/it/crash.rs`).
 //!
 //! The writers call [`point`] at the instants where a crash matters most (after a snapshot
 //! rename, between a store's data and the state that describes it, …). When the environment

@@ -1,5 +1,5 @@
 //! Unit tests of the parser's private helpers (file-name identity, payload normalization).
-//! Whole-file behaviour is tested on the fixtures in `tests/codex_parser.rs`.
+//! Whole-file behaviour is tested on the fixtures in `tests/it/codex_parser.rs`.
 
 use serde_json::{Value, json};
 

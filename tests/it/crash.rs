@@ -7,15 +7,13 @@
 //! `NEXUS_CRASH_ITERATIONS` (default 30) sets the number of random kills; `NEXUS_CRASH_SEED`
 //! replays a run (the seed is printed).
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Rng, Session, TestEnv, all_files};
+use crate::common::{Rng, Session, TestEnv, all_files};
 
 /// A Codex home that keeps growing, and the messages written to it.
 struct Home {

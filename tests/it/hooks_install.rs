@@ -1,13 +1,11 @@
 //! install-codex-commit-checkpoint-hook: where it installs, what it writes, what it refuses, and
 //! that existing hooks keep running with their arguments, standard input and exit status.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{TestEnv, snapshot_dir};
+use crate::common::{TestEnv, snapshot_dir};
 use predicates::str::contains;
 
 const START: &str = "# >>> NEXUS CODEX COMMIT CHECKPOINT >>>";

@@ -1,12 +1,10 @@
 //! Roots, configuration, git facts and the object store's shapes (issue 2).
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{Session, TestEnv, all_files};
+use crate::common::{Session, TestEnv, all_files};
 
 #[test]
 fn with_no_codex_home_the_quick_start_capture_still_succeeds() {

@@ -5,12 +5,10 @@
 //! The homes come from the project's generator (`nexus-bench gen --tiny`), the growth from
 //! `nexus-bench grow` (turns with tool calls and apply_patch, appended as Codex does).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::TestEnv;
+use crate::common::TestEnv;
 
 fn bench(env: &TestEnv, args: &[&str]) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexus-bench"));

@@ -1,12 +1,10 @@
 //! uninstall-codex-commit-checkpoint-hook: install then uninstall leaves the hooks directory byte
 //! for byte (content, mode, links) as it was.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{TestEnv, snapshot_dir};
+use crate::common::{TestEnv, snapshot_dir};
 use predicates::str::contains;
 
 fn round_trip(env: &TestEnv, repo: &Path, hooks: &Path) {

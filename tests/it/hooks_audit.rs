@@ -1,12 +1,10 @@
 //! audit-codex-commit-checkpoint-hooks: every problem is detected (and reported in the JSON
 //! schema), the exit status says so, and `--fix` repairs what a re-install can.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use common::TestEnv;
+use crate::common::TestEnv;
 use serde_json::Value;
 
 fn audit_json(env: &TestEnv, extra: &[&str]) -> (i32, Value) {

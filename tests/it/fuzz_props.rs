@@ -7,8 +7,7 @@
 //! `NEXUS_FUZZ_ITERATIONS` (default 3000, about 30 s in a debug build) and `NEXUS_FUZZ_SEED` control the run; a failing
 //! input is written to `target/fuzz-failure.bin`.
 
-mod common;
-
+use crate::common;
 use std::fs;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -17,7 +16,7 @@ use nexus::checkpoint::CheckpointManifest;
 use nexus::codex::{LineParser, parse_json_document};
 use nexus::objects::ExportManifest;
 
-use common::Rng;
+use crate::common::Rng;
 
 const TOKENS: &[&[u8]] = &[
     b"\n",

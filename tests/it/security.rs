@@ -2,15 +2,13 @@
 //! canonical history, owner-only raw stores, `--commit` accepting only commits, bad roots, a
 //! lock held past the wait limit, and a failing write (RLIMIT_FSIZE).
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
-use common::{Session, TestEnv, all_files};
+use crate::common::{Session, TestEnv, all_files};
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.

@@ -1,15 +1,13 @@
 //! Hostile input in the Codex home (issue 5, SPEC §10): every case is counted and reported,
 //! none is fatal, and the good data around it is imported intact.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Session, TestEnv, all_files};
+use crate::common::{Session, TestEnv, all_files};
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.

@@ -1,12 +1,10 @@
 //! `nexus verify` finds damage (issue 5): each case damages a healthy store one way and expects
 //! exit status 1 with a problem naming the damaged path.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{Session, TestEnv, all_files};
+use crate::common::{Session, TestEnv, all_files};
 use serde_json::Value;
 
 /// A store with two checkpoints (a whole and an appended version of one transcript).

@@ -1,11 +1,9 @@
 //! The capture core end to end (issue 2): the built binary, real git, temp dirs.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::{Session, TestEnv, all_files, install_fixture, install_fork_fixture};
+use crate::common::{Session, TestEnv, all_files, install_fixture, install_fork_fixture};
 
 fn capture_json(env: &TestEnv, repo: &Path) -> serde_json::Value {
     env.json(repo, ["capture-codex-commit-checkpoint", "--json"])

@@ -2,12 +2,10 @@
 //! expected checkpoints (commit, amend, merge, rebase, cherry-pick, linked worktree, two
 //! repositories committing at the same moment).
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::TestEnv;
+use crate::common::TestEnv;
 use nexus::checkpoint::{self, CheckpointManifest};
 
 fn install(env: &TestEnv, repo: &Path) {

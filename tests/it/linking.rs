@@ -1,11 +1,9 @@
 //! Exact linking (issue 6): windows, touched files, evidence, tokens, the way back, and the
 //! rewrite-stable lookup — on transcripts where each of them is known exactly.
 
-mod common;
-
 use std::fs;
 
-use common::{Session, TestEnv, install_fork_fixture};
+use crate::common::{Session, TestEnv, install_fork_fixture};
 use serde_json::{Value, json};
 
 fn token_count(s: &mut Session, total: u64, last: u64) {

@@ -3,13 +3,11 @@
 //! late; audit reports a stuck spool. These tests use the real detached path (no
 //! NEXUS_HOOK_SYNC).
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::TestEnv;
+use crate::common::TestEnv;
 use nexus::checkpoint;
 
 fn git_detached(env: &TestEnv, repo: &Path, args: &[&str]) -> String {

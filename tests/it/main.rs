@@ -1,0 +1,39 @@
+//! The integration tests, built as one binary (one link step instead of one per file, as
+//! ripgrep, jj and nextest do). Every file in this folder is a module here; `every_test_file_is_a_module`
+//! fails when one is forgotten.
+
+mod capture;
+mod codex_parser;
+mod common;
+mod crash;
+mod fuzz_props;
+mod hooks_audit;
+mod hooks_e2e;
+mod hooks_install;
+mod hooks_uninstall;
+mod hostile;
+mod linking;
+mod roots_and_git;
+mod security;
+mod spool;
+mod verify;
+mod work_proportional;
+
+/// A test file that is not declared above would silently never run.
+#[test]
+fn every_test_file_is_a_module() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it");
+    let main = std::fs::read_to_string(dir.join("main.rs")).expect("read tests/it/main.rs");
+    for entry in std::fs::read_dir(&dir).expect("list tests/it") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let stem = path.file_stem().and_then(|s| s.to_str()).expect("utf-8 name");
+            if stem != "main" {
+                assert!(
+                    main.contains(&format!("mod {stem};")),
+                    "tests/it/{stem}.rs is not declared in tests/it/main.rs"
+                );
+            }
+        }
+    }
+}
