@@ -1,4 +1,4 @@
-//! The capture recipe (SPEC §1): for the repository's HEAD,
+//! The capture recipe (README, *What is captured*): for the repository's HEAD,
 //!
 //! 1. resolve the roots;
 //! 2. read the commit (libgit2, no subprocess);

@@ -1,4 +1,4 @@
-//! The incremental export of the Codex home into the object store (SPEC §4).
+//! The incremental export of the Codex home into the object store (README, *How the export stays O(what changed)*).
 //!
 //! Cost is O(what changed): unchanged files are recognised from metadata alone (size, mtime,
 //! inode, device) against the exporter's state; a transcript that grew in place is read from

@@ -11,6 +11,22 @@ use anyhow::{Context, Result, bail};
 use git2::{Repository, RepositoryOpenFlags};
 use serde::Serialize;
 
+/// The variables git exports to hooks that would point a `git` run elsewhere (another git
+/// dir, index, work tree, object directory or namespace). Every `git` we start from a hook
+/// context, and the managed block before it runs nexus, clear exactly these (the block's
+/// `unset` lines are checked against this list by a test).
+pub const HOOK_ENV_VARS: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_PREFIX",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_QUARANTINE_PATH",
+];
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CommitFacts {
     pub sha: String,
@@ -222,6 +238,26 @@ pub fn patch_id(repo: &Repository, sha: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_managed_block_unsets_exactly_the_hook_env_vars() {
+        let template = include_str!("../templates/managed-block.sh");
+        let mut unsets = 0;
+        let mut lines = template.lines();
+        while let Some(line) = lines.next() {
+            let Some(rest) = line.trim_start().strip_prefix("unset GIT_") else { continue };
+            let mut words = format!("GIT_{rest}");
+            while words.ends_with('\\') {
+                words.pop();
+                words.push(' ');
+                words.push_str(lines.next().unwrap_or_default());
+            }
+            let vars: Vec<&str> = words.split_whitespace().collect();
+            assert_eq!(vars, super::HOOK_ENV_VARS, "{line}");
+            unsets += 1;
+        }
+        assert_eq!(unsets, 2, "the block clears git's hook environment twice");
+    }
+
     use super::*;
 
     #[test]

@@ -12,11 +12,13 @@
 //! - [`capture`]: the recipe that runs the steps above for one commit;
 //! - [`report`]: from a commit (or a conversation) back to the other side;
 //! - [`hooks`]: the managed git hooks that run the capture after every commit;
+//! - [`hooklog`]: the hooks' status log (one line format, written by the block and the spool);
 //! - [`spool`]: the queue the post-commit hook hands commits to, drained by a detached worker;
 //! - [`progress`]: the stderr progress bar of a long (first) capture;
 //! - [`verify`]: the read-only integrity check of both stores;
 //! - [`redact`]: credential shapes cut from canonical history before it is written;
 //! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes;
+//! - [`rng`]: the deterministic PRNG of the benchmark generator and the randomized tests;
 //! - [`fault`]: named crash points for the crash-safety harness (debug builds only).
 
 pub mod capture;
@@ -28,12 +30,14 @@ pub mod fault;
 pub mod fsutil;
 pub mod gitfacts;
 pub mod history;
+pub mod hooklog;
 pub mod hooks;
 pub mod lock;
 pub mod objects;
 pub mod progress;
 pub mod redact;
 pub mod report;
+pub mod rng;
 pub mod roots;
 pub mod spool;
 pub mod verify;

@@ -1,4 +1,4 @@
-//! The shared-root lock (SPEC §9). Captures from many repositories serialize on an exclusive
+//! The shared-root lock (README, *Concurrency*). Captures from many repositories serialize on an exclusive
 //! `flock` of a file in each store; the OS releases it when the process dies, so a killed capture
 //! never wedges the next one. The holder writes its pid and purpose into the file so that a
 //! waiter that gives up can name it.
@@ -8,10 +8,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use fs2::FileExt;
-
 use crate::fsutil;
+use anyhow::{Context, Result, bail};
 
 /// Held until dropped.
 #[derive(Debug)]
@@ -23,7 +21,7 @@ pub struct Lock {
 impl Drop for Lock {
     fn drop(&mut self) {
         let _ = self.file.set_len(0);
-        let _ = FileExt::unlock(&self.file);
+        let _ = self.file.unlock();
     }
 }
 
@@ -49,9 +47,9 @@ pub fn acquire(path: &Path, purpose: &str, timeout: Duration) -> Result<Lock> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {
-        match file.try_lock_exclusive() {
+        match file.try_lock() {
             Ok(()) => break,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.raw_os_error() == Some(libc_ewouldblock()) => {
+            Err(std::fs::TryLockError::WouldBlock) => {
                 if start.elapsed() >= timeout {
                     let mut holder = String::new();
                     let _ = file.read_to_string(&mut holder);
@@ -66,7 +64,9 @@ pub fn acquire(path: &Path, purpose: &str, timeout: Duration) -> Result<Lock> {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
         }
     }
     let note = format!("pid {} ({purpose})\n", std::process::id());
@@ -74,10 +74,6 @@ pub fn acquire(path: &Path, purpose: &str, timeout: Duration) -> Result<Lock> {
     let _ = file.seek(SeekFrom::Start(0));
     let _ = file.write_all(note.as_bytes());
     Ok(Lock { file, path: path.to_path_buf() })
-}
-
-fn libc_ewouldblock() -> i32 {
-    11 // EAGAIN/EWOULDBLOCK on Linux
 }
 
 trait PrivateMode {

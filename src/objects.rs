@@ -1,4 +1,4 @@
-//! The object store (`NEXUS-Objects`, SPEC §4): its layout, its manifests, and reading any
+//! The object store (`NEXUS-Objects`; README, *On-disk layout*): its layout, its manifests, and reading any
 //! captured file back as of any snapshot.
 //!
 //! Each export writes one snapshot under `archive/` holding only what changed: a file stored

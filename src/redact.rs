@@ -1,4 +1,4 @@
-//! Redaction of well-known credential shapes from canonical history (SPEC §10, issue 5).
+//! Redaction of well-known credential shapes from canonical history (issue 5; README, *Reliability and security*).
 //!
 //! The event store is meant to be a git repository that people push; the raw object store keeps
 //! the original bytes (owner-only) and is never pushed. So every text field of a record is

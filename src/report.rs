@@ -1,5 +1,5 @@
 //! From a commit back to its conversations, and from a conversation back to its commits
-//! (SPEC §7). Reports only read: the checkpoint manifest says which window of which canonical
+//! (README, *Linking*). Reports only read: the checkpoint manifest says which window of which canonical
 //! file belongs to the commit, so `--messages` reads exactly those bytes.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use crate::gitfacts;
 use crate::history::{EventStore, Record, read_records};
 use crate::roots::Roots;
 
-/// `report --json`: one object (SPEC §7).
+/// `report --json`: one object (README, *Commands*).
 #[derive(Debug, Serialize)]
 pub struct CommitReport {
     pub commit_sha: String,

@@ -1,4 +1,4 @@
-//! Roots and configuration (SPEC §3): where the Codex home, the object store and the event
+//! Roots and configuration (README, *Roots and configuration*): where the Codex home, the object store and the event
 //! store are, and *why* — every resolved root carries its provenance, because the first thing a
 //! user debugging a hook asks is "which store did that write to?".
 

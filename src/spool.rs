@@ -1,4 +1,4 @@
-//! The durable capture spool (issue 4, SPEC §11): the post-commit hook must cost a few
+//! The durable capture spool (issue 4; README, *Benchmark*): the post-commit hook must cost a few
 //! milliseconds, and a capture costs more than that. So the hook only appends the commit to an
 //! append-only queue under the common git dir and starts a detached worker; the worker drains
 //! the queue under the spool lock, capturing each queued commit (by SHA, not HEAD).
@@ -18,12 +18,11 @@
 //! [`STUCK_AFTER_SECS`].
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use fs2::FileExt;
 
 use crate::capture::{self, CaptureRequest};
 use crate::cli::{ExitStatusError, RootArgs};
@@ -33,8 +32,6 @@ use crate::fsutil;
 pub const LATE_AFTER_SECS: i64 = 60;
 /// Audit calls a spool stuck when its oldest unhandled entry is this old.
 pub const STUCK_AFTER_SECS: i64 = 10 * 60;
-/// The hook log is rotated to `.1` past this size (as the shell block did).
-const LOG_ROTATE_BYTES: u64 = 256 * 1024;
 
 #[derive(Debug, clap::Args)]
 pub struct DrainArgs {
@@ -98,9 +95,6 @@ impl Spool {
     }
     fn done_path(&self) -> PathBuf {
         self.dir.join("done")
-    }
-    fn log_path(&self) -> PathBuf {
-        self.dir.parent().unwrap_or(&self.dir).join("codex-commit-checkpoint.log")
     }
 
     fn done(&self) -> u64 {
@@ -167,8 +161,8 @@ impl Spool {
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
         if wait {
-            file.lock_exclusive().with_context(|| format!("cannot lock {}", path.display()))?;
-        } else if file.try_lock_exclusive().is_err() {
+            file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+        } else if file.try_lock().is_err() {
             return Ok(None);
         }
         Ok(Some(file))
@@ -257,24 +251,16 @@ impl Spool {
                 }
             },
         };
-        self.log(&format!(
-            "{} {} exit={status} {verdict} {} (queued {}, spool)",
-            fsutil::format_unix(now_secs(), 0, false),
-            e.hook,
-            message.replace('\n', " "),
-            fsutil::format_unix(e.queued_at, 0, false)
-        ));
-    }
-
-    /// Appends one status line to the hook log, rotating it past 256 KiB (audit reads it).
-    fn log(&self, line: &str) {
-        let path = self.log_path();
-        if fs::metadata(&path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
-            let _ = fs::rename(&path, path.with_extension("log.1"));
-        }
-        if let Ok(mut f) = fsutil::open_private_append(&path) {
-            let _ = writeln!(f, "{line}");
-        }
+        crate::hooklog::append(
+            self.dir.parent().unwrap_or(&self.dir),
+            &crate::hooklog::LogEntry {
+                time: fsutil::format_unix(now_secs(), 0, false),
+                hook: e.hook.clone(),
+                exit: status,
+                ok: verdict == "ok",
+                message: format!("{} (queued {}, spool)", message, fsutil::format_unix(e.queued_at, 0, false)),
+            },
+        );
     }
 }
 

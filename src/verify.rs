@@ -1,4 +1,4 @@
-//! `nexus verify` (SPEC §10): a read-only integrity check of both stores.
+//! `nexus verify` (README, *Reliability and security*): a read-only integrity check of both stores.
 //!
 //! What it checks, each problem reported with its path:
 //!
@@ -110,21 +110,10 @@ fn name_of(path: &Path) -> String {
 }
 
 /// BLAKE3 and length of everything `reader` yields.
-fn hash_reader(mut reader: impl Read) -> std::io::Result<(u64, blake3::Hash)> {
+fn hash_reader(reader: impl Read) -> std::io::Result<(u64, blake3::Hash)> {
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok((total, hasher.finalize()))
+    hasher.update_reader(reader)?;
+    Ok((hasher.count(), hasher.finalize()))
 }
 
 /// Checks every snapshot; returns the names of those with a readable manifest.

@@ -1,4 +1,4 @@
-//! Linking (SPEC §7): which conversations produced a commit, and the evidence for it.
+//! Linking (README, *Linking*): which conversations produced a commit, and the evidence for it.
 //!
 //! A conversation is linked when it is relevant to the repository (a cwd inside one of its work
 //! trees, a matching git remote, or files it wrote inside them) AND it has records in the

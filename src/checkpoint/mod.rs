@@ -1,4 +1,4 @@
-//! Checkpoint manifests (SPEC §6): one TOML file per captured commit at
+//! Checkpoint manifests (README, *On-disk layout*): one TOML file per captured commit at
 //! `<event-store>/work-batches/commit-checkpoints/<repo-slug>/<full-sha>.toml`, written
 //! atomically and only after the export and import it names are complete. A replaced manifest
 //! (`--force`, or a rewrite annotation) is moved under `superseded/`, never destroyed.

@@ -61,27 +61,37 @@ fn prefix_still_matches(source: &mut File, latest: &Path, old_size: u64, counts:
 /// Copies at most `limit` bytes from `from` into every writer, hashing them. Returns what was
 /// read (a file that grows meanwhile is captured up to `limit`; one that shrinks, up to EOF).
 fn tee_copy(from: &mut impl Read, limit: u64, outs: &mut [&mut dyn Write]) -> Result<(u64, String)> {
+    let mut tee = Tee { from: from.take(limit), outs, write_error: None };
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut left = limit;
-    let mut total = 0u64;
-    while left > 0 {
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = match from.read(&mut buf[..want]) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(source_err(e)),
-        };
-        hasher.update(&buf[..n]);
-        crate::progress::inc(n as u64);
-        for out in outs.iter_mut() {
-            out.write_all(&buf[..n]).context("cannot write to the object store")?;
-        }
-        left -= n as u64;
-        total += n as u64;
+    if let Err(e) = hasher.update_reader(&mut tee) {
+        return Err(match tee.write_error.take() {
+            Some(w) => anyhow::Error::new(w).context("cannot write to the object store"),
+            None => source_err(e),
+        });
     }
-    Ok((total, hasher.finalize().to_hex().to_string()))
+    Ok((hasher.count(), hasher.finalize().to_hex().to_string()))
+}
+
+/// A reader that copies what it yields into every writer. A failed write is kept aside (and
+/// ends the read) so that it is reported as the store's failure, not the source's.
+struct Tee<'a, 'b, R> {
+    from: R,
+    outs: &'a mut [&'b mut dyn Write],
+    write_error: Option<std::io::Error>,
+}
+
+impl<R: Read> Read for Tee<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.from.read(buf)?;
+        crate::progress::inc(n as u64);
+        for out in self.outs.iter_mut() {
+            if let Err(e) = out.write_all(&buf[..n]) {
+                self.write_error = Some(e);
+                return Err(std::io::Error::other("a write to the object store failed"));
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// An entry with what every storage has; the caller sets the rest.

@@ -63,7 +63,7 @@ impl<R: Read> LineSplitter<R> {
                 }
                 return Ok(None);
             }
-            let (chunk, found) = match memchr(available) {
+            let (chunk, found) = match memchr::memchr(b'\n', available) {
                 Some(i) => (&available[..i], true),
                 None => (available, false),
             };
@@ -100,10 +100,6 @@ impl<R: Read> LineSplitter<R> {
     pub fn consumed(&self) -> u64 {
         self.pending.map(|(start, _)| start).unwrap_or(self.pos)
     }
-}
-
-fn memchr(hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == b'\n')
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The import manifest (`imports/<import-id>.toml`, SPEC §5): what one import read, added and
+//! The import manifest (`imports/<import-id>.toml`; README, *On-disk layout*): what one import read, added and
 //! skipped. Written for every import; the checkpoint manifest copies its counts.
 
 use serde::{Deserialize, Serialize};

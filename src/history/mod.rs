@@ -1,4 +1,4 @@
-//! Canonical history in the event store (`NEXUS-EventStore`, SPEC §5).
+//! Canonical history in the event store (`NEXUS-EventStore`; README, *Canonical history*).
 //!
 //! Layout (git-friendly: append-only text, one file per conversation, no per-record files):
 //!

@@ -71,14 +71,7 @@ pub struct Problem {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct LogEntry {
-    pub time: String,
-    pub hook: String,
-    pub exit: i32,
-    pub ok: bool,
-    pub message: String,
-}
+pub use crate::hooklog::LogEntry;
 
 /// Problems a re-install repairs.
 const FIXABLE: [&str; 6] =
@@ -204,7 +197,7 @@ pub fn audit_repo(path: &Path, rec: Option<&RepoRecord>, commits: usize) -> Repo
         a.objects_root = Some(b.objects_root.clone());
         a.event_store_root = Some(b.event_store_root.clone());
     }
-    a.last_captures = read_log(&loc.log_dir().join("codex-commit-checkpoint.log"), 5);
+    a.last_captures = crate::hooklog::read_last(&loc.log_dir(), 5);
     if let Some(last) = a.last_captures.last()
         && !last.ok
     {
@@ -357,27 +350,6 @@ fn check_roots(b: &Baked, problems: &mut Vec<Problem>) {
 
 fn writable(dir: &Path) -> bool {
     dir.is_dir() && tempfile::Builder::new().prefix(".nexus-audit-").tempfile_in(dir).is_ok()
-}
-
-/// The last `n` status lines of the hook log (`<ts> <hook> exit=<n> <ok|FAILED> <message>`).
-pub fn read_log(path: &Path, n: usize) -> Vec<LogEntry> {
-    let Ok(text) = fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    let mut entries: Vec<LogEntry> = text.lines().filter_map(parse_log_line).collect();
-    let skip = entries.len().saturating_sub(n);
-    entries.drain(..skip);
-    entries
-}
-
-fn parse_log_line(line: &str) -> Option<LogEntry> {
-    let mut parts = line.splitn(5, ' ');
-    let time = parts.next()?.to_owned();
-    let hook = parts.next()?.to_owned();
-    let exit: i32 = parts.next()?.strip_prefix("exit=")?.parse().ok()?;
-    let verdict = parts.next().unwrap_or("");
-    let message = parts.next().unwrap_or("").trim().to_owned();
-    Some(LogEntry { time, hook, exit, ok: verdict == "ok", message })
 }
 
 /// How many of the last `n` commits (first-parent and merged, newest first) have a checkpoint.

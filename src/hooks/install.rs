@@ -110,7 +110,7 @@ pub fn install(req: &InstallRequest) -> Result<String> {
     }
     out.push_str(&format!("objects root: {}\n", baked.objects_root.display()));
     out.push_str(&format!("event store:  {}\n", baked.event_store_root.display()));
-    out.push_str(&format!("log:          {}\n", loc.log_dir().join("codex-commit-checkpoint.log").display()));
+    out.push_str(&format!("log:          {}\n", crate::hooklog::path(&loc.log_dir()).display()));
     if req.dry_run {
         out.push_str("dry run: nothing was changed. Install would:\n");
         for p in &plans {

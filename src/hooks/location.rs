@@ -76,7 +76,7 @@ pub fn git_output(dir: &Path, args: &[&str]) -> Result<String> {
 pub fn git_command(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.arg("-C").arg(dir);
-    for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"] {
+    for var in crate::gitfacts::HOOK_ENV_VARS {
         cmd.env_remove(var);
     }
     cmd

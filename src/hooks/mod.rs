@@ -1,4 +1,4 @@
-//! Managed git hooks (SPEC §8): the command-line arguments and the dispatch to the parts.
+//! Managed git hooks (README, *Hooks: capture on every commit*): the command-line arguments and the dispatch to the parts.
 //!
 //! - [`block`]: the managed block (rendered from `templates/` and `hooks/`), quoting, and the
 //!   text surgery on an existing hook;

@@ -53,7 +53,7 @@ impl TestEnv {
 
     /// Applies the isolated environment to any command.
     pub fn apply(&self, cmd: &mut Command) {
-        for var in ["GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_PREFIX", "GIT_COMMON_DIR"] {
+        for var in nexus::gitfacts::HOOK_ENV_VARS {
             cmd.env_remove(var);
         }
         for (key, _) in std::env::vars_os() {
@@ -375,24 +375,4 @@ pub fn all_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// xorshift64*: a deterministic, seedable PRNG for randomized tests (no dependency).
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform-ish in `0..n` (`0` when `n` is 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    /// An index into something of length `n` (`0` when `n` is 0).
-    pub fn index(&mut self, n: usize) -> usize {
-        self.below(n as u64) as usize
-    }
-}
+pub use nexus::rng::Rng;

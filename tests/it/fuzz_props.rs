@@ -151,11 +151,11 @@ fn parsers_survive_mutated_fixtures() {
     }
     assert!(manifests.len() >= 3, "export, latest and checkpoint manifests");
 
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::from_state(seed | 1);
     for i in 0..iterations {
         let base = corpus[rng.index(corpus.len())].clone();
         let data = mutate(&mut rng, &base, &corpus);
-        let mut inner = Rng(rng.next() | 1);
+        let mut inner = Rng::from_state(rng.next_u64() | 1);
         if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| check_one(&mut inner, &data, &manifests))) {
             let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-failure.bin");
             let _ = fs::write(&out, &data);

@@ -1,4 +1,4 @@
-//! Hostile input in the Codex home (issue 5, SPEC §10): every case is counted and reported,
+//! Hostile input in the Codex home (issue 5; README, *Reliability and security*): every case is counted and reported,
 //! none is fatal, and the good data around it is imported intact.
 
 use std::fs;

@@ -132,13 +132,12 @@ fn a_root_that_is_a_file_or_unwritable_is_a_clear_error() {
 
 #[test]
 fn a_lock_held_past_the_wait_limit_names_its_holder() {
-    use fs2::FileExt;
     let env = TestEnv::new();
     let repo = env.new_repo("proj");
     env.ok(&repo, ["capture-codex-commit-checkpoint"]);
     let lock_path = env.codex_store().join(".commit-checkpoint.lock");
     let mut lock = fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock_path).unwrap();
-    lock.lock_exclusive().unwrap();
+    lock.lock().unwrap();
     lock.set_len(0).unwrap();
     lock.write_all(b"pid 424242 (a test holding the lock)\n").unwrap();
     env.empty_commit(&repo, "second");
@@ -151,7 +150,7 @@ fn a_lock_held_past_the_wait_limit_names_its_holder() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.starts_with("error: ") && err.contains("424242") && err.contains(".commit-checkpoint.lock"), "{err}");
-    FileExt::unlock(&lock).unwrap();
+    lock.unlock().unwrap();
     env.ok(&repo, ["capture-codex-commit-checkpoint"]);
 }
 

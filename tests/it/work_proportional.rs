@@ -46,7 +46,7 @@ fn steady_state_reads_the_appended_bytes(transcripts: usize) {
         let out = capture(&env, &repo);
         let export = &out["export"]["counts"];
         // The export copies the appended bytes and compares two 4 KiB windows of the grown file;
-        // the unchanged session index every snapshot carries (SPEC §4) is hard-linked from the
+        // the unchanged session index every snapshot carries (README, *On-disk layout*) is hard-linked from the
         // snapshot that stored it. Nothing else is read.
         assert_eq!(export["stored_append"].as_u64(), Some(1), "{export}");
         assert_eq!(export["stored_whole"].as_u64(), Some(0), "nothing is stored whole: {export}");

@@ -15,6 +15,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use nexus::rng::Rng;
 use serde_json::json;
 
 /// What to generate.
@@ -32,35 +33,17 @@ pub struct HomeSpec {
     pub cwd: String,
 }
 
-/// Deterministic xorshift64*.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-    fn uuid(&mut self) -> String {
-        let (a, b) = (self.next(), self.next());
-        format!(
-            "019{:05x}-{:04x}-7{:03x}-8{:03x}-{:012x}",
-            a & 0xf_ffff,
-            (a >> 20) & 0xffff,
-            (a >> 36) & 0xfff,
-            b & 0xfff,
-            (b >> 12) & 0xffff_ffff_ffff
-        )
-    }
+/// A UUIDv7-looking id from two draws.
+fn uuid(rng: &mut Rng) -> String {
+    let (a, b) = (rng.next_u64(), rng.next_u64());
+    format!(
+        "019{:05x}-{:04x}-7{:03x}-8{:03x}-{:012x}",
+        a & 0xf_ffff,
+        (a >> 20) & 0xffff,
+        (a >> 36) & 0xfff,
+        b & 0xfff,
+        (b >> 12) & 0xffff_ffff_ffff
+    )
 }
 
 const WORDS: &[&str] = &[
@@ -286,7 +269,7 @@ pub fn generate(home: &Path, spec: &HomeSpec) -> Result<PathBuf> {
     let mut active = None;
     for (i, w) in weights.iter().enumerate() {
         let target = if spec.tiny { 300 } else { (spec.total_bytes as f64 * w / wsum) as u64 };
-        let id = rng.uuid();
+        let id = uuid(&mut rng);
         let day = 1 + (i * 28 / n) as u64;
         let (h, m) = ((i / 60) % 24, i % 60);
         let name = format!("rollout-2026-01-{day:02}T{h:02}-{m:02}-00-{id}.jsonl");

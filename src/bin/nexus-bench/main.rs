@@ -1,4 +1,4 @@
-//! `nexus-bench`: the benchmark of SPEC §11 (issue 4), and the Codex-home generator it uses.
+//! `nexus-bench`: the benchmark of the README's *Benchmark* section (issue 4), and the Codex-home generator it uses.
 //!
 //! ```text
 //! nexus-bench gen  --home DIR [--transcripts N] [--total-mb M] [--big-mb B] [--tiny]
@@ -20,7 +20,10 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "nexus-bench", about = "Generate Codex homes and benchmark nexus against SPEC §11")]
+#[command(
+    name = "nexus-bench",
+    about = "Generate Codex homes and benchmark nexus against the README's performance budgets"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
