@@ -11,32 +11,39 @@
 //! 8. write the checkpoint manifest, atomically, last.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use serde::Serialize;
+use anyhow::Result;
+use serde::{Serialize, Serializer};
 
 use crate::checkpoint::{self, CheckpointManifest};
-use crate::cli::{CaptureArgs, ExitStatusError};
 use crate::export::{self, ExportOutcome};
 use crate::gitfacts::{self, CommitFacts, RepoFacts};
 use crate::history::{self, EventStore, ImportOutcome};
+use crate::hooks::HookName;
 use crate::lock;
 use crate::objects::ObjectStore;
 use crate::roots::{RootOverrides, Roots};
 
-/// Exit status of "this commit already has a checkpoint".
-pub const EXIT_ALREADY_CAPTURED: u8 = 3;
+/// A capture starting this long after the hook queued its commit is recorded as late
+/// (`captured_late` in the manifest).
+pub const LATE_AFTER_SECS: i64 = 60;
 
+/// What to capture, and how: the engine's whole input (the command line, the spool worker and
+/// post-rewrite linking each build one).
 #[derive(Debug, Clone, Default)]
 pub struct CaptureRequest {
+    /// Any path inside the target repository (a linked worktree too).
     pub repo_root: PathBuf,
+    /// Roots named explicitly (the rest resolve from the environment and config).
     pub roots: RootOverrides,
+    /// Replace an existing checkpoint for this commit.
     pub force: bool,
+    /// The commit this one rewrote (post-rewrite).
     pub rewritten_from: Option<String>,
+    /// `amend` or `rebase`, with `rewritten_from`.
     pub rewrite_kind: Option<String>,
     /// The git hook running this capture, if any.
-    pub hook: Option<String>,
+    pub hook: Option<HookName>,
     /// Capture this commit instead of HEAD (a commit taken from the spool). The export and
     /// import still capture the Codex home as it is now.
     pub commit: Option<String>,
@@ -44,16 +51,88 @@ pub struct CaptureRequest {
     pub queued_at: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct CaptureOutcome {
-    /// Set when a post-commit hook ran during a rebase: nothing captured, post-rewrite will.
-    pub deferred: Option<String>,
-    pub manifest_path: Option<PathBuf>,
-    pub manifest: Option<CheckpointManifest>,
-    pub export: Option<ExportOutcome>,
-    pub import: Option<ImportOutcome>,
+/// The refusal to capture a commit that already has a checkpoint (without `force`). The
+/// command line maps it to its own exit status; the hook and the spool treat it as success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlreadyCaptured {
+    /// The commit's short SHA.
+    pub commit_short_sha: String,
+    /// Its existing checkpoint manifest.
+    pub manifest_path: PathBuf,
 }
 
+impl std::fmt::Display for AlreadyCaptured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "commit {} already has a checkpoint: {} (use --force to replace it)",
+            self.commit_short_sha,
+            self.manifest_path.display()
+        )
+    }
+}
+
+impl std::error::Error for AlreadyCaptured {}
+
+impl AlreadyCaptured {
+    /// The refusal anywhere in an error's chain (a caller may have added context).
+    pub fn find(err: &anyhow::Error) -> Option<&AlreadyCaptured> {
+        err.chain().find_map(|e| e.downcast_ref::<AlreadyCaptured>())
+    }
+}
+
+/// How a capture ended.
+#[derive(Debug)]
+pub enum CaptureOutcome {
+    /// Nothing captured, on purpose (a post-commit during a rebase: post-rewrite will; a
+    /// post-merge fast-forward: not a commit made here). Carries why.
+    Deferred(String),
+    /// The checkpoint was written.
+    Captured(Box<Captured>),
+}
+
+/// A written checkpoint and the export and import it records.
+#[derive(Debug)]
+pub struct Captured {
+    /// Where the manifest was written.
+    pub manifest_path: PathBuf,
+    /// The manifest as written.
+    pub manifest: CheckpointManifest,
+    /// The export this capture ran.
+    pub export: ExportOutcome,
+    /// The import this capture ran.
+    pub import: ImportOutcome,
+}
+
+/// `capture --json`: one object whose five keys are all present, set or null (the shape the
+/// JSON output has always had).
+impl Serialize for CaptureOutcome {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            deferred: Option<&'a str>,
+            manifest_path: Option<&'a Path>,
+            manifest: Option<&'a CheckpointManifest>,
+            export: Option<&'a ExportOutcome>,
+            import: Option<&'a ImportOutcome>,
+        }
+        let wire = match self {
+            CaptureOutcome::Deferred(why) => {
+                Wire { deferred: Some(why), manifest_path: None, manifest: None, export: None, import: None }
+            }
+            CaptureOutcome::Captured(c) => Wire {
+                deferred: None,
+                manifest_path: Some(&c.manifest_path),
+                manifest: Some(&c.manifest),
+                export: Some(&c.export),
+                import: Some(&c.import),
+            },
+        };
+        wire.serialize(serializer)
+    }
+}
+
+/// Runs the recipe for one commit.
 pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     // 1. Roots.
     let roots = Roots::resolve(&req.roots)?;
@@ -61,31 +140,22 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
 
     // 2. The commit.
     let repo = gitfacts::open(&req.repo_root)?;
-    if req.hook.as_deref() == Some("post-commit") && gitfacts::rebase_in_progress(&repo) {
-        return Ok(CaptureOutcome {
-            deferred: Some("a rebase is in progress: post-rewrite captures when it finishes".into()),
-            manifest_path: None,
-            manifest: None,
-            export: None,
-            import: None,
-        });
+    if req.hook == Some(HookName::PostCommit) && gitfacts::rebase_in_progress(&repo) {
+        return Ok(CaptureOutcome::Deferred("a rebase is in progress: post-rewrite captures when it finishes".into()));
     }
     let facts = gitfacts::repo_facts(&repo)?;
     let commit = match &req.commit {
         Some(rev) => gitfacts::resolve_commit(&repo, rev)?,
         None => gitfacts::head_commit(&repo)?,
     };
-    if req.hook.as_deref() == Some("post-merge") && commit.parents.len() < 2 {
+    if req.hook == Some(HookName::PostMerge) && commit.parents.len() < 2 {
         // A fast-forward (a `git pull` with nothing local) moves HEAD to someone else's commit:
         // linking this repository's recent conversations to it would be wrong, and would start
         // the next real commit's window too late.
-        return Ok(CaptureOutcome {
-            deferred: Some(format!("fast-forward to {}: not a commit made here, nothing captured", commit.short_sha)),
-            manifest_path: None,
-            manifest: None,
-            export: None,
-            import: None,
-        });
+        return Ok(CaptureOutcome::Deferred(format!(
+            "fast-forward to {}: not a commit made here, nothing captured",
+            commit.short_sha
+        )));
     }
 
     // 3. One checkpoint per commit unless forced.
@@ -119,13 +189,12 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
         build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, patch_id, conversations)?;
     crate::fault::point("capture.before_checkpoint_write");
     let path = checkpoint::write_manifest(&roots.event_store.path, &manifest, req.force)?;
-    Ok(CaptureOutcome {
-        deferred: None,
-        manifest_path: Some(path),
-        manifest: Some(manifest),
-        export: Some(exported),
-        import: Some(imported),
-    })
+    Ok(CaptureOutcome::Captured(Box::new(Captured {
+        manifest_path: path,
+        manifest,
+        export: exported,
+        import: imported,
+    })))
 }
 
 fn refuse_if_captured(roots: &Roots, facts: &RepoFacts, commit: &CommitFacts, force: bool) -> Result<()> {
@@ -136,15 +205,7 @@ fn refuse_if_captured(roots: &Roots, facts: &RepoFacts, commit: &CommitFacts, fo
     let existing =
         if own.exists() { Some(own) } else { checkpoint::find_by_commit(&roots.event_store.path, &commit.sha)? };
     if let Some(path) = existing {
-        return Err(ExitStatusError {
-            code: EXIT_ALREADY_CAPTURED,
-            message: format!(
-                "commit {} already has a checkpoint: {} (use --force to replace it)",
-                commit.short_sha,
-                path.display()
-            ),
-        }
-        .into());
+        return Err(AlreadyCaptured { commit_short_sha: commit.short_sha.clone(), manifest_path: path }.into());
     }
     Ok(())
 }
@@ -217,7 +278,7 @@ fn build_manifest(
         patch_id,
         captured_at: crate::fsutil::now_rfc3339(),
         queued_at: req.queued_at.map(|t| crate::fsutil::format_unix(t, 0, false)),
-        captured_late: req.queued_at.is_some_and(|t| crate::spool::now_secs() - t > crate::spool::LATE_AFTER_SECS),
+        captured_late: req.queued_at.is_some_and(|t| crate::fsutil::now_secs() - t > LATE_AFTER_SECS),
         source_present: roots.source_exists,
         source_root: roots.source.path.display().to_string(),
         objects_root: roots.objects.path.display().to_string(),
@@ -248,69 +309,4 @@ fn build_manifest(
 fn fsutil_read_counts(path: &Path) -> Result<history::ImportCounts> {
     let m: history::ImportManifest = crate::fsutil::read_toml(path)?;
     Ok(m.counts)
-}
-
-pub fn run(args: &CaptureArgs) -> Result<ExitCode> {
-    let req = CaptureRequest {
-        repo_root: args.repo_root.clone(),
-        roots: args.roots.overrides(),
-        force: args.force,
-        rewritten_from: None,
-        rewrite_kind: None,
-        hook: args.hook.clone(),
-        commit: args.commit.clone(),
-        queued_at: None,
-    };
-    if args.hook.is_none() {
-        // Commits the hook queued that no worker took are captured first, in order.
-        crate::spool::take_pending(&args.repo_root, &args.roots);
-    }
-    if args.roots.verbose {
-        eprint!("{}", Roots::resolve(&req.roots)?.describe());
-    }
-    let outcome = capture(&req);
-    crate::progress::finish();
-    let outcome = outcome.with_context(|| format!("capture in {} failed", args.repo_root.display()))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else if !args.quiet || outcome.deferred.is_some() {
-        // Even quiet (in a hook), say why nothing was captured: the hook log keeps it.
-        print_outcome(&outcome);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn print_outcome(o: &CaptureOutcome) {
-    if let Some(why) = &o.deferred {
-        println!("deferred: {why}");
-        return;
-    }
-    let (Some(m), Some(path)) = (&o.manifest, &o.manifest_path) else { return };
-    if !m.source_present {
-        println!("no Codex home at {}: nothing to capture", m.source_root);
-    }
-    println!("checkpoint {} ({}) for {}", m.commit_short_sha, m.commit_summary, m.repo_slug);
-    println!("  manifest: {}", path.display());
-    if let Some(e) = &o.export {
-        let c = &e.counts;
-        println!(
-            "  snapshot: {} ({} stored whole, {} appended, {} moved, {} unchanged, {} bytes read)",
-            e.snapshot_name, c.stored_whole, c.stored_append, c.moved, c.unchanged, c.bytes_read
-        );
-    }
-    println!(
-        "  import:   {} ({} new records, {} new messages)",
-        m.import_id, m.import_counts.new_records, m.import_counts.new_messages
-    );
-    if m.conversations.is_empty() {
-        println!("  no conversation linked");
-    }
-    for c in &m.conversations {
-        println!(
-            "  conversation {} — {} ({} new messages)",
-            c.provider_conversation_id,
-            c.title.as_deref().unwrap_or("(untitled)"),
-            c.new_messages
-        );
-    }
 }

@@ -15,7 +15,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -24,7 +23,6 @@ mod archive;
 
 pub use archive::ARCHIVE_ZSTD_LEVEL;
 
-use crate::cli::ExportArgs;
 use crate::fsutil;
 use crate::objects::{
     EXPORT_MANIFEST, ExportCounts, ExportManifest, FileEntry, FileKind, MANIFEST_KIND, ObjectStore, SCHEMA_VERSION,
@@ -360,42 +358,10 @@ fn write_latest_manifest(store: &ObjectStore, state: &ExportState, snapshot: &Ex
     fsutil::write_toml_atomic(&store.latest_dir().join(EXPORT_MANIFEST), &latest)
 }
 
-pub fn run(args: &ExportArgs) -> Result<ExitCode> {
-    let roots = Roots::resolve(&args.roots.overrides())?;
-    if args.roots.verbose {
-        eprint!("{}", roots.describe());
-    }
+/// `export-codex-sessions`: one export of the Codex home (no commit link), under the
+/// shared-root locks. An explicitly named Codex home must exist.
+pub fn export_now(roots: &Roots) -> Result<ExportOutcome> {
     roots.require_source()?;
-    let _locks = crate::lock::lock_stores(&roots, "export-codex-sessions")?;
-    let outcome = export(&roots, &snapshot_base_name(None, None));
-    crate::progress::finish();
-    let outcome = outcome?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else {
-        print_outcome(&outcome, &roots);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn print_outcome(o: &ExportOutcome, roots: &Roots) {
-    let c = &o.counts;
-    if !roots.source_exists {
-        println!("no Codex home at {}: nothing to export", roots.source.path.display());
-    }
-    println!(
-        "snapshot {}: {} files ({} whole, {} appended, {} moved, {} unchanged, {} removed), {} bytes read, {} stored",
-        o.snapshot_name,
-        c.files_total,
-        c.stored_whole,
-        c.stored_append,
-        c.moved,
-        c.unchanged,
-        c.removed,
-        c.bytes_read,
-        c.bytes_stored
-    );
-    for p in &o.problems {
-        println!("  skipped: {p}");
-    }
+    let _locks = crate::lock::lock_stores(roots, "export-codex-sessions")?;
+    export(roots, &snapshot_base_name(None, None))
 }

@@ -10,6 +10,7 @@
 //! - [`history`]: the import of a snapshot into canonical history (the event store);
 //! - [`checkpoint`]: linking conversations to a commit and the checkpoint manifest;
 //! - [`capture`]: the recipe that runs the steps above for one commit;
+//! - [`rewrite`]: checkpoints of commits rewritten by an amend or a rebase (post-rewrite);
 //! - [`report`]: from a commit (or a conversation) back to the other side;
 //! - [`hooks`]: the managed git hooks that run the capture after every commit;
 //! - [`hooklog`]: the hooks' status log (one line format, written by the block and the spool);
@@ -19,12 +20,15 @@
 //! - [`redact`]: credential shapes cut from canonical history before it is written;
 //! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes;
 //! - [`rng`]: the deterministic PRNG of the benchmark generator and the randomized tests;
-//! - [`fault`]: named crash points for the crash-safety harness (debug builds only).
+//! - [`fault`]: named crash points for the crash-safety harness (debug builds only);
+//! - [`exit`]: the exit statuses and the one mapping from an error to its status;
+//! - [`cli`]: the command line — the only place with clap, standard output and exit codes.
 
 pub mod capture;
 pub mod checkpoint;
 pub mod cli;
 pub mod codex;
+pub mod exit;
 pub mod export;
 pub mod fault;
 pub mod fsutil;
@@ -37,6 +41,7 @@ pub mod objects;
 pub mod progress;
 pub mod redact;
 pub mod report;
+pub mod rewrite;
 pub mod rng;
 pub mod roots;
 pub mod spool;

@@ -3,17 +3,26 @@
 //! file belongs to the commit, so `--messages` reads exactly those bytes.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::checkpoint::{self, CheckpointManifest, Evidence, LinkedConversation};
-use crate::cli::{ConversationArgs, ListArgs, ReportArgs};
 use crate::codex::{ItemKind, TokenUsage};
 use crate::gitfacts;
 use crate::history::{EventStore, Record, read_records};
 use crate::roots::Roots;
+
+/// `report-codex-commit-checkpoint`: which commit, and how much to read.
+#[derive(Debug, Clone)]
+pub struct CommitReportRequest {
+    /// Any path inside the repository.
+    pub repo_root: PathBuf,
+    /// A full SHA, a unique prefix, or any git revision.
+    pub commit: String,
+    /// Read each conversation's window (its messages and tool calls).
+    pub messages: bool,
+}
 
 /// `report --json`: one object (README, *Commands*).
 #[derive(Debug, Serialize)]
@@ -38,6 +47,12 @@ pub struct CommitReport {
     pub tokens: TokenUsage,
     pub import_counts: crate::history::ImportCounts,
     pub conversations: Vec<ConversationReport>,
+    /// The repository's work tree when captured (the human report shows it; not in the JSON).
+    #[serde(skip)]
+    pub repo_root: String,
+    /// `amend` or `rebase`, with `rewritten_from` (the human report shows it; not in the JSON).
+    #[serde(skip)]
+    pub rewrite_kind: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,11 +85,9 @@ pub struct WindowEntry {
     pub exit_code: Option<i64>,
 }
 
-pub fn run_commit(args: &ReportArgs) -> Result<ExitCode> {
-    let roots = Roots::resolve(&args.roots.overrides())?;
-    if args.roots.verbose {
-        eprint!("{}", roots.describe());
-    }
+/// The report of a commit's checkpoint: its own, or failing that the one of a commit with the
+/// same patch id (`found_via_patch_id` says so).
+pub fn commit_report(roots: &Roots, args: &CommitReportRequest) -> Result<CommitReport> {
     let repo = gitfacts::open(&args.repo_root)?;
     let commit = gitfacts::resolve_commit(&repo, &args.commit)?;
     let es_root = &roots.event_store.path;
@@ -109,17 +122,10 @@ pub fn run_commit(args: &ReportArgs) -> Result<ExitCode> {
         report.requested_commit_sha = Some(commit.sha.clone());
         report.found_via_patch_id = found_via;
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        if let Some(via) = &report.found_via_patch_id {
-            println!("note: {via}");
-        }
-        print_report(&report, &manifest);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
+/// The report of one checkpoint manifest (`with_messages`: read its windows too).
 pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_messages: bool) -> Result<CommitReport> {
     let mut conversations = Vec::new();
     for c in &m.conversations {
@@ -158,6 +164,8 @@ pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_m
         }),
         import_counts: m.import_counts.clone(),
         conversations,
+        repo_root: m.repo_root.clone(),
+        rewrite_kind: m.rewrite_kind.clone(),
     })
 }
 
@@ -206,85 +214,32 @@ fn summarize(s: &str, max: usize) -> String {
     }
 }
 
-fn print_report(r: &CommitReport, m: &CheckpointManifest) {
-    println!("commit    {} {}", r.commit_sha, r.commit_summary);
-    println!("repo      {} ({})", r.repo_slug, m.repo_root);
-    if let Some(from) = &r.rewritten_from {
-        println!("rewritten from {from} ({})", m.rewrite_kind.as_deref().unwrap_or("rewrite"));
-    }
-    println!("manifest  {}", r.manifest_path.display());
-    println!("captured  {}", r.captured_at);
-    println!("snapshot  {}", r.snapshot_name);
-    println!("import    {} ({})", r.import_id, r.import_manifest_path.display());
-    let c = &r.import_counts;
-    println!(
-        "counts    {} new records, {} new messages, {} conversations seen, {} duplicates skipped, {} lines skipped, {} pending",
-        c.new_records, c.new_messages, c.conversations_seen, c.duplicates_skipped, c.lines_skipped, c.pending_tails
-    );
-    if r.conversations.is_empty() {
-        println!("\nno conversation linked to this commit");
-    }
-    for conv in &r.conversations {
-        println!();
-        println!(
-            "#{} {} — {}",
-            conv.rank,
-            conv.provider_conversation_id,
-            conv.title.as_deref().unwrap_or("(untitled)")
-        );
-        println!(
-            "   {} messages in the window ({} in the conversation), {} tokens",
-            conv.new_messages, conv.message_count_hint, conv.tokens.total_tokens
-        );
-        if !conv.files_touched_in_commit.is_empty() {
-            println!("   touched: {}", conv.files_touched_in_commit.join(", "));
-        }
-        for e in &conv.evidence {
-            println!("   evidence: {} ({:.2}): {}", e.kind, e.confidence, e.detail);
-        }
-        if let Some(messages) = &conv.messages {
-            println!();
-            for m in messages {
-                let ts = m.ts.as_deref().unwrap_or("-");
-                match m.role.as_str() {
-                    "tool" => println!(
-                        "   {ts}  tool       {}{}",
-                        m.text,
-                        m.exit_code.map(|c| format!(" (exit {c})")).unwrap_or_default()
-                    ),
-                    role => {
-                        let label = match (&m.phase, role) {
-                            (Some(p), "assistant") => format!("assistant ({p})"),
-                            _ => role.to_owned(),
-                        };
-                        let mut lines = m.text.lines();
-                        println!("   {ts}  {label:<10} {}", lines.next().unwrap_or(""));
-                        for l in lines {
-                            println!("   {:>24}  {:<10} {l}", "", "");
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
+/// One checkpoint of `list-codex-commit-checkpoints` (`--json`: an array of these).
 #[derive(Debug, Serialize)]
-struct ListRow {
-    commit_sha: String,
-    commit_short_sha: String,
-    commit_time: String,
-    commit_summary: String,
-    branch_name: Option<String>,
-    captured_at: String,
-    conversations: usize,
-    new_messages: u64,
-    manifest_path: PathBuf,
+pub struct ListRow {
+    pub commit_sha: String,
+    pub commit_short_sha: String,
+    pub commit_time: String,
+    pub commit_summary: String,
+    pub branch_name: Option<String>,
+    pub captured_at: String,
+    pub conversations: usize,
+    pub new_messages: u64,
+    pub manifest_path: PathBuf,
 }
 
-pub fn run_list(args: &ListArgs) -> Result<ExitCode> {
-    let roots = Roots::resolve(&args.roots.overrides())?;
-    let repo = gitfacts::open(&args.repo_root)?;
+/// A repository's checkpoints, newest first.
+#[derive(Debug)]
+pub struct CheckpointList {
+    /// The repository's slug (the checkpoint folder's name).
+    pub slug: String,
+    /// The checkpoints (at most the requested number).
+    pub rows: Vec<ListRow>,
+}
+
+/// The checkpoints of the repository at `repo_root`, newest first, at most `limit`.
+pub fn list(roots: &Roots, repo_root: &Path, limit: Option<usize>) -> Result<CheckpointList> {
+    let repo = gitfacts::open(repo_root)?;
     let facts = gitfacts::repo_facts(&repo)?;
     let mut rows: Vec<ListRow> = checkpoint::list_repo(&roots.event_store.path, &facts.slug)?
         .into_iter()
@@ -300,40 +255,28 @@ pub fn run_list(args: &ListArgs) -> Result<ExitCode> {
             manifest_path: path,
         })
         .collect();
-    if let Some(limit) = args.limit {
+    if let Some(limit) = limit {
         rows.truncate(limit);
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    if rows.is_empty() {
-        println!("no checkpoints for {} in {}", facts.slug, roots.event_store.path.display());
-    }
-    for r in rows {
-        println!(
-            "{}  {}  {:>2} conv {:>4} msg  {}",
-            r.commit_short_sha, r.commit_time, r.conversations, r.new_messages, r.commit_summary
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(CheckpointList { slug: facts.slug, rows })
 }
 
+/// One commit that links a conversation (`report-codex-conversation --json`: an array).
 #[derive(Debug, Serialize)]
-struct ConversationCommit {
-    commit_sha: String,
-    commit_short_sha: String,
-    commit_time: String,
-    commit_summary: String,
-    repo_slug: String,
-    new_messages: u64,
-    new_records: u64,
-    rank: u32,
-    manifest_path: PathBuf,
+pub struct ConversationCommit {
+    pub commit_sha: String,
+    pub commit_short_sha: String,
+    pub commit_time: String,
+    pub commit_summary: String,
+    pub repo_slug: String,
+    pub new_messages: u64,
+    pub new_records: u64,
+    pub rank: u32,
+    pub manifest_path: PathBuf,
 }
 
-pub fn run_conversation(args: &ConversationArgs) -> Result<ExitCode> {
-    let roots = Roots::resolve(&args.roots.overrides())?;
+/// The commits (of every repository) whose checkpoints link the conversation, newest first.
+pub fn conversation_commits(roots: &Roots, conversation_id: &str) -> Result<Vec<ConversationCommit>> {
     let es = EventStore::new(&roots.event_store.path);
     let mut rows = Vec::new();
     let dir = es.checkpoints_dir();
@@ -341,7 +284,7 @@ pub fn run_conversation(args: &ConversationArgs) -> Result<ExitCode> {
         for slug in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
             let slug = slug?.file_name().to_string_lossy().into_owned();
             for (path, m) in checkpoint::list_repo(&roots.event_store.path, &slug)? {
-                if let Some(c) = m.conversations.iter().find(|c| c.provider_conversation_id == args.conversation_id) {
+                if let Some(c) = m.conversations.iter().find(|c| c.provider_conversation_id == conversation_id) {
                     rows.push(ConversationCommit {
                         commit_sha: m.commit_sha.clone(),
                         commit_short_sha: m.commit_short_sha.clone(),
@@ -358,18 +301,5 @@ pub fn run_conversation(args: &ConversationArgs) -> Result<ExitCode> {
         }
     }
     rows.sort_by(|a, b| b.commit_time.cmp(&a.commit_time));
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    if rows.is_empty() {
-        println!("no checkpoint links conversation {}", args.conversation_id);
-    }
-    for r in rows {
-        println!(
-            "{}  {}  {:<20} {:>4} msg  {}",
-            r.commit_short_sha, r.commit_time, r.repo_slug, r.new_messages, r.commit_summary
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(rows)
 }

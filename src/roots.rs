@@ -3,13 +3,11 @@
 //! user debugging a hook asks is "which store did that write to?".
 
 use std::env;
+use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
-
-use crate::cli::RootsArgs;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// Explicit values from the command line.
 #[derive(Debug, Clone, Default)]
@@ -35,11 +33,53 @@ pub struct Config {
     pub lock_timeout_secs: Option<u64>,
 }
 
+/// A resolved root and where its value came from.
 #[derive(Debug, Clone, Serialize)]
 pub struct Root {
+    /// The root (absolute).
     pub path: PathBuf,
-    /// Where the value came from, e.g. `--objects-root`, `NEXUS_OBJECTS_ROOT`, `config file`.
-    pub origin: String,
+    /// Where the value came from (serialized as its description, e.g. `--objects-root`).
+    pub origin: RootOrigin,
+}
+
+/// Where a root's value came from, in order of precedence. Shown to users (and in
+/// `roots --json`) as its description: `--objects-root`, `NEXUS_OBJECTS_ROOT`,
+/// `config file (objects_root)`, `default (data dir)` …
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootOrigin {
+    /// A command-line flag (its name, `--objects-root`).
+    Flag(&'static str),
+    /// An environment variable (its name).
+    Env(&'static str),
+    /// The config file (the key).
+    ConfigFile(&'static str),
+    /// The Codex home's default, `~/.codex` (the only root that may be absent).
+    DefaultCodexHome,
+    /// A store's default under the platform data dir.
+    DefaultDataDir,
+    /// The event store found as `<objects>/../NEXUS-EventStore`.
+    InRepoTransitionCopy,
+    /// The event store found as `<objects>/../../NEXUS-EventStore`.
+    Sibling,
+}
+
+impl fmt::Display for RootOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RootOrigin::Flag(name) | RootOrigin::Env(name) => f.write_str(name),
+            RootOrigin::ConfigFile(key) => write!(f, "config file ({key})"),
+            RootOrigin::DefaultCodexHome => f.write_str("default (~/.codex)"),
+            RootOrigin::DefaultDataDir => f.write_str("default (data dir)"),
+            RootOrigin::InRepoTransitionCopy => f.write_str("in-repo transition copy (<objects>/../NEXUS-EventStore)"),
+            RootOrigin::Sibling => f.write_str("sibling (<objects>/../../NEXUS-EventStore)"),
+        }
+    }
+}
+
+impl Serialize for RootOrigin {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,40 +103,40 @@ impl Roots {
         let (config, config_file_exists) = load_config(&config_file)?;
 
         let source = if let Some(p) = &overrides.source_root {
-            root(absolute(p)?, "--source-root")
+            root(absolute(p)?, RootOrigin::Flag("--source-root"))
         } else if let Some(p) = env_path("CODEX_HOME") {
-            root(absolute(&p)?, "CODEX_HOME")
+            root(absolute(&p)?, RootOrigin::Env("CODEX_HOME"))
         } else if let Some(p) = &config.source_root {
-            root(expand_home(p)?, "config file (source_root)")
+            root(expand_home(p)?, RootOrigin::ConfigFile("source_root"))
         } else {
-            root(home_dir()?.join(".codex"), "default (~/.codex)")
+            root(home_dir()?.join(".codex"), RootOrigin::DefaultCodexHome)
         };
         let source_exists = source.path.is_dir();
 
         let objects = if let Some(p) = &overrides.objects_root {
-            root(absolute(p)?, "--objects-root")
+            root(absolute(p)?, RootOrigin::Flag("--objects-root"))
         } else if let Some(p) = env_path("NEXUS_OBJECTS_ROOT") {
-            root(absolute(&p)?, "NEXUS_OBJECTS_ROOT")
+            root(absolute(&p)?, RootOrigin::Env("NEXUS_OBJECTS_ROOT"))
         } else if let Some(p) = &config.objects_root {
-            root(expand_home(p)?, "config file (objects_root)")
+            root(expand_home(p)?, RootOrigin::ConfigFile("objects_root"))
         } else {
-            root(data_dir()?.join("NEXUS-Objects"), "default (data dir)")
+            root(data_dir()?.join("NEXUS-Objects"), RootOrigin::DefaultDataDir)
         };
 
         let event_store = if let Some(p) = &overrides.event_store_root {
-            root(absolute(p)?, "--event-store-root")
+            root(absolute(p)?, RootOrigin::Flag("--event-store-root"))
         } else if let Some(p) = env_path("NEXUS_EVENT_STORE_ROOT") {
-            root(absolute(&p)?, "NEXUS_EVENT_STORE_ROOT")
+            root(absolute(&p)?, RootOrigin::Env("NEXUS_EVENT_STORE_ROOT"))
         } else if let Some(p) = &config.event_store_root {
-            root(expand_home(p)?, "config file (event_store_root)")
+            root(expand_home(p)?, RootOrigin::ConfigFile("event_store_root"))
         } else {
             let parent = objects.path.parent();
             let in_repo = parent.map(|p| p.join("NEXUS-EventStore"));
             let sibling = parent.and_then(Path::parent).map(|p| p.join("NEXUS-EventStore"));
             match (in_repo, sibling) {
-                (Some(p), _) if p.is_dir() => root(p, "in-repo transition copy (<objects>/../NEXUS-EventStore)"),
-                (_, Some(p)) if p.is_dir() => root(p, "sibling (<objects>/../../NEXUS-EventStore)"),
-                _ => root(data_dir()?.join("NEXUS-EventStore"), "default (data dir)"),
+                (Some(p), _) if p.is_dir() => root(p, RootOrigin::InRepoTransitionCopy),
+                (_, Some(p)) if p.is_dir() => root(p, RootOrigin::Sibling),
+                _ => root(data_dir()?.join("NEXUS-EventStore"), RootOrigin::DefaultDataDir),
             }
         };
 
@@ -106,7 +146,7 @@ impl Roots {
     /// For the commands that read the Codex home: an explicitly named home must exist (only the
     /// default `~/.codex` may be absent, which means "nothing to capture").
     pub fn require_source(&self) -> Result<()> {
-        if !self.source_exists && self.source.origin != "default (~/.codex)" {
+        if !self.source_exists && self.source.origin != RootOrigin::DefaultCodexHome {
             bail!(
                 "the Codex home {} (from {}) does not exist or is not a directory",
                 self.source.path.display(),
@@ -148,8 +188,8 @@ impl Roots {
     }
 }
 
-fn root(path: PathBuf, origin: &str) -> Root {
-    Root { path, origin: origin.to_owned() }
+fn root(path: PathBuf, origin: RootOrigin) -> Root {
+    Root { path, origin }
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
@@ -208,20 +248,6 @@ fn load_config(path: &Path) -> Result<(Config, bool)> {
 /// The commented default config file (templates/config.toml), embedded at build time.
 pub const DEFAULT_CONFIG: &str = include_str!("../templates/config.toml");
 
-pub fn run(args: &RootsArgs) -> Result<ExitCode> {
-    if args.default_config {
-        print!("{DEFAULT_CONFIG}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let roots = Roots::resolve(&args.roots.overrides())?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&roots)?);
-    } else {
-        print!("{}", roots.describe());
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +264,38 @@ mod tests {
             .join("\n");
         let c: Config = toml::from_str(&uncommented).expect("uncommented template parses");
         assert!(c.objects_root.is_some() && c.event_store_root.is_some() && c.lock_timeout_secs == Some(60));
+    }
+
+    #[test]
+    fn root_origins_serialize_as_their_description() {
+        let cases = [
+            (RootOrigin::Flag("--objects-root"), "--objects-root"),
+            (RootOrigin::Env("CODEX_HOME"), "CODEX_HOME"),
+            (RootOrigin::ConfigFile("source_root"), "config file (source_root)"),
+            (RootOrigin::DefaultCodexHome, "default (~/.codex)"),
+            (RootOrigin::DefaultDataDir, "default (data dir)"),
+            (RootOrigin::InRepoTransitionCopy, "in-repo transition copy (<objects>/../NEXUS-EventStore)"),
+            (RootOrigin::Sibling, "sibling (<objects>/../../NEXUS-EventStore)"),
+        ];
+        for (origin, text) in cases {
+            assert_eq!(origin.to_string(), text);
+            assert_eq!(serde_json::to_string(&origin).unwrap(), format!("\"{text}\""));
+        }
+    }
+
+    #[test]
+    fn only_the_default_codex_home_may_be_absent() {
+        let missing = |origin| Roots {
+            source: Root { path: PathBuf::from("/nonexistent/codex"), origin },
+            source_exists: false,
+            objects: Root { path: PathBuf::from("/o"), origin: RootOrigin::DefaultDataDir },
+            event_store: Root { path: PathBuf::from("/e"), origin: RootOrigin::DefaultDataDir },
+            config_file: PathBuf::from("/c.toml"),
+            config_file_exists: false,
+            config: Config::default(),
+        };
+        assert!(missing(RootOrigin::DefaultCodexHome).require_source().is_ok());
+        assert!(missing(RootOrigin::Env("CODEX_HOME")).require_source().is_err());
+        assert!(missing(RootOrigin::ConfigFile("source_root")).require_source().is_err());
     }
 }

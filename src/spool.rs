@@ -13,38 +13,24 @@
 //!
 //! Durability: an entry is handled (captured, or failed and logged) before `done` moves past
 //! it, so a worker that dies leaves it queued; the next hook's worker or the next nexus command
-//! takes it. A capture that starts more than [`LATE_AFTER_SECS`] after its entry was queued is
+//! takes it. A capture that starts more than [`crate::capture::LATE_AFTER_SECS`] after its entry was queued is
 //! marked `captured_late` in the manifest. `audit` reports entries stuck longer than
 //! [`STUCK_AFTER_SECS`].
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::capture::{self, CaptureRequest};
-use crate::cli::{ExitStatusError, RootArgs};
-use crate::fsutil;
-
-/// A capture starting this long after the commit was queued is recorded as late.
-pub const LATE_AFTER_SECS: i64 = 60;
+use crate::capture::{self, AlreadyCaptured, CaptureOutcome, CaptureRequest};
+pub use crate::fsutil::now_secs;
+use crate::hooks::HookName;
+use crate::rewrite;
+use crate::roots::RootOverrides;
+use crate::{exit, fsutil};
 /// Audit calls a spool stuck when its oldest unhandled entry is this old.
 pub const STUCK_AFTER_SECS: i64 = 10 * 60;
-
-#[derive(Debug, clap::Args)]
-pub struct DrainArgs {
-    /// Any path inside the repository whose spool to drain
-    #[arg(long, value_name = "PATH", default_value = ".")]
-    pub repo_root: PathBuf,
-    #[command(flatten)]
-    pub roots: RootArgs,
-    /// Started by the hook: detach (new session), and exit at once if a worker already holds
-    /// the spool (it will take the new entries)
-    #[arg(long)]
-    pub background: bool,
-}
 
 /// One queued commit.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,7 +157,7 @@ impl Spool {
     /// Handles every queued entry. `wait`: block for a worker that holds the lock (then drain
     /// what is left); otherwise return at once when another worker has it. Returns how many
     /// entries were handled.
-    pub fn drain(&self, roots: &RootArgs, wait: bool) -> Result<usize> {
+    pub fn drain(&self, roots: &RootOverrides, wait: bool) -> Result<usize> {
         let mut handled = 0;
         loop {
             if self.pending()?.is_empty() {
@@ -201,36 +187,35 @@ impl Spool {
         self.dir.join(format!("rewrite-{head_sha}.pairs"))
     }
 
-    fn capture_one(&self, e: &Entry, roots: &RootArgs) {
+    fn capture_one(&self, e: &Entry, roots: &RootOverrides) {
         let req = CaptureRequest {
             repo_root: e.work_tree.clone(),
-            roots: roots.overrides(),
+            roots: roots.clone(),
             commit: Some(e.sha.clone()),
             queued_at: Some(e.queued_at),
             // post-merge's rule (decline a fast-forward) holds for the queued commit; post-commit's
             // (defer during a rebase) was applied by the hook when it queued.
-            hook: (e.hook == "post-merge").then(|| e.hook.clone()),
+            hook: e.hook.parse().ok().filter(|h| *h == HookName::PostMerge),
             ..Default::default()
         };
-        let result = capture::capture(&req).map(|o| match (o.manifest_path, o.deferred) {
-            (Some(path), _) => path.display().to_string(),
-            (None, Some(why)) => why,
-            (None, None) => String::new(),
+        let result = capture::capture(&req).map(|o| match o {
+            CaptureOutcome::Captured(c) => c.manifest_path.display().to_string(),
+            CaptureOutcome::Deferred(why) => why,
         });
         self.record(e, result);
     }
 
     /// A queued post-rewrite: links the rewritten commits with the pairs the hook saved.
-    fn link_one(&self, e: &Entry, kind: &str, roots: &RootArgs) {
+    fn link_one(&self, e: &Entry, kind: &str, roots: &RootOverrides) {
         let path = self.pairs_path(&e.sha);
         let result = fs::read_to_string(&path)
             .with_context(|| format!("cannot read the saved post-rewrite pairs {}", path.display()))
             .and_then(|text| {
-                crate::hooks::rewrite::link(&crate::hooks::rewrite::Rewrite {
+                rewrite::link(&rewrite::Rewrite {
                     repo_root: e.work_tree.clone(),
-                    roots: roots.overrides(),
+                    roots: roots.clone(),
                     kind: kind.to_owned(),
-                    pairs: crate::hooks::rewrite::parse_pairs(&text),
+                    pairs: rewrite::parse_pairs(&text),
                     head: Some(e.sha.clone()),
                 })
             })
@@ -241,57 +226,36 @@ impl Spool {
 
     /// Logs how an entry went, as the shell block logs a synchronous run.
     fn record(&self, e: &Entry, result: Result<String>) {
-        let (status, verdict, message) = match result {
-            Ok(message) => (0, "ok", message),
-            Err(err) => match err.downcast_ref::<ExitStatusError>() {
-                Some(s) if s.code == capture::EXIT_ALREADY_CAPTURED => (3, "ok", s.message.clone()),
-                _ => {
-                    let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
-                    (1, "FAILED", format!("error: {}", chain.join(": ")))
-                }
+        let (status, message) = match result {
+            Ok(message) => (exit::SUCCESS, message),
+            Err(err) => match AlreadyCaptured::find(&err) {
+                Some(already) => (exit::ALREADY_CAPTURED, already.to_string()),
+                None => (exit::FAILURE, exit::error_line(&err)),
             },
         };
+        // As the hook block: "already captured" is success.
+        let ok = status == exit::SUCCESS || status == exit::ALREADY_CAPTURED;
         crate::hooklog::append(
             self.dir.parent().unwrap_or(&self.dir),
             &crate::hooklog::LogEntry {
                 time: fsutil::format_unix(now_secs(), 0, false),
                 hook: e.hook.clone(),
-                exit: status,
-                ok: verdict == "ok",
+                exit: i32::from(status),
+                ok,
                 message: format!("{} (queued {}, spool)", message, fsutil::format_unix(e.queued_at, 0, false)),
             },
         );
     }
 }
 
-pub fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 /// Drains the spool of the repository at `repo_root` when it has entries, without waiting for
 /// a worker that is on it: how a nexus command takes commits no worker took.
-pub fn take_pending(repo_root: &Path, roots: &RootArgs) {
+pub fn take_pending(repo_root: &Path, roots: &RootOverrides) {
     if let Ok(spool) = Spool::for_repo(repo_root)
         && spool.pending().is_ok_and(|p| !p.is_empty())
     {
         let _ = spool.drain(roots, false);
     }
-}
-
-pub fn run(args: &DrainArgs) -> Result<ExitCode> {
-    if args.background {
-        // Out of git's session and process group: a Ctrl-C after the commit does not kill the
-        // capture. SAFETY: setsid has no memory-safety preconditions.
-        unsafe {
-            libc::setsid();
-        }
-    }
-    let spool = Spool::for_repo(&args.repo_root)?;
-    let n = spool.drain(&args.roots, !args.background)?;
-    if !args.background && args.roots.verbose {
-        eprintln!("{n} queued commits handled");
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

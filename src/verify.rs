@@ -25,28 +25,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::CheckpointManifest;
-use crate::cli::RootArgs;
 use crate::export::EXPORT_INCOMPLETE_MARKER;
 use crate::fsutil;
 use crate::history::{EventStore, ImportManifest, Record, StateStore, safe_file_stem};
 use crate::objects::{EXPORT_MANIFEST, ExportManifest, ObjectStore, Reconstructor, Storage};
 use crate::roots::Roots;
-
-#[derive(Debug, Args)]
-pub struct VerifyArgs {
-    #[command(flatten)]
-    pub roots: RootArgs,
-    /// Print `{ok, checked, problems, warnings}` as one JSON object on stdout
-    #[arg(long)]
-    pub json: bool,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Problem {
@@ -434,44 +422,4 @@ fn check_tail(es: &EventStore, path: &Path, committed: u64, r: &mut VerifyReport
         );
     }
     Ok(())
-}
-
-pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
-    let roots = Roots::resolve(&args.roots.overrides())?;
-    if args.roots.verbose {
-        eprint!("{}", roots.describe());
-    }
-    let report = verify(&roots)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_report(&report);
-    }
-    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-fn print_report(r: &VerifyReport) {
-    let c = &r.checked;
-    println!(
-        "checked {} snapshots ({} entries, {} stored bytes), {} files in latest/, {} imports, {} checkpoints, {} records in {} conversations",
-        c.snapshots,
-        c.snapshot_entries,
-        c.stored_bytes,
-        c.latest_files,
-        c.imports,
-        c.checkpoints,
-        c.records,
-        c.conversation_files
-    );
-    for p in &r.problems {
-        println!("problem: {}: {}", p.path, p.problem);
-    }
-    for w in &r.warnings {
-        println!("warning: {}: {}", w.path, w.problem);
-    }
-    if r.ok {
-        println!("ok: no problems ({} warnings)", r.warnings.len());
-    } else {
-        println!("{} problems, {} warnings", r.problems.len(), r.warnings.len());
-    }
 }

@@ -32,11 +32,8 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 
 use std::path::{Path, PathBuf};
 
-use std::process::ExitCode;
-
 use anyhow::{Context, Result};
 
-use crate::cli::ImportArgs;
 use crate::objects::ObjectStore;
 use crate::roots::Roots;
 use serde::{Deserialize, Serialize};
@@ -253,45 +250,18 @@ pub(crate) fn remember(list: &mut Vec<String>, value: &str, cap: usize) {
     }
 }
 
-/// `import-codex-sessions`: one snapshot, or every snapshot not yet imported.
-pub fn run(args: &ImportArgs) -> Result<ExitCode> {
-    let roots = Roots::resolve(&args.roots.overrides())?;
-    if args.roots.verbose {
-        eprint!("{}", roots.describe());
-    }
-    let _locks = crate::lock::lock_stores(&roots, "import-codex-sessions")?;
+/// `import-codex-sessions`: the named snapshot, or every snapshot not yet imported (under the
+/// shared-root locks).
+pub fn import(roots: &Roots, snapshot: Option<&str>) -> Result<ImportOutcome> {
+    let _locks = crate::lock::lock_stores(roots, "import-codex-sessions")?;
     let objects = ObjectStore::new(&roots.objects.path);
-    let outcome = match &args.snapshot {
-        Some(name) => import_snapshot(&roots, name)?,
+    match snapshot {
+        Some(name) => import_snapshot(roots, name),
         None => {
             let latest = crate::export::last_snapshot(&objects)?.with_context(|| {
                 format!("no snapshot in {}: run export-codex-sessions or a capture first", objects.root.display())
             })?;
-            import_pending(&roots, &latest)?
+            import_pending(roots, &latest)
         }
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else {
-        print_outcome(&outcome);
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn print_outcome(o: &ImportOutcome) {
-    if o.already_imported {
-        println!("{}: already imported (nothing new)", o.import_id);
-        return;
-    }
-    let c = &o.counts;
-    println!(
-        "{}: {} new records ({} messages) in {} conversations; {} duplicates skipped, {} lines skipped, {} pending tails",
-        o.import_id,
-        c.new_records,
-        c.new_messages,
-        o.conversations_touched.len(),
-        c.duplicates_skipped,
-        c.lines_skipped,
-        c.pending_tails
-    );
 }

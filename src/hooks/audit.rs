@@ -10,13 +10,12 @@ use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde::Serialize;
 
-use super::AuditArgs;
 use super::block::{self, Baked};
 use super::install::{self, InstallRequest};
 use super::location::{self, RepoLocation};
@@ -77,12 +76,24 @@ pub use crate::hooklog::LogEntry;
 const FIXABLE: [&str; 6] =
     ["hook_missing", "hook_not_executable", "block_missing", "block_stale", "binary_missing", "binary_unresponsive"];
 
-pub fn run(args: &AuditArgs) -> Result<ExitCode> {
+/// What to audit.
+#[derive(Debug, Clone, Default)]
+pub struct AuditRequest {
+    /// Only these repositories [default: every registered repository].
+    pub repo_roots: Vec<PathBuf>,
+    /// Re-install stale or missing managed blocks.
+    pub fix: bool,
+    /// How many of the last commits to check for checkpoints.
+    pub commits: usize,
+}
+
+/// Audits (and with `fix`, repairs) the requested repositories.
+pub fn audit(args: &AuditRequest) -> Result<AuditReport> {
     let reg = registry::load()?;
-    let targets: Vec<(PathBuf, Option<RepoRecord>)> = if args.repo_root.is_empty() {
+    let targets: Vec<(PathBuf, Option<RepoRecord>)> = if args.repo_roots.is_empty() {
         reg.repos.iter().map(|r| (r.work_tree.clone(), Some(r.clone()))).collect()
     } else {
-        args.repo_root
+        args.repo_roots
             .iter()
             .map(|p| {
                 let rec = location::locate(p).ok().and_then(|l| reg.find(&l.common_dir).cloned());
@@ -113,13 +124,7 @@ pub fn run(args: &AuditArgs) -> Result<ExitCode> {
         }
         repos.push(audit);
     }
-    let report = AuditReport { schema_version: SCHEMA_VERSION, ok: repos.iter().all(|r| r.problems.is_empty()), repos };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", human(&report));
-    }
-    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(AuditReport { schema_version: SCHEMA_VERSION, ok: repos.iter().all(|r| r.problems.is_empty()), repos })
 }
 
 fn problem(code: &str, message: String) -> Problem {
@@ -378,44 +383,4 @@ fn count_checkpoints(loc: &RepoLocation, event_store: &Path, n: usize) -> (usize
     let shas: Vec<String> = walk.flatten().take(n).map(|o| o.to_string()).collect();
     let with = shas.iter().filter(|s| have.contains(*s)).count();
     (shas.len(), with)
-}
-
-fn human(report: &AuditReport) -> String {
-    let mut out = String::new();
-    if report.repos.is_empty() {
-        out.push_str("no repository is registered (install with nexus install-codex-commit-checkpoint-hook)\n");
-        return out;
-    }
-    out.push_str(&format!(
-        "{:<40} {:<7} {:<8} {:<10} {:<12} {:<11} {}\n",
-        "REPOSITORY", "HOOKS", "BLOCKS", "BINARY", "LAST RUN", "CHECKPOINTS", "STATUS"
-    ));
-    for r in &report.repos {
-        let good = r.hooks.iter().filter(|h| h.exists && h.executable).count();
-        let current = r.hooks.iter().filter(|h| h.block == "current").count();
-        let binary =
-            r.binary_version.clone().unwrap_or_else(|| if r.binary.is_some() { "BROKEN".into() } else { "-".into() });
-        let last = r.last_captures.last().map(|e| if e.ok { "ok" } else { "FAILED" }).unwrap_or("never");
-        let status = if r.problems.is_empty() { "ok".to_owned() } else { format!("{} problem(s)", r.problems.len()) };
-        out.push_str(&format!(
-            "{:<40} {:<7} {:<8} {:<10} {:<12} {:<11} {}\n",
-            r.repo.display(),
-            format!("{good}/{}", r.hooks.len()),
-            format!("{current}/{}", r.hooks.len()),
-            binary,
-            last,
-            format!("{}/{}", r.commits_with_checkpoint, r.commits_checked),
-            status
-        ));
-        for f in &r.fixed {
-            out.push_str(&format!("    fixed: {f}\n"));
-        }
-        for p in &r.problems {
-            out.push_str(&format!("    {}: {}\n", p.code, p.message));
-        }
-    }
-    if !report.ok {
-        out.push_str("(run with --fix to re-install stale or missing hooks)\n");
-    }
-    out
 }

@@ -1,103 +1,81 @@
-//! Managed git hooks (README, *Hooks: capture on every commit*): the command-line arguments and the dispatch to the parts.
+//! Managed git hooks (README, *Hooks: capture on every commit*): installing, auditing and
+//! removing the managed block. The command line (argument structs, printing) lives in
+//! `crate::cli::hooks`.
 //!
 //! - [`block`]: the managed block (rendered from `templates/` and `hooks/`), quoting, and the
 //!   text surgery on an existing hook;
 //! - [`location`]: where git really runs a repository's hooks (`core.hooksPath` and its scope);
 //! - [`install`] and [`uninstall`]: writing and undoing, file by file, atomically;
 //! - [`registry`]: every installed repository and the prior state of every file touched;
-//! - [`audit`]: what git will actually execute, checked against what should be there;
-//! - [`rewrite`]: post-rewrite (rebase, amend) linking of rewritten commits.
+//! - [`audit`]: what git will actually execute, checked against what should be there.
+//!
+//! Post-rewrite linking of rewritten commits derives checkpoints: it is [`crate::rewrite`].
 
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::fmt;
+use std::str::FromStr;
 
-use clap::Args;
-
-use crate::cli::RootArgs;
+use serde::{Deserialize, Serialize};
 
 pub mod audit;
 pub mod block;
 pub mod install;
 pub mod location;
 pub mod registry;
-pub mod rewrite;
 pub mod uninstall;
 
-#[derive(Debug, Args)]
-pub struct InstallArgs {
-    /// Any path inside the target repository
-    #[arg(long, value_name = "PATH", default_value = ".")]
-    pub repo_root: PathBuf,
-    /// Roots to bake into the hook (default: resolved now, as the capture would)
-    #[command(flatten)]
-    pub roots: RootArgs,
-    /// Print what would change, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Install into this hooks directory even when it is a global/system core.hooksPath
-    #[arg(long, value_name = "DIR")]
-    pub hooks_path: Option<PathBuf>,
+/// The git hooks nexus manages (and the one a capture can run under).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HookName {
+    /// After `git commit`: queue (or capture) the new HEAD.
+    PostCommit,
+    /// After `git merge`/`git pull`: capture a merge commit, decline a fast-forward.
+    PostMerge,
+    /// After `git commit --amend` and `git rebase`: link the rewritten commits.
+    PostRewrite,
 }
 
-#[derive(Debug, Args)]
-pub struct UninstallArgs {
-    #[arg(long, value_name = "PATH", default_value = ".")]
-    pub repo_root: PathBuf,
-    /// Uninstall from every registered repository
-    #[arg(long, conflicts_with = "repo_root")]
-    pub all: bool,
-}
+impl HookName {
+    /// Every managed hook, in install order.
+    pub const ALL: [HookName; 3] = [HookName::PostCommit, HookName::PostMerge, HookName::PostRewrite];
 
-#[derive(Debug, Args)]
-pub struct AuditArgs {
-    /// Audit only these repositories (repeatable) [default: every registered repository]
-    #[arg(long, value_name = "PATH")]
-    pub repo_root: Vec<PathBuf>,
-    #[arg(long)]
-    pub json: bool,
-    /// Re-install stale or missing managed blocks
-    #[arg(long)]
-    pub fix: bool,
-    /// How many of the last commits to check for checkpoints
-    #[arg(long, value_name = "N", default_value_t = 20)]
-    pub commits: usize,
-}
-
-pub fn run_install(args: &InstallArgs) -> anyhow::Result<ExitCode> {
-    if args.roots.verbose {
-        eprint!("{}", crate::roots::Roots::resolve(&args.roots.overrides())?.describe());
+    /// git's name for the hook (`post-commit`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookName::PostCommit => "post-commit",
+            HookName::PostMerge => "post-merge",
+            HookName::PostRewrite => "post-rewrite",
+        }
     }
-    let report = install::install(&install::InstallRequest {
-        repo_root: args.repo_root.clone(),
-        overrides: args.roots.overrides(),
-        dry_run: args.dry_run,
-        hooks_path: args.hooks_path.clone(),
-    })?;
-    print!("{report}");
-    Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
-    let report = if args.all { uninstall::uninstall_all()? } else { uninstall::uninstall(&args.repo_root)? };
-    print!("{report}");
-    Ok(ExitCode::SUCCESS)
+impl fmt::Display for HookName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
-pub fn run_audit(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    audit::run(args)
+impl FromStr for HookName {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<HookName> {
+        HookName::ALL
+            .into_iter()
+            .find(|h| h.as_str() == s)
+            .ok_or_else(|| anyhow::anyhow!("not a managed git hook: {s}"))
+    }
 }
 
-#[derive(Debug, Args)]
-pub struct RewriteArgs {
-    #[arg(long, value_name = "PATH", default_value = ".")]
-    pub repo_root: PathBuf,
-    #[command(flatten)]
-    pub roots: RootArgs,
-    /// What git passed to post-rewrite: `amend` or `rebase`
-    #[arg(long, value_name = "KIND", default_value = "rebase")]
-    pub kind: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-pub fn run_link_rewritten(args: &RewriteArgs) -> anyhow::Result<ExitCode> {
-    rewrite::run(args)
+    #[test]
+    fn hook_names_round_trip_through_git_and_serde_names() {
+        for h in HookName::ALL {
+            assert_eq!(h.as_str().parse::<HookName>().unwrap(), h);
+            assert_eq!(serde_json::to_string(&h).unwrap(), format!("\"{}\"", h.as_str()));
+        }
+        assert_eq!(HookName::ALL.map(HookName::as_str), block::HOOK_NAMES);
+        assert!("pre-commit".parse::<HookName>().is_err());
+    }
 }

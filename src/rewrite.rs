@@ -1,22 +1,20 @@
-//! post-rewrite (`link-rewritten-codex-commit-checkpoints`): git passes `amend` or `rebase` and
-//! `old new` SHA pairs on stdin. A rebase replays commits and the post-commit hook defers while
+//! Checkpoints of rewritten commits (post-rewrite, `link-rewritten-codex-commit-checkpoints`):
+//! git passes `amend` or `rebase` and `old new` SHA pairs on stdin. This derives checkpoints
+//! (it sits beside [`crate::capture`]); it does not manage hook files. A rebase replays commits and the post-commit hook defers while
 //! it runs, so that a 100-commit rebase does not run 100 captures; here, each rewritten commit
 //! other than HEAD gets a manifest derived from its original's (same snapshot and import, the new
 //! commit's facts, `rewritten_from`, `rewrite_kind`), and HEAD gets one real capture that records
 //! what it rewrote. An amend already got a fresh checkpoint from post-commit: it is annotated.
 //! An amend inside a rebase (reword, squash, an `edit` stop) waits for the rebase's own report.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use super::RewriteArgs;
-use crate::capture::{self, CaptureRequest};
+use crate::capture::{self, AlreadyCaptured, CaptureRequest};
 use crate::checkpoint::{self, CheckpointManifest};
-use crate::cli::ExitStatusError;
 use crate::gitfacts::{self, CommitFacts, RepoFacts};
+use crate::hooks::HookName;
 use crate::lock;
 use crate::roots::{RootOverrides, Roots};
 
@@ -33,36 +31,30 @@ pub fn parse_pairs(input: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn run(args: &RewriteArgs) -> Result<ExitCode> {
-    let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input).context("cannot read the old/new pairs on standard input")?;
-    let repo = gitfacts::open(&args.repo_root)?;
-    if args.kind == "amend" && gitfacts::rebase_in_progress(&repo) {
-        // A `reword`, `squash` or an amend at an `edit` stop: git reports the whole rebase
-        // (original -> final) in its closing post-rewrite, which links everything at once.
-        return Ok(ExitCode::SUCCESS);
-    }
-    let rewrite = Rewrite {
-        repo_root: args.repo_root.clone(),
-        roots: args.roots.overrides(),
-        kind: args.kind.clone(),
-        pairs: parse_pairs(&input),
-        head: None,
-    };
-    link(&rewrite)?;
-    Ok(ExitCode::SUCCESS)
-}
-
 /// What one post-rewrite reported.
 pub struct Rewrite {
+    /// Any path inside the repository.
     pub repo_root: PathBuf,
+    /// Roots named explicitly.
     pub roots: RootOverrides,
     /// `amend` or `rebase`.
     pub kind: String,
+    /// git's `old new` pairs.
     pub pairs: Vec<(String, String)>,
     /// HEAD when git ran the hook (the spool worker runs later, when HEAD may have moved on);
     /// None: HEAD now.
     pub head: Option<String>,
+}
+
+/// The post-rewrite hook, run as git runs it: an amend inside a rebase (a `reword`, `squash` or
+/// an amend at an `edit` stop) is left to the rebase, whose closing post-rewrite reports the
+/// whole rebase (original -> final) and links everything at once; anything else is [`link`]ed.
+pub fn link_reported(rw: &Rewrite) -> Result<()> {
+    let repo = gitfacts::open(&rw.repo_root)?;
+    if rw.kind == "amend" && gitfacts::rebase_in_progress(&repo) {
+        return Ok(());
+    }
+    link(rw)
 }
 
 /// Links each rewritten commit to its original's checkpoint and captures HEAD once.
@@ -117,15 +109,13 @@ pub fn link(rw: &Rewrite) -> Result<()> {
                 force: false,
                 rewrite_kind: from.as_ref().map(|_| kind.clone()),
                 rewritten_from: from,
-                hook: Some("post-rewrite".to_owned()),
+                hook: Some(HookName::PostRewrite),
                 ..Default::default()
             };
-            if let Err(e) = capture::capture(&req) {
-                let already =
-                    e.downcast_ref::<ExitStatusError>().is_some_and(|s| s.code == capture::EXIT_ALREADY_CAPTURED);
-                if !already {
-                    return Err(e).context("capture of the rewritten HEAD failed");
-                }
+            if let Err(e) = capture::capture(&req)
+                && AlreadyCaptured::find(&e).is_none()
+            {
+                return Err(e).context("capture of the rewritten HEAD failed");
             }
         }
     }

@@ -1,0 +1,112 @@
+//! `capture-codex-commit-checkpoint`: capture HEAD (or `--commit`), after the commits the hook
+//! queued that no worker took.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use super::args::{JsonArgs, RepoArgs, RootArgs};
+use crate::capture::{self, CaptureOutcome, CaptureRequest};
+use crate::exit;
+use crate::hooks::HookName;
+
+/// The arguments of `capture-codex-commit-checkpoint`.
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub roots: RootArgs,
+    /// Replace an existing checkpoint for this commit (the old manifest is kept under superseded/)
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub json: JsonArgs,
+    /// Print nothing on success (for hooks)
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// The git hook that runs this capture (post-commit, post-merge): a post-commit during a
+    /// rebase defers to post-rewrite
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub hook: Option<HookName>,
+    /// Capture this commit (any revision) instead of HEAD; the export and import are still of now
+    #[arg(long, value_name = "REV")]
+    pub commit: Option<String>,
+}
+
+impl CaptureArgs {
+    /// The engine's request.
+    pub fn request(&self) -> CaptureRequest {
+        CaptureRequest {
+            repo_root: self.repo.repo_root.clone(),
+            roots: self.roots.overrides(),
+            force: self.force,
+            hook: self.hook,
+            commit: self.commit.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Runs the command.
+pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<u8> {
+    let req = args.request();
+    if args.hook.is_none() {
+        // Commits the hook queued that no worker took are captured first, in order.
+        crate::spool::take_pending(&req.repo_root, &req.roots);
+    }
+    if args.roots.verbose {
+        args.roots.resolve()?;
+    }
+    let outcome = capture::capture(&req);
+    crate::progress::finish();
+    let outcome = outcome.with_context(|| format!("capture in {} failed", req.repo_root.display()))?;
+    if args.json.json {
+        super::write_json(out, &outcome)?;
+    } else if !args.quiet || matches!(outcome, CaptureOutcome::Deferred(_)) {
+        // Even quiet (in a hook), say why nothing was captured: the hook log keeps it.
+        render(&outcome, out)?;
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// The human summary of a capture.
+pub fn render(o: &CaptureOutcome, out: &mut dyn Write) -> std::io::Result<()> {
+    let c = match o {
+        CaptureOutcome::Deferred(why) => return writeln!(out, "deferred: {why}"),
+        CaptureOutcome::Captured(c) => c,
+    };
+    let (m, path): (_, &PathBuf) = (&c.manifest, &c.manifest_path);
+    if !m.source_present {
+        writeln!(out, "no Codex home at {}: nothing to capture", m.source_root)?;
+    }
+    writeln!(out, "checkpoint {} ({}) for {}", m.commit_short_sha, m.commit_summary, m.repo_slug)?;
+    writeln!(out, "  manifest: {}", path.display())?;
+    let e = &c.export;
+    let n = &e.counts;
+    writeln!(
+        out,
+        "  snapshot: {} ({} stored whole, {} appended, {} moved, {} unchanged, {} bytes read)",
+        e.snapshot_name, n.stored_whole, n.stored_append, n.moved, n.unchanged, n.bytes_read
+    )?;
+    writeln!(
+        out,
+        "  import:   {} ({} new records, {} new messages)",
+        m.import_id, m.import_counts.new_records, m.import_counts.new_messages
+    )?;
+    if m.conversations.is_empty() {
+        writeln!(out, "  no conversation linked")?;
+    }
+    for c in &m.conversations {
+        writeln!(
+            out,
+            "  conversation {} — {} ({} new messages)",
+            c.provider_conversation_id,
+            c.title.as_deref().unwrap_or("(untitled)"),
+            c.new_messages
+        )?;
+    }
+    Ok(())
+}

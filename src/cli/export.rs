@@ -1,0 +1,59 @@
+//! `export-codex-sessions`: one export of the Codex home into the object store.
+
+use std::io::Write;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::args::{JsonArgs, RootArgs};
+use crate::exit;
+use crate::export::{self, ExportOutcome};
+use crate::roots::Roots;
+
+/// The arguments of `export-codex-sessions`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub roots: RootArgs,
+    #[command(flatten)]
+    pub json: JsonArgs,
+}
+
+/// Runs the command.
+pub fn run(args: &ExportArgs, out: &mut dyn Write) -> Result<u8> {
+    let roots = args.roots.resolve()?;
+    let outcome = export::export_now(&roots);
+    crate::progress::finish();
+    let outcome = outcome?;
+    if args.json.json {
+        super::write_json(out, &outcome)?;
+    } else {
+        render(&outcome, &roots, out)?;
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// The human summary of an export.
+pub fn render(o: &ExportOutcome, roots: &Roots, out: &mut dyn Write) -> std::io::Result<()> {
+    let c = &o.counts;
+    if !roots.source_exists {
+        writeln!(out, "no Codex home at {}: nothing to export", roots.source.path.display())?;
+    }
+    writeln!(
+        out,
+        "snapshot {}: {} files ({} whole, {} appended, {} moved, {} unchanged, {} removed), {} bytes read, {} stored",
+        o.snapshot_name,
+        c.files_total,
+        c.stored_whole,
+        c.stored_append,
+        c.moved,
+        c.unchanged,
+        c.removed,
+        c.bytes_read,
+        c.bytes_stored
+    )?;
+    for p in &o.problems {
+        writeln!(out, "  skipped: {p}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! The command line: the only place with clap, standard output and the process exit status.
+//!
+//! One file per command or command group: its argument struct, the conversion into the engine's
+//! request value, and the rendering of what the engine returns onto an [`io::Write`] (so what
+//! users read is testable without a process). Engine modules take plain values, return data and
+//! never print. Shared flag groups ([`args`]) are defined once and flattened.
+//!
+//! Exit statuses ([`crate::exit`], README "Exit status"): 0 success, 1 failure (one `error: …`
+//! line on stderr), 2 usage error, 3 "this commit already has a checkpoint". A standard output
+//! closed early (`nexus report --messages | head -1`) is not an error: exit 0, silently.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit;
+
+pub mod args;
+pub mod capture;
+pub mod drain;
+pub mod export;
+pub mod hooks;
+pub mod import;
+pub mod report;
+pub mod roots;
+pub mod verify;
+
+/// `nexus` and its subcommands.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nexus",
+    version,
+    about = "Durable links from git commits back to the OpenAI Codex conversations that produced them",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand, with its long name and its short alias.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Capture a checkpoint for the repository's HEAD: export, import, link, write the manifest.
+    #[command(name = "capture-codex-commit-checkpoint", visible_alias = "capture")]
+    Capture(capture::CaptureArgs),
+    /// Print the checkpoint of a commit: snapshot, import, linked conversations.
+    #[command(name = "report-codex-commit-checkpoint", visible_alias = "report")]
+    Report(report::ReportArgs),
+    /// List a repository's checkpoints, newest first.
+    #[command(name = "list-codex-commit-checkpoints", visible_alias = "list")]
+    List(report::ListArgs),
+    /// List the commits that link a conversation, newest first.
+    #[command(name = "report-codex-conversation", visible_alias = "conversation")]
+    Conversation(report::ConversationArgs),
+    /// Export the Codex home into the object store (no commit link).
+    #[command(name = "export-codex-sessions", visible_alias = "export")]
+    Export(export::ExportArgs),
+    /// Import a snapshot from the object store into canonical history.
+    #[command(name = "import-codex-sessions", visible_alias = "import")]
+    Import(import::ImportArgs),
+    /// Install the managed post-commit/post-merge/post-rewrite hooks in a repository.
+    #[command(name = "install-codex-commit-checkpoint-hook", visible_alias = "install")]
+    Install(hooks::InstallArgs),
+    /// Remove the managed hooks, restoring what was there before.
+    #[command(name = "uninstall-codex-commit-checkpoint-hook", visible_alias = "uninstall")]
+    Uninstall(hooks::UninstallArgs),
+    /// Check every managed repository (or the given ones) for hook problems.
+    #[command(name = "audit-codex-commit-checkpoint-hooks", visible_alias = "audit")]
+    Audit(hooks::AuditArgs),
+    /// Check both stores' integrity (hashes, references, canonical records); read-only.
+    Verify(verify::VerifyArgs),
+    /// Print each root and where its value came from.
+    Roots(roots::RootsArgs),
+    /// (Used by the post-rewrite hook.) Reads `old new` SHA pairs on stdin and links each
+    /// rewritten commit to its original's checkpoint, then captures HEAD once.
+    #[command(name = "link-rewritten-codex-commit-checkpoints", hide = true)]
+    LinkRewritten(hooks::RewriteArgs),
+    /// Capture the commits the post-commit hook queued (waits for a running worker first).
+    #[command(name = "drain-codex-commit-spool", visible_alias = "drain")]
+    Drain(drain::DrainArgs),
+}
+
+/// Runs one parsed command, writing what it prints to `out`. Returns the exit status of a
+/// command that ran to the end ([`exit::SUCCESS`], or [`exit::FAILURE`] for a check that
+/// found problems); an error is mapped by [`exit::Failure`].
+pub fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<u8> {
+    match command {
+        Command::Capture(args) => capture::run(&args, out),
+        Command::Report(args) => report::run_commit(&args, out),
+        Command::List(args) => report::run_list(&args, out),
+        Command::Conversation(args) => report::run_conversation(&args, out),
+        Command::Export(args) => export::run(&args, out),
+        Command::Import(args) => import::run(&args, out),
+        Command::Install(args) => hooks::run_install(&args, out),
+        Command::Uninstall(args) => hooks::run_uninstall(&args, out),
+        Command::Audit(args) => hooks::run_audit(&args, out),
+        Command::Verify(args) => verify::run(&args, out),
+        Command::Roots(args) => roots::run(&args, out),
+        Command::LinkRewritten(args) => hooks::run_link_rewritten(&args),
+        Command::Drain(args) => drain::run(&args),
+    }
+}
+
+/// The binary's `main`: parse, run, flush, and map the outcome to the exit status.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // --help and --version are "errors" that print to stdout and succeed. A closed
+            // stdout while printing them is ignored like any other.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { exit::USAGE } else { exit::SUCCESS });
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let result = run(cli.command, &mut out).and_then(|code| {
+        out.flush()?;
+        Ok(code)
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            // Whatever was written before the failure is shown before the error line.
+            let _ = out.flush();
+            if let Some(line) = exit::message(&err) {
+                eprintln!("{line}");
+            }
+            ExitCode::from(exit::Failure::of(&err).status())
+        }
+    }
+}
+
+/// Writes `value` as pretty JSON and a newline (every `--json` output).
+pub(crate) fn write_json<T: serde::Serialize>(out: &mut dyn Write, value: &T) -> anyhow::Result<()> {
+    writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
+    Ok(())
+}
+
+/// Prints the resolved roots on stderr, for `--verbose`.
+pub(crate) fn describe_roots(roots: &crate::roots::Roots) {
+    eprint!("{}", roots.describe());
+}

@@ -1,0 +1,61 @@
+//! `verify`: the read-only integrity check of both stores; exit 1 when it finds a problem.
+
+use std::io::Write;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::args::{JsonArgs, RootArgs};
+use crate::exit;
+use crate::verify::{self, VerifyReport};
+
+/// The arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub roots: RootArgs,
+    /// Print `{ok, checked, problems, warnings}` as JSON on stdout
+    #[command(flatten)]
+    pub json: JsonArgs,
+}
+
+/// Runs the command.
+pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<u8> {
+    let roots = args.roots.resolve()?;
+    let report = verify::verify(&roots)?;
+    if args.json.json {
+        super::write_json(out, &report)?;
+    } else {
+        render(&report, out)?;
+    }
+    Ok(if report.ok { exit::SUCCESS } else { exit::FAILURE })
+}
+
+/// The human verdict: what was checked, each problem and warning, the total.
+pub fn render(r: &VerifyReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let c = &r.checked;
+    writeln!(
+        out,
+        "checked {} snapshots ({} entries, {} stored bytes), {} files in latest/, {} imports, {} checkpoints, {} records in {} conversations",
+        c.snapshots,
+        c.snapshot_entries,
+        c.stored_bytes,
+        c.latest_files,
+        c.imports,
+        c.checkpoints,
+        c.records,
+        c.conversation_files
+    )?;
+    for p in &r.problems {
+        writeln!(out, "problem: {}: {}", p.path, p.problem)?;
+    }
+    for w in &r.warnings {
+        writeln!(out, "warning: {}: {}", w.path, w.problem)?;
+    }
+    if r.ok {
+        writeln!(out, "ok: no problems ({} warnings)", r.warnings.len())?;
+    } else {
+        writeln!(out, "{} problems, {} warnings", r.problems.len(), r.warnings.len())?;
+    }
+    Ok(())
+}
