@@ -3,6 +3,7 @@
 //! fails when one is forgotten.
 
 mod capture;
+mod cli;
 mod codex_parser;
 mod common;
 mod crash;
