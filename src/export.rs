@@ -202,9 +202,9 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         fsutil::write_atomic(&marker, b"an export started and has not finished\n")?;
     }
     let writes = plans.iter().filter(|(.., plan)| !matches!(plan, Plan::Unchanged)).count();
-    let batch = fsutil::DeferredSync::begin(writes);
+    let batch = fsutil::SyncBatch::for_files(writes);
     for (rel, src, kind, prev, plan) in plans {
-        let result = store_one(&store, &tmp_dir, &name, rel, src, kind, plan, prev, &state, &mut counts);
+        let result = store_one(&store, &batch, &tmp_dir, &name, rel, src, kind, plan, prev, &state, &mut counts);
         crate::fault::point("export.after_store_file");
         match result {
             Ok(Some((entry, st))) => {
@@ -259,8 +259,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         files: entries,
     };
     // Everything stored so far must be durable before the snapshot appears.
-    fsutil::flush_deferred(&store.root)?;
-    drop(batch);
+    batch.commit(&store.root)?;
     fsutil::write_toml_atomic(&tmp_dir.join(EXPORT_MANIFEST), &manifest)?;
     fsutil::sync_dir(&tmp_dir)?;
     crate::fault::point("export.before_snapshot_rename");

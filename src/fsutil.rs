@@ -1,5 +1,6 @@
 //! File-system primitives shared by the stores: owner-only creation (the stores hold private
-//! conversations), atomic replacement (temp file, fsync, rename, fsync of the directory), and
+//! conversations), atomic replacement (temp file, fsync, rename, fsync of the directory), the
+//! [`SyncBatch`] through which a step that writes many files makes them durable at once, and
 //! TOML/JSON written only through serde.
 
 use std::fs::{self, File, OpenOptions};
@@ -47,6 +48,14 @@ pub fn create_private(path: &Path) -> Result<File> {
 /// Writes `bytes` to `path` atomically: a temp file beside it, fsync, rename, fsync the dir.
 /// Readers see the old content or the new, never a torn file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let (tmp, dir) = write_temp_beside(path, bytes)?;
+    sync_file(tmp.as_file(), path)?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot replace {}", path.display()))?;
+    sync_dir(dir)
+}
+
+/// `bytes` in a private temp file in `path`'s directory (created if needed), not yet synced.
+fn write_temp_beside<'p>(path: &'p Path, bytes: &[u8]) -> Result<(tempfile::NamedTempFile, &'p Path)> {
     let dir = path.parent().with_context(|| format!("{} has no parent directory", path.display()))?;
     create_private_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
@@ -55,15 +64,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    if DEFERRED.get() {
-        // The rename waits for the batch's syncfs: a rename must never reach the disk before
-        // the data it exposes (a power cut would leave an empty file under the final name).
-        STAGED.with_borrow_mut(|staged| staged.push((tmp.into_temp_path(), path.to_path_buf())));
-        return Ok(());
-    }
-    sync_file(tmp.as_file(), path)?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot replace {}", path.display()))?;
-    sync_dir(dir)
+    Ok((tmp, dir))
 }
 
 /// The entries of a directory, sorted; a missing directory has none.
@@ -81,69 +82,91 @@ pub fn list_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     Ok(out)
 }
 
+/// `fsync` of a directory (its entries: a rename or a new file in it).
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    if DEFERRED.get() {
-        return Ok(());
-    }
     File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync directory {}", dir.display()))
 }
 
-/// Above this many files, a step defers its per-file syncs to one `syncfs` (see
-/// [`DeferredSync`]); below it, per-file fsync is cheaper than syncing the whole filesystem.
+/// `fsync` of a file.
+pub fn sync_file(file: &File, path: &Path) -> Result<()> {
+    file.sync_all().with_context(|| format!("cannot sync {}", path.display()))
+}
+
+/// Above this many files, a step defers its per-file syncs to one `syncfs` (see [`SyncBatch`]);
+/// below it, per-file fsync is cheaper than syncing the whole filesystem.
 pub const BATCH_SYNC_FILES: usize = 64;
 
-thread_local! {
-    static DEFERRED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// Atomic writes of the active batch: written, not yet renamed into place.
-    static STAGED: std::cell::RefCell<Vec<(tempfile::TempPath, std::path::PathBuf)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+/// How a step that writes many files makes them durable, passed to the writers it uses.
+///
+/// An immediate batch syncs each file and directory as it is written, and its atomic writes
+/// rename at once. A deferred batch (a step writing more than [`BATCH_SYNC_FILES`] files: a
+/// first capture writes thousands, and one sync each, plus one per directory entry, cost more
+/// than everything else it does) skips those syncs and stages its atomic writes' renames;
+/// [`SyncBatch::commit`] then makes everything durable at once — `syncfs`, the staged renames,
+/// `syncfs` again — before the step's commit point makes it visible. A rename must never reach
+/// the disk before the data it exposes (a power cut would leave an empty file under the final
+/// name), hence the staging. Dropping a batch without committing it (an error path: nothing was
+/// committed) removes the staged temp files.
+#[derive(Debug)]
+pub struct SyncBatch {
+    deferred: bool,
+    /// Atomic writes written, not yet renamed into place (deferred only).
+    staged: Vec<(tempfile::TempPath, std::path::PathBuf)>,
 }
 
-/// While active, [`sync_file`] and [`sync_dir`] do nothing, [`write_atomic`] stages its rename,
-/// and [`flush_deferred`] makes every write durable at once — `syncfs`, the staged renames, and
-/// `syncfs` again — before the commit point that makes them visible. A first capture writes
-/// thousands of files: one sync each, plus one per directory entry, cost more than everything
-/// else it does. Dropping the guard without flushing only ends the batch (an error path:
-/// nothing was committed; staged temp files are removed).
-pub struct DeferredSync {
-    active: bool,
-}
+impl SyncBatch {
+    /// The batch for a step about to write `files` files: deferred above [`BATCH_SYNC_FILES`].
+    pub fn for_files(files: usize) -> SyncBatch {
+        SyncBatch { deferred: files > BATCH_SYNC_FILES, staged: Vec::new() }
+    }
 
-impl DeferredSync {
-    pub fn begin(files: usize) -> DeferredSync {
-        let active = files > BATCH_SYNC_FILES;
-        if active {
-            DEFERRED.set(true);
+    pub fn is_deferred(&self) -> bool {
+        self.deferred
+    }
+
+    /// `fsync` of a file, unless deferred.
+    pub fn sync_file(&self, file: &File, path: &Path) -> Result<()> {
+        if self.deferred { Ok(()) } else { sync_file(file, path) }
+    }
+
+    /// `fsync` of a directory, unless deferred.
+    pub fn sync_dir(&self, dir: &Path) -> Result<()> {
+        if self.deferred { Ok(()) } else { sync_dir(dir) }
+    }
+
+    /// [`write_atomic`], or, deferred, the temp file written and its rename staged for
+    /// [`SyncBatch::commit`].
+    pub fn write_atomic(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
+        if !self.deferred {
+            return write_atomic(path, bytes);
         }
-        DeferredSync { active }
+        let (tmp, _) = write_temp_beside(path, bytes)?;
+        self.staged.push((tmp.into_temp_path(), path.to_path_buf()));
+        Ok(())
     }
-}
 
-impl Drop for DeferredSync {
-    fn drop(&mut self) {
-        if self.active {
-            DEFERRED.set(false);
-            STAGED.with_borrow_mut(Vec::clear);
-        }
+    pub fn write_json_atomic<T: Serialize>(&mut self, path: &Path, value: &T) -> Result<()> {
+        let text = serde_json::to_vec(value).with_context(|| format!("cannot serialize {}", path.display()))?;
+        self.write_atomic(path, &text)
     }
-}
 
-/// Ends a deferred batch by syncing the filesystem that holds `dir`; nothing when no batch is
-/// active.
-pub fn flush_deferred(dir: &Path) -> Result<()> {
-    if !DEFERRED.get() {
-        return Ok(());
-    }
-    syncfs(dir)?;
-    let staged = STAGED.with_borrow_mut(std::mem::take);
-    if !staged.is_empty() {
-        for (tmp, path) in staged {
-            tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot replace {}", path.display()))?;
+    /// Ends the batch: when deferred, syncs the filesystem that holds `dir`, renames the staged
+    /// writes into place and syncs it again; an immediate batch has nothing left to do.
+    pub fn commit(self, dir: &Path) -> Result<()> {
+        if !self.deferred {
+            return Ok(());
         }
         syncfs(dir)?;
+        if !self.staged.is_empty() {
+            for (tmp, path) in self.staged {
+                tmp.persist(&path)
+                    .map_err(|e| e.error)
+                    .with_context(|| format!("cannot replace {}", path.display()))?;
+            }
+            syncfs(dir)?;
+        }
+        Ok(())
     }
-    DEFERRED.set(false);
-    Ok(())
 }
 
 fn syncfs(dir: &Path) -> Result<()> {
@@ -154,14 +177,6 @@ fn syncfs(dir: &Path) -> Result<()> {
             .with_context(|| format!("cannot sync the filesystem of {}", dir.display()));
     }
     Ok(())
-}
-
-/// `fsync` of a file, unless a [`DeferredSync`] batch is active.
-pub fn sync_file(file: &File, path: &Path) -> Result<()> {
-    if DEFERRED.get() {
-        return Ok(());
-    }
-    file.sync_all().with_context(|| format!("cannot sync {}", path.display()))
 }
 
 pub fn write_toml_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
@@ -232,6 +247,34 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deferred_batch_stages_renames_until_it_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.json");
+        write_atomic(&path, b"old").expect("write");
+        let mut batch = SyncBatch::for_files(BATCH_SYNC_FILES + 1);
+        assert!(batch.is_deferred());
+        batch.write_atomic(&path, b"new").expect("staged");
+        assert_eq!(fs::read(&path).expect("read"), b"old", "not visible before the commit");
+        batch.commit(dir.path()).expect("commit");
+        assert_eq!(fs::read(&path).expect("read"), b"new");
+        assert_eq!(list_dir(dir.path()).expect("list"), vec![path.clone()], "no temp file left");
+    }
+
+    #[test]
+    fn a_dropped_batch_leaves_nothing_and_an_immediate_one_writes_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.json");
+        let mut batch = SyncBatch::for_files(BATCH_SYNC_FILES + 1);
+        batch.write_json_atomic(&path, &1).expect("staged");
+        drop(batch);
+        assert!(list_dir(dir.path()).expect("list").is_empty(), "the staged temp file is removed");
+        let mut batch = SyncBatch::for_files(BATCH_SYNC_FILES);
+        assert!(!batch.is_deferred());
+        batch.write_json_atomic(&path, &2).expect("write");
+        assert_eq!(fs::read(&path).expect("read"), b"2");
+    }
 
     #[test]
     fn formats_known_instants() {

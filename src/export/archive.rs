@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::fsutil;
+use crate::fsutil::{self, SyncBatch};
 use crate::objects::FileKind;
 
 /// zstd level of the archive, chosen by measurement on generated transcripts (README): level 3
@@ -41,13 +41,13 @@ impl ArchiveWriter {
         })
     }
 
-    /// Ends the stream, fsyncs, and returns the bytes stored.
-    pub(super) fn finish_and_sync(self, path: &Path) -> Result<u64> {
+    /// Ends the stream, fsyncs (unless `batch` defers it), and returns the bytes stored.
+    pub(super) fn finish_and_sync(self, batch: &SyncBatch, path: &Path) -> Result<u64> {
         let file = match self {
             ArchiveWriter::Plain(f) => f,
             ArchiveWriter::Zstd(enc) => enc.finish().with_context(|| format!("cannot finish {}", path.display()))?,
         };
-        crate::fsutil::sync_file(&file, path)?;
+        batch.sync_file(&file, path)?;
         Ok(file.metadata().with_context(|| format!("cannot stat {}", path.display()))?.len())
     }
 }

@@ -12,7 +12,7 @@ use super::archive::{ArchiveWriter, stored_name};
 use super::recovery::source_err;
 use super::scan::SourceFile;
 use super::{ExportState, PREFIX_CHECK_BYTES, StateEntry};
-use crate::fsutil;
+use crate::fsutil::{self, SyncBatch};
 use crate::objects::{ExportCounts, FileEntry, FileKind, ObjectStore, Storage};
 
 /// What to do with one source file.
@@ -124,6 +124,7 @@ fn base_entry(
 #[allow(clippy::too_many_arguments)]
 pub(super) fn store_one(
     store: &ObjectStore,
+    batch: &SyncBatch,
     tmp_dir: &Path,
     snapshot: &str,
     rel: &str,
@@ -160,7 +161,19 @@ pub(super) fn store_one(
                 && to.parent().is_some_and(|d| fsutil::create_private_dir_all(d).is_ok())
                 && fs::hard_link(&from, &to).is_ok();
             if !linked {
-                return store_one(store, tmp_dir, snapshot, rel, src, kind, Plan::Whole, Some(prev), state, counts);
+                return store_one(
+                    store,
+                    batch,
+                    tmp_dir,
+                    snapshot,
+                    rel,
+                    src,
+                    kind,
+                    Plan::Whole,
+                    Some(prev),
+                    state,
+                    counts,
+                );
             }
             counts.unchanged += 1;
             let entry = FileEntry {
@@ -187,7 +200,7 @@ pub(super) fn store_one(
                 .map_err(source_err)
                 .with_context(|| format!("cannot open {}", src.abs.display()))?;
             if !prefix_still_matches(&mut file, &latest_path, base_size, counts) {
-                return store_one(store, tmp_dir, snapshot, rel, src, kind, Plan::Whole, prev, state, counts);
+                return store_one(store, batch, tmp_dir, snapshot, rel, src, kind, Plan::Whole, prev, state, counts);
             }
             let prev = prev.context("append without a previous version")?;
             file.seek(SeekFrom::Start(base_size))
@@ -206,8 +219,8 @@ pub(super) fn store_one(
             latest.seek(SeekFrom::Start(base_size))?;
             let (n, hash) = tee_copy(&mut file, src.size - base_size, &mut [&mut out, &mut latest])
                 .with_context(|| format!("cannot copy the appended bytes of {}", src.abs.display()))?;
-            let stored = out.finish_and_sync(&archived)?;
-            fsutil::sync_file(&latest, &latest_path)?;
+            let stored = out.finish_and_sync(batch, &archived)?;
+            batch.sync_file(&latest, &latest_path)?;
             counts.stored_append += 1;
             counts.bytes_read += n;
             counts.bytes_stored += stored;
@@ -243,8 +256,8 @@ pub(super) fn store_one(
                 .with_context(|| format!("cannot create a temporary file in {}", latest_dir.display()))?;
             let (n, hash) = tee_copy(&mut file, src.size, &mut [&mut out, latest_tmp.as_file_mut()])
                 .with_context(|| format!("cannot copy {}", src.abs.display()))?;
-            let stored = out.finish_and_sync(&archived)?;
-            fsutil::sync_file(latest_tmp.as_file(), &latest_path)?;
+            let stored = out.finish_and_sync(batch, &archived)?;
+            batch.sync_file(latest_tmp.as_file(), &latest_path)?;
             latest_tmp
                 .persist(&latest_path)
                 .map_err(|e| e.error)

@@ -491,7 +491,7 @@ impl Importer<'_> {
             self.store.reserve(self.import_seq)?;
             self.head.reserved_seq = self.import_seq;
         }
-        let _batch = fsutil::DeferredSync::begin(self.writes.len() + self.cursors.len() + self.conversations.len());
+        let batch = fsutil::SyncBatch::for_files(self.writes.len() + self.cursors.len() + self.conversations.len());
         let mut touched = Vec::new();
         let mut spans = BTreeMap::new();
         for (conv, w) in &mut self.writes {
@@ -501,7 +501,7 @@ impl Importer<'_> {
                     .map_err(|e| e.into_error())
                     .with_context(|| format!("cannot flush the history of {conv}"))?;
                 crate::fault::point("import.after_canonical_append");
-                fsutil::sync_file(&file, &self.es.conversation_path(conv))?;
+                batch.sync_file(&file, &self.es.conversation_path(conv))?;
             }
             let c = self.conversations.get_mut(conv).context("conversation loaded")?;
             c.canonical_len = w.span.end;
@@ -511,7 +511,7 @@ impl Importer<'_> {
             }
         }
         if !self.writes.is_empty() {
-            fsutil::sync_dir(&self.es.conversations_dir())?;
+            batch.sync_dir(&self.es.conversations_dir())?;
         }
         crate::fault::point("import.after_canonical_sync");
         let snapshot_manifest_rel = objects
@@ -537,6 +537,7 @@ impl Importer<'_> {
         head.last_imported_snapshot = Some(self.snapshot.clone());
         head.pending_manifest = Some(manifest.clone());
         self.store.commit(
+            batch,
             self.import_seq,
             &self.cursors,
             &mut self.conversations,

@@ -29,7 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{ConversationState, Cursor, EventStore, ImportManifest, STATE_SCHEMA_VERSION, Span, safe_file_stem};
-use crate::fsutil;
+use crate::fsutil::{self, SyncBatch};
 
 /// How many recent imports the head remembers the touched conversations of.
 const RECENT_IMPORTS: usize = 512;
@@ -150,7 +150,13 @@ impl StateStore {
     }
 
     /// Writes `value` as version `seq`, keeping the committed version beside it.
-    fn write_version<T: Serialize>(&self, path: &Path, seq: u64, value: Option<&T>) -> Result<()> {
+    fn write_version<T: Serialize>(
+        &self,
+        batch: &mut SyncBatch,
+        path: &Path,
+        seq: u64,
+        value: Option<&T>,
+    ) -> Result<()> {
         let old: Option<Versions<serde_json::Value>> = fsutil::read_json_opt(path)?;
         let mut versions: Vec<Version<serde_json::Value>> = old
             .map(|f| f.versions)
@@ -162,7 +168,7 @@ impl StateStore {
             .collect();
         let new = serde_json::to_value(value).context("cannot serialize state")?;
         versions.push(Version { seq, value: (!new.is_null()).then_some(new) });
-        fsutil::write_json_atomic(path, &Versions { versions })
+        batch.write_json_atomic(path, &Versions { versions })
     }
 
     pub fn cursor(&self, rel: &str) -> Result<Option<Cursor>> {
@@ -213,7 +219,8 @@ impl StateStore {
     }
 
     /// Records durably that versions numbered `seq` are about to be written (see
-    /// [`ImportHead::reserved_seq`]). Called before any deferred batch, so it is on disk first.
+    /// [`ImportHead::reserved_seq`]). Written at once, not through the import's [`SyncBatch`]:
+    /// it is on disk before anything the batch holds.
     pub fn reserve(&mut self, seq: u64) -> Result<()> {
         if self.head.reserved_seq >= seq {
             return Ok(());
@@ -225,9 +232,12 @@ impl StateStore {
         Ok(())
     }
 
-    /// Writes one import's changes, then the head (the commit point). `cursors`: None deletes.
+    /// Writes one import's changes through `batch` (the import's: its canonical appends are in
+    /// it), commits the batch, then writes the head (the commit point). `cursors`: None deletes.
+    #[allow(clippy::too_many_arguments)]
     pub fn commit(
         &mut self,
+        mut batch: SyncBatch,
         seq: u64,
         cursors: &BTreeMap<String, Option<Cursor>>,
         conversations: &mut BTreeMap<String, ConversationState>,
@@ -239,7 +249,7 @@ impl StateStore {
             fsutil::create_private_dir_all(&self.dir.join(sub))?;
         }
         for (rel, cursor) in cursors {
-            self.write_version(&self.cursor_path(rel), seq, cursor.as_ref())?;
+            self.write_version(&mut batch, &self.cursor_path(rel), seq, cursor.as_ref())?;
         }
         // Span lines first: like canonical files, anything past the committed length is a
         // crashed import's and is cut before appending.
@@ -258,18 +268,18 @@ impl StateStore {
             f.set_len(conv.spans_len).with_context(|| format!("cannot truncate {}", path.display()))?;
             f.seek(SeekFrom::Start(conv.spans_len))?;
             f.write_all(&line).with_context(|| format!("cannot append to {}", path.display()))?;
-            fsutil::sync_file(&f, &path)?;
+            batch.sync_file(&f, &path)?;
             conv.spans_len += line.len() as u64;
         }
         for (id, conv) in conversations.iter() {
-            self.write_version(&self.conversation_path(id), seq, Some(conv))?;
+            self.write_version(&mut batch, &self.conversation_path(id), seq, Some(conv))?;
         }
         if let Some(titles) = titles {
-            self.write_version(&self.dir.join("titles.json"), seq, Some(titles))?;
+            self.write_version(&mut batch, &self.dir.join("titles.json"), seq, Some(titles))?;
         }
-        // A large import deferred its syncs: everything it wrote is made durable here, before
-        // the head that commits it.
-        fsutil::flush_deferred(&self.dir)?;
+        // A large import's batch deferred its syncs: everything it wrote is made durable here,
+        // before the head that commits it.
+        batch.commit(&self.dir)?;
         crate::fault::point("import.before_state_write");
         head.schema_version = STATE_SCHEMA_VERSION;
         head.mark_committed(seq);

@@ -217,6 +217,42 @@ fn a_capture_aborted_at_any_fault_point_loses_nothing() {
     eprintln!("fault points: {aborted} aborted captures, all recovered");
 }
 
+/// The same for captures large enough that the export and the import defer their syncs to one
+/// `syncfs` and stage their atomic renames (`fsutil::SyncBatch`, above 64 files): a crash at
+/// any point of such a batch leaves nothing half-committed.
+#[test]
+fn a_large_capture_with_deferred_syncs_aborted_at_any_fault_point_loses_nothing() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let mut home = Home::new(&env, &repo);
+    let mut rng = Rng::from_state(0xba7c_4ed5);
+    home.grow(&mut rng);
+    capture_ok(&env, &repo, "baseline");
+    for point in nexus::fault::POINTS {
+        // More new files than the batch threshold: the export stores them all, the import
+        // writes a cursor and a conversation entry for each.
+        for _ in 0..=nexus::fsutil::BATCH_SYNC_FILES {
+            home.new_frozen_session();
+        }
+        home.grow(&mut rng);
+        env.empty_commit(&repo, &format!("crash at {point}"));
+        let out = env
+            .nexus(&repo)
+            .args(["capture-codex-commit-checkpoint", "--quiet"])
+            .env("NEXUS_FAULT_POINT", format!("{point}:1"))
+            .output()
+            .expect("run capture");
+        assert!(
+            !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("fault injection"),
+            "{point}: the large capture did not reach the fault point: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        capture_ok(&env, &repo, &format!("after {point}"));
+        assert_verify_passes(&env, &repo, &format!("after {point}"));
+    }
+    assert_final_state(&env, &home);
+}
+
 /// SIGKILL at random instants of captures while the home keeps growing.
 #[test]
 fn captures_killed_at_random_instants_lose_nothing() {
