@@ -16,6 +16,7 @@ mod hostile;
 mod linking;
 mod roots_and_git;
 mod security;
+mod snapshots;
 mod spool;
 mod verify;
 mod work_proportional;
