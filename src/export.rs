@@ -21,8 +21,6 @@ use serde::{Deserialize, Serialize};
 
 mod archive;
 
-pub use archive::ARCHIVE_ZSTD_LEVEL;
-
 use crate::fsutil;
 use crate::objects::{
     EXPORT_MANIFEST, ExportCounts, ExportManifest, FileEntry, FileKind, MANIFEST_KIND, ObjectStore, SCHEMA_VERSION,
@@ -34,7 +32,6 @@ mod recovery;
 mod scan;
 mod store;
 
-pub use scan::{ALLOWLIST, is_denied};
 use scan::{Scanned, SourceFile, scan_source};
 use store::{Plan, same_identity, store_one};
 
@@ -86,9 +83,6 @@ pub struct ExportOutcome {
     pub manifest_path: PathBuf,
     pub counts: ExportCounts,
     pub problems: Vec<String>,
-    /// Entries this snapshot stores (what the import has to look at).
-    #[serde(skip)]
-    pub manifest: ExportManifest,
 }
 
 /// Bytes the export will copy, from metadata alone (for the progress bar).
@@ -323,7 +317,6 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         snapshot_name: name,
         counts,
         problems,
-        manifest,
     })
 }
 

@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::fsutil;
@@ -15,19 +15,12 @@ use anyhow::{Context, Result, bail};
 #[derive(Debug)]
 pub struct Lock {
     file: File,
-    path: PathBuf,
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();
-    }
-}
-
-impl Lock {
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
@@ -73,7 +66,7 @@ pub fn acquire(path: &Path, purpose: &str, timeout: Duration) -> Result<Lock> {
     let _ = file.set_len(0);
     let _ = file.seek(SeekFrom::Start(0));
     let _ = file.write_all(note.as_bytes());
-    Ok(Lock { file, path: path.to_path_buf() })
+    Ok(Lock { file })
 }
 
 trait PrivateMode {

@@ -19,6 +19,7 @@ impl Rng {
         Rng(state.max(1))
     }
 
+    /// The next value of the sequence.
     pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;

@@ -35,9 +35,13 @@ pub const STUCK_AFTER_SECS: i64 = 10 * 60;
 /// One queued commit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
+    /// When the hook queued it (unix seconds).
     pub queued_at: i64,
+    /// The hook that queued it: `post-commit`, `post-merge` or `post-rewrite-<kind>`.
     pub hook: String,
+    /// The commit (for a post-rewrite: HEAD when the hook ran).
     pub sha: String,
+    /// The work tree the hook ran in.
     pub work_tree: PathBuf,
 }
 
@@ -64,6 +68,7 @@ impl Entry {
 
 /// The spool of one repository (shared by its linked worktrees).
 pub struct Spool {
+    /// `<common-git-dir>/nexus-hooks/spool`.
     pub dir: PathBuf,
 }
 
@@ -72,6 +77,7 @@ impl Spool {
     pub fn new(log_dir: &Path) -> Spool {
         Spool { dir: log_dir.join("spool") }
     }
+    /// The spool of the repository containing `repo_root`.
     pub fn for_repo(repo_root: &Path) -> Result<Spool> {
         let repo = crate::gitfacts::open(repo_root)?;
         Ok(Spool::new(&repo.commondir().join("nexus-hooks")))

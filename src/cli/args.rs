@@ -18,7 +18,7 @@ pub struct RepoArgs {
     pub repo_root: PathBuf,
 }
 
-/// The roots every store-using command accepts (README "Roots").
+/// The roots every store-using command accepts (README, *Roots and configuration*).
 #[derive(Debug, Clone, Default, Args)]
 pub struct RootArgs {
     /// The Codex home [default: $CODEX_HOME, else ~/.codex]

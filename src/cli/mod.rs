@@ -16,15 +16,15 @@ use clap::{Parser, Subcommand};
 
 use crate::exit;
 
-pub mod args;
-pub mod capture;
-pub mod drain;
-pub mod export;
-pub mod hooks;
-pub mod import;
-pub mod report;
-pub mod roots;
-pub mod verify;
+pub(crate) mod args;
+pub(crate) mod capture;
+pub(crate) mod drain;
+pub(crate) mod export;
+pub(crate) mod hooks;
+pub(crate) mod import;
+pub(crate) mod report;
+pub(crate) mod roots;
+pub(crate) mod verify;
 
 /// `nexus` and its subcommands.
 #[derive(Debug, Parser)]
@@ -34,7 +34,7 @@ pub mod verify;
     about = "Durable links from git commits back to the OpenAI Codex conversations that produced them",
     propagate_version = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
@@ -42,7 +42,7 @@ pub struct Cli {
 
 /// Every subcommand, with its long name and its short alias.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Capture a checkpoint for the repository's HEAD: export, import, link, write the manifest.
     #[command(name = "capture-codex-commit-checkpoint", visible_alias = "capture")]
     Capture(capture::CaptureArgs),
@@ -86,7 +86,7 @@ pub enum Command {
 /// Runs one parsed command, writing what it prints to `out`. Returns the exit status of a
 /// command that ran to the end ([`exit::SUCCESS`], or [`exit::FAILURE`] for a check that
 /// found problems); an error is mapped by [`exit::Failure`].
-pub fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<u8> {
     match command {
         Command::Capture(args) => capture::run(&args, out),
         Command::Report(args) => report::run_commit(&args, out),

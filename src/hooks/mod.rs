@@ -26,6 +26,7 @@ pub mod uninstall;
 /// The git hooks nexus manages (and the one a capture can run under).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[allow(clippy::enum_variant_names)] // git's own names
 pub enum HookName {
     /// After `git commit`: queue (or capture) the new HEAD.
     PostCommit,
