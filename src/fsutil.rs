@@ -120,6 +120,7 @@ impl SyncBatch {
         SyncBatch { deferred: files > BATCH_SYNC_FILES, staged: Vec::new() }
     }
 
+    /// Whether writes are staged until [`SyncBatch::commit`]-time rather than synced one by one.
     pub fn is_deferred(&self) -> bool {
         self.deferred
     }
@@ -145,6 +146,7 @@ impl SyncBatch {
         Ok(())
     }
 
+    /// [`SyncBatch::write_atomic`] of `value` as JSON.
     pub fn write_json_atomic<T: Serialize>(&mut self, path: &Path, value: &T) -> Result<()> {
         let text = serde_json::to_vec(value).with_context(|| format!("cannot serialize {}", path.display()))?;
         self.write_atomic(path, &text)
@@ -179,16 +181,19 @@ fn syncfs(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// [`write_atomic`] of `value` as TOML.
 pub fn write_toml_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = toml::to_string(value).with_context(|| format!("cannot serialize {}", path.display()))?;
     write_atomic(path, text.as_bytes())
 }
 
+/// [`write_atomic`] of `value` as JSON.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_vec(value).with_context(|| format!("cannot serialize {}", path.display()))?;
     write_atomic(path, &text)
 }
 
+/// Reads and parses a TOML file; errors name the path.
 pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     toml::from_str(&text)

@@ -35,7 +35,7 @@ pub mod codex;
 pub(crate) mod exit;
 pub(crate) mod export;
 pub mod fault;
-pub(crate) mod fsutil;
+pub mod fsutil;
 #[allow(missing_docs)] // public for tests, fuzz targets and the benchmark; not fully documented yet
 pub mod gitfacts;
 #[allow(missing_docs)] // public for tests, fuzz targets and the benchmark; not fully documented yet
