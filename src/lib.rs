@@ -25,6 +25,8 @@
 //! - [`cli`]: the command line — the only place with clap, standard output and exit codes.
 
 #![warn(missing_docs)]
+// The module map above names private modules too (`cargo doc --document-private-items`).
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub(crate) mod capture;
 #[allow(missing_docs)] // public for tests, fuzz targets and the benchmark; not fully documented yet
