@@ -13,6 +13,7 @@
 //! - [`rewrite`]: checkpoints of commits rewritten by an amend or a rebase (post-rewrite);
 //! - [`report`]: from a commit (or a conversation) back to the other side;
 //! - [`hooks`]: the managed git hooks that run the capture after every commit;
+//! - [`hookname`]: the managed hooks' names (a leaf: capture, spool and hooks all use it);
 //! - [`hooklog`]: the hooks' status log (one line format, written by the block and the spool);
 //! - [`spool`]: the queue the post-commit hook hands commits to, drained by a detached worker;
 //! - [`progress`]: the stderr progress bar of a long (first) capture;
@@ -43,6 +44,7 @@ pub mod gitfacts;
 #[allow(missing_docs)] // public for tests, fuzz targets and the benchmark; not fully documented yet
 pub mod history;
 pub(crate) mod hooklog;
+pub(crate) mod hookname;
 pub(crate) mod hooks;
 pub(crate) mod lock;
 #[allow(missing_docs)] // public for tests, fuzz targets and the benchmark; not fully documented yet

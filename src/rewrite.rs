@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use crate::capture::{self, AlreadyCaptured, CaptureRequest};
 use crate::checkpoint::{self, CheckpointManifest};
 use crate::gitfacts::{self, CommitFacts, RepoFacts};
-use crate::hooks::HookName;
+use crate::hookname::HookName;
 use crate::lock;
 use crate::roots::{RootOverrides, Roots};
 

@@ -25,7 +25,7 @@ use anyhow::{Context, Result};
 
 use crate::capture::{self, AlreadyCaptured, CaptureOutcome, CaptureRequest};
 pub use crate::fsutil::now_secs;
-use crate::hooks::HookName;
+use crate::hookname::HookName;
 use crate::rewrite;
 use crate::roots::RootOverrides;
 use crate::{exit, fsutil};

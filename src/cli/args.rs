@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use clap::builder::PossibleValue;
 
-use crate::hooks::HookName;
+use crate::hookname::HookName;
 use crate::roots::{RootOverrides, Roots};
 
 /// `--repo-root`: the repository a command works on.

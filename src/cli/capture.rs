@@ -10,7 +10,7 @@ use clap::Args;
 use super::args::{JsonArgs, RepoArgs, RootArgs};
 use crate::capture::{self, CaptureOutcome, CaptureRequest};
 use crate::exit;
-use crate::hooks::HookName;
+use crate::hookname::HookName;
 
 /// The arguments of `capture-codex-commit-checkpoint`.
 #[derive(Debug, Args)]
