@@ -162,30 +162,6 @@ impl Roots {
         }
         self.config.lock_timeout_secs.unwrap_or(DEFAULT_LOCK_TIMEOUT_SECS)
     }
-
-    /// Human description, one root per line (for `--verbose` and `nexus roots`).
-    pub fn describe(&self) -> String {
-        let mut s = String::new();
-        let exists = if self.source_exists { "" } else { " (does not exist: nothing to capture)" };
-        s.push_str(&format!(
-            "source root:      {}{exists}\n                  from {}\n",
-            self.source.path.display(),
-            self.source.origin
-        ));
-        s.push_str(&format!(
-            "objects root:     {}\n                  from {}\n",
-            self.objects.path.display(),
-            self.objects.origin
-        ));
-        s.push_str(&format!(
-            "event store root: {}\n                  from {}\n",
-            self.event_store.path.display(),
-            self.event_store.origin
-        ));
-        let cfg = if self.config_file_exists { "" } else { " (absent)" };
-        s.push_str(&format!("config file:      {}{cfg}\n", self.config_file.display()));
-        s
-    }
 }
 
 fn root(path: PathBuf, origin: RootOrigin) -> Root {

@@ -142,5 +142,5 @@ pub(crate) fn write_json<T: serde::Serialize>(out: &mut dyn Write, value: &T) ->
 
 /// Prints the resolved roots on stderr, for `--verbose`.
 pub(crate) fn describe_roots(roots: &crate::roots::Roots) {
-    eprint!("{}", roots.describe());
+    let _ = roots::render(roots, &mut io::stderr().lock());
 }

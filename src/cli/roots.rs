@@ -31,7 +31,21 @@ pub fn run(args: &RootsArgs, out: &mut dyn Write) -> Result<u8> {
     if args.json.json {
         super::write_json(out, &roots)?;
     } else {
-        out.write_all(roots.describe().as_bytes())?;
+        render(&roots, out)?;
     }
     Ok(exit::SUCCESS)
+}
+
+/// Each root and where its value came from, then the config file (`nexus roots`, and every
+/// command's `--verbose` on stderr).
+pub fn render(roots: &Roots, out: &mut dyn Write) -> std::io::Result<()> {
+    let exists = if roots.source_exists { "" } else { " (does not exist: nothing to capture)" };
+    writeln!(out, "source root:      {}{exists}", roots.source.path.display())?;
+    writeln!(out, "                  from {}", roots.source.origin)?;
+    writeln!(out, "objects root:     {}", roots.objects.path.display())?;
+    writeln!(out, "                  from {}", roots.objects.origin)?;
+    writeln!(out, "event store root: {}", roots.event_store.path.display())?;
+    writeln!(out, "                  from {}", roots.event_store.origin)?;
+    let cfg = if roots.config_file_exists { "" } else { " (absent)" };
+    writeln!(out, "config file:      {}{cfg}", roots.config_file.display())
 }

@@ -1,5 +1,6 @@
 //! What users read, pinned by snapshots (`insta`, in `tests/it/snapshots/`): `report`,
-//! `report --messages`, `list`, `audit`, `install --dry-run` and the installed managed block.
+//! `report --messages`, `list`, `audit`, `install --dry-run`, the installed managed block and
+//! `roots`.
 //! Temp paths, the binary's path, SHAs and capture/commit times are filtered so the snapshots
 //! are stable. After an intended change: `INSTA_UPDATE=always cargo test --test it snapshots`
 //! (or `cargo insta review`), and review the diff.
@@ -76,7 +77,9 @@ fn snapshots_install_dry_run_managed_block_and_audit() {
     // One commit through the hook, so that audit has a last run and a checkpoint to count.
     env.commit_file(&repo, "a.txt", "a\n", "A commit through the hook");
     let audit = env.ok(&repo, ["audit-codex-commit-checkpoint-hooks"]);
+    let roots = env.ok(&repo, ["roots"]);
     settings(&env).bind(|| {
+        insta::assert_snapshot!("roots", roots);
         insta::assert_snapshot!("install_dry_run", dry);
         insta::assert_snapshot!("managed_block", hooks);
         insta::assert_snapshot!("audit", audit);
