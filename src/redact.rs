@@ -96,7 +96,10 @@ pub fn redact_item(kind: &mut ItemKind) -> u64 {
         ItemKind::SessionMeta { cwd, git_repository_url, git_branch, .. } => {
             redact_opt(cwd) + redact_opt(git_repository_url) + redact_opt(git_branch)
         }
-        ItemKind::UserMessage { text, .. } | ItemKind::AssistantMessage { text, .. } => redact_str(text),
+        ItemKind::UserMessage { text, .. }
+        | ItemKind::AssistantMessage { text, .. }
+        | ItemKind::InterAgentMessage { text, .. } => redact_str(text),
+        ItemKind::TurnCompleted { error, .. } => redact_opt(error),
         ItemKind::ToolCall { name, arguments, files_touched, workdir, .. } => {
             redact_str(name)
                 + redact_str(arguments)

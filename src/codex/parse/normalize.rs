@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::{inject, patch, shell};
-use crate::codex::{ItemKind, MAX_MESSAGE_TEXT, MAX_TOOL_TEXT, TokenUsage};
+use crate::codex::{HistoryBase, ItemKind, MAX_MESSAGE_TEXT, MAX_TOOL_TEXT, TokenUsage};
 
 pub(crate) type Obj = Map<String, Value>;
 
@@ -33,12 +33,30 @@ pub(crate) fn session_meta(p: &Obj) -> Option<ItemKind> {
     let id = owned(p, "id").or_else(|| owned(p, "session_id")).filter(|s| !s.is_empty())?;
     let git = p.get("git").and_then(Value::as_object);
     let git_str = |k: &str| git.and_then(|g| owned(g, k));
-    // `source` is a string ("cli", "vscode") or, for subagents, an object: keep it as JSON text.
-    let source = match p.get("source") {
+    // `source` is a string ("cli", "vscode", "exec") or, for Codex-spawned threads, an object:
+    // `{"subagent": {"thread_spawn": {parent_thread_id, depth, agent_nickname, agent_role}}}` or
+    // `{"subagent": "review" | "compact" | "memory_consolidation" | …}`. Kept as JSON text.
+    let source_v = p.get("source");
+    let source = match source_v {
         Some(Value::String(s)) => Some(s.clone()),
         Some(v @ (Value::Object(_) | Value::Array(_))) => Some(v.to_string()),
         _ => None,
     };
+    let subagent = source_v.and_then(|s| s.get("subagent"));
+    let spawn = subagent.and_then(|s| s.get("thread_spawn")).and_then(Value::as_object);
+    let spawn_str = |k: &str| spawn.and_then(|s| owned(s, k));
+    let thread_source = owned(p, "thread_source").or_else(|| match subagent {
+        Some(Value::String(kind)) => Some(kind.clone()),
+        Some(Value::Object(o)) if o.contains_key("thread_spawn") => Some("subagent".to_owned()),
+        Some(Value::Object(o)) => o.keys().next().cloned(),
+        _ => None,
+    });
+    let history_base = p.get("history_base").and_then(Value::as_object).and_then(|b| {
+        Some(HistoryBase {
+            thread_id: owned(b, "thread_id")?,
+            end_ordinal_exclusive: b.get("end_ordinal_exclusive").and_then(Value::as_u64),
+        })
+    });
     Some(ItemKind::SessionMeta {
         id,
         forked_from_id: owned(p, "forked_from_id"),
@@ -49,6 +67,11 @@ pub(crate) fn session_meta(p: &Obj) -> Option<ItemKind> {
         git_repository_url: git_str("repository_url"),
         git_branch: git_str("branch"),
         git_commit: git_str("commit_hash"),
+        thread_source,
+        parent_thread_id: spawn_str("parent_thread_id").or_else(|| owned(p, "parent_thread_id")),
+        agent_nickname: spawn_str("agent_nickname").or_else(|| owned(p, "agent_nickname")),
+        agent_role: spawn_str("agent_role").or_else(|| owned(p, "agent_role")),
+        history_base,
     })
 }
 
@@ -66,27 +89,30 @@ pub(crate) struct Msg {
     pub phase: Option<String>,
     /// `<cwd>` of an injected `<environment_context>` part.
     pub env_cwd: Option<String>,
+    /// A part was Codex-injected context: the whole message is not the human's.
+    pub injected: bool,
 }
 
 impl Msg {
-    /// Keeps only the human's words for user messages: injected context parts are dropped (their
-    /// `<environment_context>` cwd is kept aside), as are the `<image>` wrapper parts.
+    /// Keeps only the human's words for user messages: an injected context part marks the
+    /// message injected (its `<environment_context>` cwd is kept aside); media labels are dropped.
     fn push_text(&mut self, text: &str, role: Role) {
-        if inject::is_image_wrapper(text) {
+        if inject::is_media_label(text) {
             return;
         }
         if role == Role::User && inject::is_injected(text) {
             if let Some(cwd) = inject::env_cwd(text) {
                 self.env_cwd = Some(cwd);
             }
+            self.injected = true;
             return;
         }
         self.texts.push(text.to_owned());
     }
 
-    /// Nothing the human or the assistant said (only injected context, or empty).
+    /// Nothing the human or the assistant said (injected context, or empty).
     pub fn is_empty(&self) -> bool {
-        self.texts.iter().all(|t| t.trim().is_empty()) && self.images == 0
+        self.injected || (self.texts.iter().all(|t| t.trim().is_empty()) && self.images == 0)
     }
 
     pub fn into_kind(self, role: Role) -> ItemKind {
@@ -103,10 +129,42 @@ impl Msg {
 const TEXT_PARTS: [&str; 4] = ["input_text", "output_text", "text", "Text"];
 const IMAGE_PARTS: [&str; 6] = ["input_image", "image", "Image", "localImage", "local_image", "LocalImage"];
 
+/// `internal_chat_message_metadata_passthrough.content_item_kinds` of a message payload, when
+/// it names exactly one kind per content part (otherwise Codex ignores it too).
+pub(crate) fn content_item_kinds(p: &Obj) -> Option<Vec<String>> {
+    let kinds = p.get("internal_chat_message_metadata_passthrough")?.get("content_item_kinds")?.as_array()?;
+    let n = p.get("content").and_then(Value::as_array).map_or(0, Vec::len);
+    if kinds.is_empty() || kinds.len() != n {
+        return None;
+    }
+    Some(kinds.iter().map(|k| k.as_str().unwrap_or("").to_owned()).collect())
+}
+
 /// Content parts (`[{type, text}]`) of a response-item message or an `item_completed` item.
-pub(crate) fn content_message(content: Option<&Value>, role: Role) -> Msg {
+/// With `kinds` (one per part), a user message keeps only the human's parts (`user.text`,
+/// `user.image`) and is a user message only when it has one.
+pub(crate) fn content_message(content: Option<&Value>, role: Role, kinds: Option<&[String]>) -> Msg {
     let mut msg = Msg::default();
     let parts = content.and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    if let (Role::User, Some(kinds)) = (role, kinds) {
+        for (part, kind) in parts.iter().zip(kinds) {
+            let text = part.get("text").and_then(Value::as_str);
+            if !inject::human_kind(kind) {
+                if let Some(cwd) = text.and_then(inject::env_cwd) {
+                    msg.env_cwd = Some(cwd);
+                }
+                continue;
+            }
+            match text {
+                Some(t) if kind == "user.text" && !inject::is_media_label(t) => msg.texts.push(t.to_owned()),
+                Some(_) => {}
+                None => msg.images = msg.images.saturating_add(1),
+            }
+        }
+        // Nothing of the human's: injected only.
+        msg.injected = msg.texts.iter().all(|t| t.trim().is_empty()) && msg.images == 0;
+        return msg;
+    }
     for part in parts.iter().filter_map(Value::as_object) {
         let kind = str_of(part, "type").unwrap_or("");
         if TEXT_PARTS.contains(&kind) {
@@ -153,13 +211,43 @@ fn parse_obj(text: &str) -> Option<Obj> {
     }
 }
 
-/// `function_call`, `custom_tool_call`, `local_shell_call` (MCP calls are `function_call`s).
+/// `function_call`, `custom_tool_call`, `local_shell_call` (MCP calls are `function_call`s with
+/// a `namespace`), and the hosted tools: `web_search_call`, `image_generation_call`,
+/// `tool_search_call`.
 pub(crate) fn tool_call(ptype: &str, p: &Obj) -> Option<ItemKind> {
     let call_id = owned(p, "call_id").or_else(|| owned(p, "id")).unwrap_or_default();
     let mut name = owned(p, "name").unwrap_or_default();
+    let mut namespace = owned(p, "namespace").or_else(|| owned(p, "server")).filter(|s| !s.is_empty());
+    if namespace.is_none()
+        && let Some(rest) = name.strip_prefix("mcp__")
+        && let Some((server, _tool)) = rest.split_once("__")
+    {
+        namespace = Some(server.to_owned());
+    }
     let mut workdir = None;
     let mut argv = None;
     let text = match ptype {
+        "web_search_call" => {
+            name = "web_search".to_owned();
+            let action = p.get("action").and_then(Value::as_object);
+            action
+                .and_then(|a| owned(a, "query").or_else(|| owned(a, "url")).or_else(|| owned(a, "pattern")))
+                .or_else(|| owned(p, "query"))
+                .unwrap_or_default()
+        }
+        "image_generation_call" => {
+            // `result` is the image itself (base64): kept only in the raw archive.
+            name = "image_generation".to_owned();
+            owned(p, "revised_prompt").or_else(|| owned(p, "prompt")).unwrap_or_default()
+        }
+        "tool_search_call" => {
+            name = "tool_search".to_owned();
+            match p.get("arguments") {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) if !v.is_null() => v.to_string(),
+                _ => owned(p, "query").unwrap_or_default(),
+            }
+        }
         "custom_tool_call" => owned(p, "input").unwrap_or_default(),
         "local_shell_call" => {
             name = if name.is_empty() { "local_shell".to_owned() } else { name };
@@ -205,6 +293,7 @@ pub(crate) fn tool_call(ptype: &str, p: &Obj) -> Option<ItemKind> {
         arguments_size: text.len() as u64,
         files_touched,
         workdir,
+        namespace,
     })
 }
 
@@ -221,9 +310,23 @@ pub(crate) fn tool_output(p: &Obj) -> (String, Option<i64>, String) {
             _ => (None, s.clone()),
         },
         Some(Value::Null) | None => (None, String::new()),
+        // Content parts (`[{type: "input_text", text}]`): their text.
+        Some(Value::Array(parts)) if parts.iter().all(|x| x.get("text").is_some_and(Value::is_string)) => {
+            (None, parts.iter().filter_map(|x| x.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n"))
+        }
         Some(v) => (None, v.to_string()),
     };
+    let exit = exit.or_else(|| unified_exec_exit(&text));
     (call_id, exit, text)
+}
+
+/// The exit code a unified-exec output states in its header (`Process exited with code N`),
+/// looked for only in the lines before `Output:`.
+pub(crate) fn unified_exec_exit(text: &str) -> Option<i64> {
+    text.lines()
+        .take(8)
+        .take_while(|l| l.trim() != "Output:")
+        .find_map(|l| l.trim().strip_prefix("Process exited with code ")?.trim().parse().ok())
 }
 
 /// `event_msg` `exec_command_end`.
@@ -250,22 +353,96 @@ pub(crate) fn usage(v: Option<&Value>) -> Option<TokenUsage> {
     }
 }
 
-/// `(total, last)` of a `token_count` event (None when `info` is null: rate limits only).
-pub(crate) fn token_count(p: &Obj) -> Option<(TokenUsage, TokenUsage)> {
-    let info = p.get("info").and_then(Value::as_object)?;
-    let total = usage(info.get("total_token_usage"))?;
-    Some((total, usage(info.get("last_token_usage")).unwrap_or_default()))
+/// What a token line says, by shape.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Tokens {
+    /// `token_count` with `info`: the thread's cumulative total, and the last call's usage when
+    /// stated (absent or all zero in some versions: then the total's advance is the call).
+    Cumulative { total: TokenUsage, last: Option<TokenUsage> },
+    /// The flat 2025 `token_count` payload: one call's usage, no total.
+    Call(TokenUsage),
+    /// `token_usage_record`: one call's `usage`, and the thread total when stated. Its
+    /// `turn_token_usage` is turn-cumulative and is never summed.
+    Record { usage: TokenUsage, thread_total: Option<TokenUsage> },
 }
 
-/// `(total, last)` of a `token_usage_record` line.
-pub(crate) fn token_usage_record(p: &Obj) -> Option<(TokenUsage, TokenUsage)> {
-    let total = usage(p.get("thread_token_usage"))?;
-    let last = usage(p.get("turn_token_usage")).or_else(|| usage(p.get("usage"))).unwrap_or_default();
-    Some((total, last))
+/// A `token_count` event (None when `info` is null: rate limits only).
+pub(crate) fn token_count(p: &Obj) -> Option<Tokens> {
+    match p.get("info") {
+        Some(Value::Object(info)) => {
+            let last = usage(info.get("last_token_usage")).filter(|u| !u.is_zero());
+            match usage(info.get("total_token_usage")) {
+                Some(total) => Some(Tokens::Cumulative { total, last }),
+                None => last.map(Tokens::Call),
+            }
+        }
+        Some(_) => None,
+        // 2025: the usage fields sit on the payload itself.
+        None if p.contains_key("input_tokens") || p.contains_key("total_tokens") => {
+            usage(Some(&Value::Object(p.clone()))).filter(|u| !u.is_zero()).map(Tokens::Call)
+        }
+        None => None,
+    }
+}
+
+/// A `token_usage_record` line.
+pub(crate) fn token_usage_record(p: &Obj) -> Option<Tokens> {
+    let usage_now = usage(p.get("usage"))?;
+    Some(Tokens::Record { usage: usage_now, thread_total: usage(p.get("thread_token_usage")) })
 }
 
 /// `world_state` `state.environments.environments.<first>.cwd`.
 pub(crate) fn world_state_cwd(p: &Obj) -> Option<String> {
     let envs = p.get("state")?.get("environments")?.get("environments")?.as_object()?;
     envs.values().find_map(|e| e.get("cwd").and_then(Value::as_str)).map(str::to_owned)
+}
+
+/// The paths of a patch's `changes`: an object keyed by path (`patch_apply_begin` / `_end`) or a
+/// list of `{path, kind}` (`FileChange` items). A move's destination counts too.
+pub(crate) fn change_paths(changes: Option<&Value>) -> Vec<String> {
+    let mut paths = Vec::new();
+    match changes {
+        Some(Value::Object(map)) => {
+            for (path, change) in map {
+                paths.push(path.clone());
+                if let Some(to) = change.get("update").and_then(|u| u.get("move_path")).and_then(Value::as_str) {
+                    paths.push(to.to_owned());
+                }
+                if let Some(to) = change.get("move_path").and_then(Value::as_str) {
+                    paths.push(to.to_owned());
+                }
+            }
+        }
+        Some(Value::Array(list)) => {
+            for change in list {
+                if let Some(path) = change.get("path").and_then(Value::as_str) {
+                    paths.push(path.to_owned());
+                }
+                if let Some(to) = change.get("move_path").and_then(Value::as_str) {
+                    paths.push(to.to_owned());
+                }
+            }
+        }
+        _ => {}
+    }
+    paths.dedup();
+    paths
+}
+
+/// A `CommandExecution` item: `(call_id, exit_code, output)`.
+pub(crate) fn command_execution(item: &Obj) -> (String, Option<i64>, String) {
+    let call_id = owned(item, "call_id").or_else(|| owned(item, "id")).unwrap_or_default();
+    let text = ["aggregated_output", "aggregatedOutput", "output"].iter().find_map(|k| owned(item, k)).unwrap_or_default();
+    let exit = ["exit_code", "exitCode"].iter().find_map(|k| item.get(*k).and_then(Value::as_i64));
+    (call_id, exit.or_else(|| unified_exec_exit(&text)), text)
+}
+
+/// A message between agents.
+pub(crate) fn inter_agent(author: Option<String>, recipient: Option<String>, text: &str) -> ItemKind {
+    ItemKind::InterAgentMessage {
+        author,
+        recipient,
+        text: truncate(text, MAX_MESSAGE_TEXT),
+        text_size: text.len() as u64,
+    }
 }

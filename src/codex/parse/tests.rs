@@ -50,7 +50,7 @@ fn truncation_respects_char_boundaries() {
     assert_eq!(normalize::truncate("héllo", 3), "hé");
     assert_eq!(normalize::truncate("abc", 10), "abc");
     let long = "ü".repeat(MAX_MESSAGE_TEXT);
-    let msg = normalize::content_message(Some(&json!([{"type":"input_text","text":long}])), Role::User);
+    let msg = normalize::content_message(Some(&json!([{"type":"input_text","text":long}])), Role::User, None);
     match msg.into_kind(Role::User) {
         ItemKind::UserMessage { text, text_size, .. } => {
             assert_eq!(text.len(), MAX_MESSAGE_TEXT);
@@ -69,7 +69,9 @@ fn tool_output_shapes() {
     let other_json = obj(json!({"call_id":"c","output":"{\"a\":1}"}));
     assert_eq!(normalize::tool_output(&other_json).2, "{\"a\":1}");
     let array = obj(json!({"call_id":"c","output":[{"type":"input_text","text":"x"}]}));
-    assert_eq!(normalize::tool_output(&array).2, r#"[{"text":"x","type":"input_text"}]"#);
+    assert_eq!(normalize::tool_output(&array).2, "x");
+    let unified = obj(json!({"call_id":"c","output":"Chunk ID: 1\nWall time: 0.2 seconds\nProcess exited with code 2\nOutput:\nProcess exited with code 9\n"}));
+    assert_eq!(normalize::tool_output(&unified).1, Some(2));
     let end = obj(json!({"call_id":"c","exit_code":1,"stdout":"o","aggregated_output":"agg"}));
     assert_eq!(normalize::exec_end(&end), ("c".to_owned(), Some(1), "agg".to_owned()));
 }
@@ -84,14 +86,26 @@ fn messages_drop_injected_parts_and_count_images() {
         {"type":"input_text","text":"look"},
         {"type":"localImage","path":"/x.png"}
     ]);
-    let msg = normalize::content_message(Some(&content), Role::User);
+    // Any injected part makes the whole message Codex's (its cwd is still read).
+    let msg = normalize::content_message(Some(&content), Role::User, None);
     assert_eq!(msg.env_cwd.as_deref(), Some("/p"));
+    assert!(msg.is_empty());
+    // Without it, the labels are dropped and the images counted.
+    let plain = json!([
+        {"type":"input_text","text":"<image name=[Image #1]>"},
+        {"type":"input_image","image_url":"data:..."},
+        {"type":"input_text","text":"</image>"},
+        {"type":"input_text","text":"look"},
+        {"type":"localImage","path":"/x.png"}
+    ]);
+    let msg = normalize::content_message(Some(&plain), Role::User, None);
     assert_eq!(msg.images, 2);
     assert_eq!(msg.texts, vec!["look"]);
     // Assistant text is never filtered as injected context.
     let a = normalize::content_message(
         Some(&json!([{"type":"output_text","text":"<user_instructions>x</user_instructions>"}])),
         Role::Assistant,
+        None,
     );
     assert!(!a.is_empty());
     let ev =
@@ -219,7 +233,7 @@ fn cwd_turns_renames_and_tokens_change_detection() {
     // context_compacted + compacted are one compaction; the next compacted is another.
     assert_eq!(
         k[8..],
-        [ItemKind::Compacted, ItemKind::Compacted, ItemKind::TurnCompleted { turn_id: Some("t1".to_owned()) }]
+        [ItemKind::Compacted, ItemKind::Compacted, ItemKind::TurnCompleted { turn_id: Some("t1".to_owned()), error: None }]
     );
     assert_eq!(stats.duplicates, 2);
     assert_eq!(stats.unrecognized, 3);
