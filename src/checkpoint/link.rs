@@ -133,6 +133,9 @@ pub fn link_conversations(
             None => state.all_conversations()?,
         };
     for (id, conv) in &candidates {
+        if conv.is_codex_internal() {
+            continue; // a guardian / memory thread is not human work
+        }
         let all_spans = state.spans(id, conv)?;
         let spans: Vec<&Span> = all_spans.iter().filter(|s| in_window(s, after_import_seq, upto_import_seq)).collect();
         if spans.is_empty() {

@@ -266,7 +266,9 @@ impl LineParser {
             return;
         };
         match line.get(start..=end).map(serde_json::from_slice::<Value>) {
-            Some(Ok(Value::Object(obj))) => self.feed_object(Ctx { offset, index: 0, ts: None, ordinal: None }, obj, out),
+            Some(Ok(Value::Object(obj))) => {
+                self.feed_object(Ctx { offset, index: 0, ts: None, ordinal: None }, obj, out)
+            }
             _ => self.stats.malformed += 1,
         }
     }
@@ -456,7 +458,11 @@ impl LineParser {
                 msg.phase = str_of(p, "phase").map(str::to_owned);
                 self.message(ctx, role, CH_RESPONSE, msg, out)
             }
-            "function_call" | "custom_tool_call" | "local_shell_call" | "web_search_call" | "image_generation_call"
+            "function_call"
+            | "custom_tool_call"
+            | "local_shell_call"
+            | "web_search_call"
+            | "image_generation_call"
             | "tool_search_call" => match normalize::tool_call(ty, p) {
                 Some(kind) => {
                     self.inner.results.clear();
@@ -465,7 +471,10 @@ impl LineParser {
                 }
                 None => self.ignored(ctx, "response_item.function_call", out),
             },
-            "function_call_output" | "custom_tool_call_output" | "local_shell_call_output" | "tool_search_output"
+            "function_call_output"
+            | "custom_tool_call_output"
+            | "local_shell_call_output"
+            | "tool_search_output"
             | "mcp_tool_call_output" => {
                 let (call_id, exit, text) = normalize::tool_output(p);
                 self.result(ctx, CH_RESPONSE, call_id, exit, &text, out)
@@ -513,9 +522,9 @@ impl LineParser {
                 let error = match p.get("error") {
                     None | Some(Value::Null) => None,
                     Some(Value::String(e)) => Some(e.clone()),
-                    Some(e) => Some(
-                        e.get("message").and_then(Value::as_str).map_or_else(|| e.to_string(), str::to_owned),
-                    ),
+                    Some(e) => {
+                        Some(e.get("message").and_then(Value::as_str).map_or_else(|| e.to_string(), str::to_owned))
+                    }
                 };
                 ItemKind::TurnCompleted { turn_id: owned("turn_id"), error }
             }
@@ -551,7 +560,14 @@ impl LineParser {
 
     /// Files a patch changed, once per call (`patch_apply_begin`, `patch_apply_end` and a
     /// `FileChange` item all list them).
-    fn files(&mut self, ctx: &Ctx, call_id: Option<String>, paths: Vec<String>, kind: &str, out: &mut Vec<Item>) -> Outcome {
+    fn files(
+        &mut self,
+        ctx: &Ctx,
+        call_id: Option<String>,
+        paths: Vec<String>,
+        kind: &str,
+        out: &mut Vec<Item>,
+    ) -> Outcome {
         if paths.is_empty() {
             return self.ignored(ctx, kind, out);
         }

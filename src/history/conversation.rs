@@ -4,10 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ConversationState, MAX_TRACKED_PATHS, remember};
+use super::{ConversationState, MAX_TRACKED_PATHS, Revert, remember};
 use crate::codex::{Item, ItemKind};
 
-pub(super) fn update_conversation(c: &mut ConversationState, item: &Item) {
+/// Revert files remembered per conversation.
+const MAX_REVERTS: usize = 16;
+
+/// `rel` is the source file of the item.
+pub(super) fn update_conversation(c: &mut ConversationState, item: &Item, rel: &str) {
     if let Some(ts) = &item.ts {
         if c.first_ts.is_none() {
             c.first_ts = Some(ts.clone());
@@ -15,7 +19,42 @@ pub(super) fn update_conversation(c: &mut ConversationState, item: &Item) {
         c.last_ts = Some(ts.clone());
     }
     match &item.kind {
-        ItemKind::SessionMeta { cwd, git_repository_url, forked_from_id, .. } => {
+        ItemKind::SessionMeta {
+            id,
+            cwd,
+            git_repository_url,
+            forked_from_id,
+            thread_source,
+            parent_thread_id,
+            agent_nickname,
+            agent_role,
+            history_base,
+            ..
+        } => {
+            for (field, value) in [
+                (&mut c.thread_source, thread_source),
+                (&mut c.parent_thread_id, parent_thread_id),
+                (&mut c.agent_nickname, agent_nickname),
+                (&mut c.agent_role, agent_role),
+            ] {
+                if value.is_some() {
+                    field.clone_from(value);
+                }
+            }
+            match history_base {
+                // The same thread continued by reference: a revert file.
+                Some(b) if b.thread_id == *id => {
+                    if let Some(end) = b.end_ordinal_exclusive
+                        && c.reverts.len() < MAX_REVERTS
+                        && !c.reverts.iter().any(|r| r.path == rel)
+                    {
+                        c.reverts.push(Revert { path: rel.to_owned(), end_ordinal_exclusive: end });
+                    }
+                }
+                // Another thread by reference: a fork that copies nothing.
+                Some(b) if forked_from_id.is_none() => c.forked_from_id = Some(b.thread_id.clone()),
+                _ => {}
+            }
             if let Some(cwd) = cwd {
                 remember(&mut c.cwds, cwd, 64);
                 c.last_cwd = Some(cwd.clone());
@@ -31,14 +70,15 @@ pub(super) fn update_conversation(c: &mut ConversationState, item: &Item) {
             remember(&mut c.cwds, cwd, 64);
             c.last_cwd = Some(cwd.clone());
         }
-        ItemKind::UserMessage { text, .. } if c.title.is_none() => {
+        ItemKind::UserMessage { text, .. } if c.title.is_none() && !c.title_explicit => {
             let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
             if !first.is_empty() {
                 c.title = Some(first.chars().take(80).collect());
             }
         }
+        // An emptied name removes the title (and the first message does not take its place).
         ItemKind::ThreadRenamed { name } => {
-            c.title = Some(name.clone());
+            c.title = (!name.trim().is_empty()).then(|| name.clone());
             c.title_explicit = true;
         }
         ItemKind::ToolCall { files_touched, workdir, .. } => {

@@ -25,6 +25,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::conversation::update_conversation;
+use super::identity::{IdentityTracker, derived_ids};
 use super::lines::{Line, LineSplitter};
 use super::manifest::{ImportCounts, ImportManifest};
 use super::state::{ImportHead, StateStore};
@@ -241,9 +242,9 @@ impl Importer<'_> {
             (Some(_), Storage::Whole, FileKind::TranscriptZst) => true,
             _ => false,
         };
-        let (start, mut parser) = match (&cursor, resume) {
-            (Some(c), true) => (c.offset, LineParser::resume(c.parser.clone(), Some(&file_name))),
-            _ => (0, LineParser::new(Some(&file_name))),
+        let (start, mut parser, mut ident) = match (&cursor, resume) {
+            (Some(c), true) => (c.offset, LineParser::resume(c.parser.clone(), Some(&file_name)), c.identity.clone()),
+            _ => (0, LineParser::new(Some(&file_name)), IdentityTracker::default()),
         };
         let from_start = start == 0;
         let reader: Box<dyn std::io::Read> = if kind == FileKind::TranscriptZst {
@@ -279,11 +280,11 @@ impl Importer<'_> {
                 }
             }
             if items.len() >= 256 {
-                self.emit(&parser, rel, from_start, std::mem::take(&mut items))?;
+                self.emit(&parser, rel, from_start, &mut ident, std::mem::take(&mut items))?;
             }
         }
         parser.flush(&mut items);
-        self.emit(&parser, rel, from_start, items)?;
+        self.emit(&parser, rel, from_start, &mut ident, items)?;
         let consumed = lines.consumed();
         self.counts.bytes_read += consumed.saturating_sub(start);
         if lines.pending().is_some() && read_error.is_none() {
@@ -302,6 +303,7 @@ impl Importer<'_> {
                 offset: consumed,
                 parser: parser.state(),
                 snapshot: self.snapshot.clone(),
+                identity: ident,
             }),
         );
         match read_error {
@@ -322,7 +324,7 @@ impl Importer<'_> {
             })
         });
         let Some(conv) = conv else { return Ok(()) };
-        self.write_items(&conv, rel, true, items)?;
+        self.write_items(&conv, rel, true, &mut IdentityTracker::default(), items)?;
         self.cursors.insert(
             rel.to_owned(),
             Some(Cursor {
@@ -330,6 +332,7 @@ impl Importer<'_> {
                 offset: 0,
                 parser: Default::default(),
                 snapshot: self.snapshot.clone(),
+                identity: IdentityTracker::default(),
             }),
         );
         Ok(())
@@ -341,18 +344,44 @@ impl Importer<'_> {
         self.counts.lines_unrecognized += s.unrecognized;
         self.counts.duplicates_skipped += s.duplicates;
         self.counts.lines_fork_copied += s.fork_copied;
+        let unknown = s.unknown();
+        self.counts.lines_unknown += unknown;
+        self.counts.lines_ignored += s.unrecognized.saturating_sub(unknown);
+        for (map, from) in
+            [(&mut self.counts.unknown_kinds, &s.unknown_kinds), (&mut self.counts.ignored_kinds, &s.ignored_kinds)]
+        {
+            for (k, n) in from {
+                *map.entry(k.clone()).or_default() += n;
+            }
+        }
     }
 
-    fn emit(&mut self, parser: &LineParser, rel: &str, from_start: bool, items: Vec<Item>) -> Result<()> {
+    fn emit(
+        &mut self,
+        parser: &LineParser,
+        rel: &str,
+        from_start: bool,
+        ident: &mut IdentityTracker,
+        items: Vec<Item>,
+    ) -> Result<()> {
         if items.is_empty() {
             return Ok(());
         }
         let conv = parser.conversation_id().unwrap_or_else(|| rel.to_owned());
-        self.write_items(&conv, rel, from_start, items)
+        self.write_items(&conv, rel, from_start, ident, items)
     }
 
     /// Turns items into records and appends the new ones to the conversation's canonical file.
-    fn write_items(&mut self, conv: &str, rel: &str, from_start: bool, items: Vec<Item>) -> Result<()> {
+    /// Ids come from the items' identity (see `identity`), so a file read again from its start
+    /// (rewritten in place, decompressed, moved) is recognised record by record.
+    fn write_items(
+        &mut self,
+        conv: &str,
+        rel: &str,
+        from_start: bool,
+        ident: &mut IdentityTracker,
+        items: Vec<Item>,
+    ) -> Result<()> {
         if self.seen.insert(conv.to_owned()) {
             self.counts.conversations_seen += 1;
         }
@@ -388,7 +417,7 @@ impl Importer<'_> {
             if let Some(writer) = w.writer.as_mut() {
                 writer.flush().with_context(|| format!("cannot write the history of {conv}"))?;
             }
-            w.known_ids = Some(load_ids(&es.conversation_path(conv), w.span.end)?);
+            w.known_ids = Some(derived_ids(&es.conversation_path(conv), w.span.end, conv)?);
         }
         for mut item in items {
             // Before the id: ids are derived from what is written, never from a secret.
@@ -397,14 +426,14 @@ impl Importer<'_> {
             if is_msg {
                 self.counts.messages_seen += 1;
             }
-            let id = record_id(conv, path_class(rel), item.offset, item.index_in_line, &item.kind);
+            let id = record_id(conv, &ident.key(&item.kind));
             if let Some(known) = &mut w.known_ids
                 && !known.insert(id.clone())
             {
                 self.counts.duplicates_skipped += 1;
                 continue;
             }
-            update_conversation(cstate, &item);
+            update_conversation(cstate, &item, rel);
             let rec = Record {
                 id: id.clone(),
                 conversation_id: conv.to_owned(),
@@ -416,6 +445,7 @@ impl Importer<'_> {
                     path: rel.to_owned(),
                     offset: item.offset,
                     index: item.index_in_line,
+                    ordinal: item.ordinal,
                 },
             };
             let mut line = serde_json::to_vec(&rec).context("cannot serialize a record")?;
@@ -463,10 +493,8 @@ impl Importer<'_> {
             let line = line?;
             let Ok(entry) = serde_json::from_slice::<IndexLine>(&line) else { continue };
             let (Some(id), Some(name)) = (entry.id, entry.thread_name.or(entry.title)) else { continue };
-            if name.trim().is_empty() {
-                continue;
-            }
-            let mut name = name;
+            // An emptied name removes the title.
+            let mut name = name.trim().to_owned();
             self.counts.redactions += crate::redact::redact_str(&mut name);
             // Only conversations whose title changed are loaded and written.
             if titles.get(&id) == Some(&name) {
@@ -475,7 +503,7 @@ impl Importer<'_> {
             titles.insert(id.clone(), name.clone());
             self.load_conversation(&id)?;
             let c = self.conversations.get_mut(&id).context("conversation loaded")?;
-            c.title = Some(name);
+            c.title = (!name.is_empty()).then_some(name);
             c.title_explicit = true;
         }
         self.titles = Some(titles);
@@ -557,30 +585,6 @@ impl Importer<'_> {
             conversations_touched: touched,
         })
     }
-}
-
-/// Part of the record id: files under `archived_sessions/` are the same transcripts moved, so
-/// the id must not depend on which of the two trees the file is in.
-fn path_class(rel: &str) -> &'static str {
-    let _ = rel;
-    "codex-transcript"
-}
-
-fn load_ids(path: &Path, committed: u64) -> Result<HashSet<String>> {
-    #[derive(Deserialize)]
-    struct IdOnly {
-        id: String,
-    }
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let reader = BufReader::new(std::io::Read::take(file, committed));
-    let mut ids = HashSet::new();
-    for line in reader.split(b'\n') {
-        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-        if let Ok(r) = serde_json::from_slice::<IdOnly>(&line) {
-            ids.insert(r.id);
-        }
-    }
-    Ok(ids)
 }
 
 trait PrivateMode {

@@ -1,6 +1,8 @@
 //! The import manifest (`imports/<import-id>.toml`; README, *On-disk layout*): what one import read, added and
 //! skipped. Written for every import; the checkpoint manifest copies its counts.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -18,7 +20,15 @@ pub struct ImportCounts {
     /// Blank, malformed, oversized and unreadable lines.
     pub lines_skipped: u64,
     pub lines_malformed: u64,
+    /// Valid lines that yielded nothing: `lines_ignored` + `lines_unknown`.
     pub lines_unrecognized: u64,
+    /// Lines of known kinds the import deliberately does not normalize.
+    #[serde(default)]
+    pub lines_ignored: u64,
+    /// Lines of kinds this version does not know (a Codex format change shows up here).
+    #[serde(default)]
+    pub lines_unknown: u64,
+    /// Lines inherited from a parent thread (fork / subagent copies), attributed to the parent.
     pub lines_fork_copied: u64,
     /// Files whose last line is incomplete (imported once complete).
     pub pending_tails: u64,
@@ -27,6 +37,12 @@ pub struct ImportCounts {
     /// Credentials replaced by `[REDACTED:<kind>]` in the new records (see `redact`).
     #[serde(default)]
     pub redactions: u64,
+    /// `lines_unknown` per kind (`event_msg.<type>`, `response_item.<type>`, `<line type>`).
+    #[serde(default)]
+    pub unknown_kinds: BTreeMap<String, u64>,
+    /// `lines_ignored` per kind.
+    #[serde(default)]
+    pub ignored_kinds: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

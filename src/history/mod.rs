@@ -17,12 +17,14 @@
 //! added to it, which is how a commit's window is found without scanning history.
 
 mod conversation;
+mod identity;
 mod import;
 mod lines;
 mod manifest;
 mod state;
 
 pub use conversation::resolve_path;
+pub use identity::{IdentityTracker, record_id};
 pub use manifest::{ImportCounts, ImportManifest};
 pub use state::{ImportHead, StateStore};
 
@@ -110,27 +112,13 @@ pub struct SourceRef {
     pub offset: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub index: u32,
+    /// The line's `ordinal` in a paginated file (rollbacks and reverts are stated in ordinals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordinal: Option<u64>,
 }
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
-}
-
-/// Deterministic record id: the conversation, the record's position in its source file and its
-/// normalized content. Re-imports and racing imports produce the same ids; two forks that share
-/// a line number do not collide.
-pub fn record_id(conversation_id: &str, source_path_kind: &str, offset: u64, index: u32, item: &ItemKind) -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(conversation_id.as_bytes());
-    h.update(b"\0");
-    h.update(source_path_kind.as_bytes());
-    h.update(b"\0");
-    h.update(&offset.to_le_bytes());
-    h.update(&index.to_le_bytes());
-    if let Ok(json) = serde_json::to_vec(item) {
-        h.update(&json);
-    }
-    h.finalize().to_hex()[..32].to_owned()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -141,6 +129,9 @@ pub struct Cursor {
     pub parser: ParserState,
     /// The snapshot whose version was read last.
     pub snapshot: String,
+    /// Record-identity state of the file (see `identity`).
+    #[serde(default)]
+    pub identity: IdentityTracker,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -163,6 +154,22 @@ pub struct ConversationState {
     pub title_explicit: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forked_from_id: Option<String>,
+    /// Who started the thread (`user`, `subagent`, or a Codex-internal kind such as `guardian`
+    /// or `memory_consolidation`; see [`ConversationState::is_codex_internal`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_source: Option<String>,
+    /// A subagent's spawning thread, nickname and role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_thread_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_nickname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_role: Option<String>,
+    /// Revert files of this thread (`<thread>_<rollout-uuid>.jsonl` with a `history_base` of the
+    /// same thread): from `end_ordinal_exclusive` on, the other files' lines are a reverted
+    /// branch (bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reverts: Vec<Revert>,
     #[serde(default)]
     pub cwds: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,6 +185,31 @@ pub struct ConversationState {
     pub first_ts: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_ts: Option<String>,
+}
+
+/// A revert of a thread: the file that continues it and where the old branch is cut.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revert {
+    /// The revert file (relative path in the archive).
+    pub path: String,
+    pub end_ordinal_exclusive: u64,
+}
+
+impl ConversationState {
+    /// A thread Codex runs for itself (an approval guardian, memory consolidation, a review or
+    /// compaction helper): not the human's work, so never linked to a commit as such.
+    pub fn is_codex_internal(&self) -> bool {
+        self.thread_source.as_deref().is_some_and(|s| {
+            let s = s.to_ascii_lowercase();
+            ["guardian", "memory", "review", "compact"].iter().any(|k| s.contains(k))
+        })
+    }
+
+    /// Whether a record from `path` at `ordinal` lies on a branch a revert file cut off.
+    pub fn reverted(&self, path: &str, ordinal: Option<u64>) -> bool {
+        let Some(ord) = ordinal else { return false };
+        self.reverts.iter().any(|r| r.path != path && ord >= r.end_ordinal_exclusive)
+    }
 }
 
 /// What one import added to one conversation: a byte range of its canonical file.

@@ -236,7 +236,15 @@ fn envelope_2025_10_exact_items() {
     assert_eq!(k[10], &ItemKind::TurnAborted { reason: Some("interrupted".to_owned()) });
     assert_eq!(
         stats,
-        LineStats { lines: 20, blank: 0, malformed: 0, unrecognized: 5, duplicates: 3, fork_copied: 0, ..stats.clone() }
+        LineStats {
+            lines: 20,
+            blank: 0,
+            malformed: 0,
+            unrecognized: 5,
+            duplicates: 3,
+            fork_copied: 0,
+            ..stats.clone()
+        }
     );
 }
 

@@ -17,26 +17,26 @@
 /// Fragments recognised by their opening marker (after leading whitespace, ASCII case ignored).
 /// Each is a Codex contextual fragment (or its legacy form) written into user-role messages.
 const OPENERS: [&str; 20] = [
-    "<environment_context",         // EnvironmentContext / EnvironmentsState
-    "<user_instructions>",          // UserInstructions (legacy)
-    "# agents.md instructions",     // UserInstructions ("# AGENTS.md instructions for <dir>")
-    "<instructions>",               // the body of the AGENTS.md block on its own
-    "<permissions instructions>",   // permissions (older spelling)
-    "<permissions_instructions>",   // ArtificialMessage::Permission
-    "<user_shell_command>",         // UserShellCommand
-    "<user_shell_cmd>",             // ArtificialMessage user shell command tag
-    "<turn_aborted>",               // TurnAborted
-    "<subagent_notification>",      // SubagentNotification
+    "<environment_context",               // EnvironmentContext / EnvironmentsState
+    "<user_instructions>",                // UserInstructions (legacy)
+    "# agents.md instructions",           // UserInstructions ("# AGENTS.md instructions for <dir>")
+    "<instructions>",                     // the body of the AGENTS.md block on its own
+    "<permissions instructions>",         // permissions (older spelling)
+    "<permissions_instructions>",         // ArtificialMessage::Permission
+    "<user_shell_command>",               // UserShellCommand
+    "<user_shell_cmd>",                   // ArtificialMessage user shell command tag
+    "<turn_aborted>",                     // TurnAborted
+    "<subagent_notification>",            // SubagentNotification
     "<agent_message_board_notification>", // AgentMessageBoardNotification
-    "<codex_internal_context",      // InternalModelContextFragment (`source="goal"` etc.)
-    "<goal_context>",               // GoalContext / LegacyGoalContext
-    "<extension_context>",          // ExtensionContext
-    "<external_",                   // AdditionalContextUserFragment (`<external_<key>>`)
-    "<hook_prompt",                 // hook prompt fragment (`hook_run_id="…"`)
-    "<hook_context>",               // HookAdditionalContext
-    "<recommended_plugins>",        // RecommendedPluginsInstructions
-    "<collaboration_mode>",         // collaboration mode instructions
-    "<personality_spec>",           // personality spec
+    "<codex_internal_context",            // InternalModelContextFragment (`source="goal"` etc.)
+    "<goal_context>",                     // GoalContext / LegacyGoalContext
+    "<extension_context>",                // ExtensionContext
+    "<external_",                         // AdditionalContextUserFragment (`<external_<key>>`)
+    "<hook_prompt",                       // hook prompt fragment (`hook_run_id="…"`)
+    "<hook_context>",                     // HookAdditionalContext
+    "<recommended_plugins>",              // RecommendedPluginsInstructions
+    "<collaboration_mode>",               // collaboration mode instructions
+    "<personality_spec>",                 // personality spec
 ];
 
 /// Plain-text fragments (no tag) recognised by their start: the legacy plugin recommendation and
@@ -210,7 +210,13 @@ mod tests {
     #[test]
     fn only_user_text_and_image_kinds_are_human() {
         assert!(human_kind("user.text") && human_kind("user.image"));
-        for k in ["agents_md.instructions", "environments.environment_context", "skills.selected_skill_instructions", "user.heartbeat", ""] {
+        for k in [
+            "agents_md.instructions",
+            "environments.environment_context",
+            "skills.selected_skill_instructions",
+            "user.heartbeat",
+            "",
+        ] {
             assert!(!human_kind(k), "{k}");
         }
     }

@@ -432,7 +432,8 @@ pub(crate) fn change_paths(changes: Option<&Value>) -> Vec<String> {
 /// A `CommandExecution` item: `(call_id, exit_code, output)`.
 pub(crate) fn command_execution(item: &Obj) -> (String, Option<i64>, String) {
     let call_id = owned(item, "call_id").or_else(|| owned(item, "id")).unwrap_or_default();
-    let text = ["aggregated_output", "aggregatedOutput", "output"].iter().find_map(|k| owned(item, k)).unwrap_or_default();
+    let text =
+        ["aggregated_output", "aggregatedOutput", "output"].iter().find_map(|k| owned(item, k)).unwrap_or_default();
     let exit = ["exit_code", "exitCode"].iter().find_map(|k| item.get(*k).and_then(Value::as_i64));
     (call_id, exit.or_else(|| unified_exec_exit(&text)), text)
 }

@@ -70,7 +70,9 @@ fn tool_output_shapes() {
     assert_eq!(normalize::tool_output(&other_json).2, "{\"a\":1}");
     let array = obj(json!({"call_id":"c","output":[{"type":"input_text","text":"x"}]}));
     assert_eq!(normalize::tool_output(&array).2, "x");
-    let unified = obj(json!({"call_id":"c","output":"Chunk ID: 1\nWall time: 0.2 seconds\nProcess exited with code 2\nOutput:\nProcess exited with code 9\n"}));
+    let unified = obj(
+        json!({"call_id":"c","output":"Chunk ID: 1\nWall time: 0.2 seconds\nProcess exited with code 2\nOutput:\nProcess exited with code 9\n"}),
+    );
     assert_eq!(normalize::tool_output(&unified).1, Some(2));
     let end = obj(json!({"call_id":"c","exit_code":1,"stdout":"o","aggregated_output":"agg"}));
     assert_eq!(normalize::exec_end(&end), ("c".to_owned(), Some(1), "agg".to_owned()));
@@ -233,7 +235,11 @@ fn cwd_turns_renames_and_tokens_change_detection() {
     // context_compacted + compacted are one compaction; the next compacted is another.
     assert_eq!(
         k[8..],
-        [ItemKind::Compacted, ItemKind::Compacted, ItemKind::TurnCompleted { turn_id: Some("t1".to_owned()), error: None }]
+        [
+            ItemKind::Compacted,
+            ItemKind::Compacted,
+            ItemKind::TurnCompleted { turn_id: Some("t1".to_owned()), error: None }
+        ]
     );
     assert_eq!(stats.duplicates, 2);
     assert_eq!(stats.unrecognized, 3);

@@ -1,0 +1,195 @@
+//! Record identity (SPEC §5): a record's id is derived from the item's identity within its
+//! conversation, never from where its bytes sit in a file.
+//!
+//! Codex rewrites transcripts in place (the legacy → paginated migration, a repaired tail, a
+//! decompressed and resumed `.zst`): the same items come back at other byte offsets, with or
+//! without `ordinal`s. An id that hashed the offset made every rewritten item new, so the
+//! conversation was counted twice. The id here is a hash of the conversation and a *natural key*
+//! that every era of the same item shares:
+//!
+//! - Codex's own ids where the item has one: the session id (with its `history_base`), a tool
+//!   call's `call_id` (call, result and file list each keyed by it), a turn's `turn_id`.
+//! - Otherwise the item's content (message text, token numbers, cwd...) placed after the last
+//!   Codex id seen in the file (its *anchor*: the current turn or tool call), with an occurrence
+//!   number for identical content under the same anchor ("ok" twice in one turn is two records).
+//!
+//! `ordinal`s are not used: a legacy file has none and its paginated rewrite numbers every line,
+//! so the same item would get two ids. Offsets and ordinals stay on the record's source
+//! reference (for lineage and the way back to the raw bytes).
+//!
+//! The key is a pure function of the normalized item stream of one file, so it can be derived
+//! again from stored records: records written before this scheme (whose ids hashed offsets)
+//! keep their ids, and a re-read of their file recognises them through [`derived_ids`].
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::Record;
+use crate::codex::ItemKind;
+
+/// Distinct (content, anchor) pairs remembered under one anchor before the memory is reset.
+const MAX_SEEN: usize = 512;
+
+/// The per-file state of the key derivation: persisted in the file's cursor so an appended
+/// transcript continues with the same anchors and occurrence numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityTracker {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    anchor: String,
+    /// Occurrences of each content hash under the current anchor.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    seen: BTreeMap<String, u32>,
+}
+
+impl IdentityTracker {
+    /// The natural key of the next item of the file.
+    pub fn key(&mut self, kind: &ItemKind) -> String {
+        let own = |tag: &str, id: &str| format!("{tag}:{id}");
+        let keyed = match kind {
+            ItemKind::SessionMeta { id, history_base, .. } => Some(match history_base {
+                Some(b) => format!("meta:{id}:base:{}:{:?}", b.thread_id, b.end_ordinal_exclusive),
+                None => own("meta", id),
+            }),
+            ItemKind::TurnStarted { turn_id: Some(t) } if !t.is_empty() => {
+                self.set_anchor(own("turn", t));
+                Some(own("turn-start", t))
+            }
+            ItemKind::TurnCompleted { turn_id: Some(t), .. } if !t.is_empty() => Some(own("turn-end", t)),
+            ItemKind::ToolCall { call_id, .. } if !call_id.is_empty() => {
+                self.set_anchor(own("call", call_id));
+                Some(own("call", call_id))
+            }
+            ItemKind::ToolResult { call_id, .. } if !call_id.is_empty() => Some(own("result", call_id)),
+            ItemKind::FilesTouched { call_id: Some(c), .. } if !c.is_empty() => Some(own("files", c)),
+            _ => None,
+        };
+        if let Some(k) = keyed {
+            return k;
+        }
+        let content = content_hash(kind);
+        if self.seen.len() >= MAX_SEEN && !self.seen.contains_key(&content) {
+            self.seen.clear();
+        }
+        let n = self.seen.entry(content.clone()).or_default();
+        let key = format!("{}|{content}#{n}", self.anchor);
+        *n += 1;
+        key
+    }
+
+    fn set_anchor(&mut self, anchor: String) {
+        if self.anchor != anchor {
+            self.anchor = anchor;
+            self.seen.clear();
+        }
+    }
+}
+
+/// The item's content as it identifies the item: messages by their text (the `phase` of an
+/// assistant message is filled in by whichever channel states it, so it is left out), anything
+/// else by its whole normalized form.
+fn content_hash(kind: &ItemKind) -> String {
+    let mut h = blake3::Hasher::new();
+    match kind {
+        ItemKind::UserMessage { text, images, .. } => {
+            h.update(b"user\0");
+            h.update(text.as_bytes());
+            h.update(&images.to_le_bytes());
+        }
+        ItemKind::AssistantMessage { text, .. } => {
+            h.update(b"assistant\0");
+            h.update(text.as_bytes());
+        }
+        other => {
+            if let Ok(json) = serde_json::to_vec(other) {
+                h.update(&json);
+            }
+        }
+    }
+    h.finalize().to_hex()[..24].to_owned()
+}
+
+/// The record id of an item with natural key `key` in conversation `conversation_id`.
+pub fn record_id(conversation_id: &str, key: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"nexus-record-v2\0");
+    h.update(conversation_id.as_bytes());
+    h.update(b"\0");
+    h.update(key.as_bytes());
+    h.finalize().to_hex()[..32].to_owned()
+}
+
+/// Every id a conversation's committed records answer to: their stored ids, and the ids this
+/// scheme derives for them (replaying each source file's records in order), so that a re-read of
+/// a file whose records were stored under the offset-based scheme adds nothing twice.
+pub fn derived_ids(path: &Path, committed: u64, conversation_id: &str) -> Result<HashSet<String>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader = BufReader::new(file.take(committed));
+    let mut ids = HashSet::new();
+    let mut trackers: BTreeMap<String, IdentityTracker> = BTreeMap::new();
+    for line in reader.split(b'\n') {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        let Ok(rec) = serde_json::from_slice::<Record>(&line) else {
+            // A record of a future shape: its id still counts.
+            #[derive(Deserialize)]
+            struct IdOnly {
+                id: String,
+            }
+            if let Ok(r) = serde_json::from_slice::<IdOnly>(&line) {
+                ids.insert(r.id);
+            }
+            continue;
+        };
+        let key = trackers.entry(rec.source.path.clone()).or_default().key(&rec.item);
+        ids.insert(record_id(conversation_id, &key));
+        ids.insert(rec.id);
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(text: &str) -> ItemKind {
+        ItemKind::UserMessage { text: text.to_owned(), text_size: text.len() as u64, images: 0 }
+    }
+
+    fn call(id: &str) -> ItemKind {
+        ItemKind::ToolCall {
+            call_id: id.to_owned(),
+            name: "shell".to_owned(),
+            arguments: "ls".to_owned(),
+            arguments_size: 2,
+            files_touched: Vec::new(),
+            workdir: None,
+            namespace: None,
+        }
+    }
+
+    #[test]
+    fn same_text_twice_under_one_anchor_is_two_keys_and_anchors_reset_the_count() {
+        let mut t = IdentityTracker::default();
+        let a = t.key(&user("ok"));
+        let b = t.key(&user("ok"));
+        assert_ne!(a, b);
+        let c = t.key(&call("c1"));
+        assert_eq!(c, "call:c1");
+        let d = t.key(&user("ok"));
+        assert!(d.starts_with("call:c1|") && d.ends_with("#0"), "{d}");
+    }
+
+    #[test]
+    fn keys_do_not_depend_on_phase_or_position_in_bytes() {
+        let mut t1 = IdentityTracker::default();
+        let mut t2 = IdentityTracker::default();
+        let a1 = ItemKind::AssistantMessage { text: "done".into(), text_size: 4, phase: None };
+        let a2 = ItemKind::AssistantMessage { text: "done".into(), text_size: 4, phase: Some("final_answer".into()) };
+        assert_eq!(t1.key(&a1), t2.key(&a2));
+        assert_ne!(record_id("conv-a", "k"), record_id("conv-b", "k"));
+    }
+}
