@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::checkpoint::{self, CheckpointManifest, Evidence, LinkedConversation};
 use crate::codex::{ItemKind, TokenUsage};
 use crate::gitfacts;
-use crate::history::{EventStore, Record, read_records};
+use crate::history::{EventStore, Record, StateStore, read_records};
 use crate::roots::Roots;
 
 /// `report-codex-commit-checkpoint`: which commit, and how much to read.
@@ -83,6 +83,10 @@ pub struct WindowEntry {
     pub phase: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
+    /// Not live work: `rolled back` (undone by `thread_rolled_back`) or `reverted` (on the branch
+    /// a revert file of the thread cut off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
 }
 
 /// The report of a commit's checkpoint: its own, or failing that the one of a commit with the
@@ -171,7 +175,7 @@ pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_m
 
 /// The window's messages and tool calls, in order.
 pub fn window_entries(es: &EventStore, c: &LinkedConversation) -> Result<Vec<WindowEntry>> {
-    let mut out = Vec::new();
+    let mut out: Vec<WindowEntry> = Vec::new();
     let mut records: Vec<Record> = Vec::new();
     for [start, end] in &c.window.ranges {
         records.extend(read_records(es, &c.provider_conversation_id, *start, *end)?);
@@ -182,10 +186,31 @@ pub fn window_entries(es: &EventStore, c: &LinkedConversation) -> Result<Vec<Win
             results.insert(call_id.clone(), *exit_code);
         }
     }
+    let conv = StateStore::open(es)?.conversation(&c.provider_conversation_id)?.unwrap_or_default();
+    // Where each live turn's entries start: a rollback of n turns marks the last n of them.
+    let mut turn_starts: Vec<usize> = Vec::new();
     for r in records {
+        let reverted = conv.reverted(&r.source.path, r.source.ordinal);
         let entry = match r.item {
+            ItemKind::TurnStarted { .. } => {
+                turn_starts.push(out.len());
+                None
+            }
+            ItemKind::RolledBack { num_turns } => {
+                for _ in 0..num_turns {
+                    let Some(start) = turn_starts.pop() else { break };
+                    for e in out.iter_mut().skip(start) {
+                        e.lineage.get_or_insert_with(|| "rolled back".to_owned());
+                    }
+                }
+                None
+            }
             ItemKind::UserMessage { text, .. } => Some(("user", text, None, None)),
             ItemKind::AssistantMessage { text, phase, .. } => Some(("assistant", text, phase, None)),
+            ItemKind::InterAgentMessage { text, author, .. } => {
+                Some(("agent", format!("{}: {text}", author.as_deref().unwrap_or("agent")), None, None))
+            }
+            ItemKind::TurnCompleted { error: Some(error), .. } => Some(("failed", error, None, None)),
             ItemKind::ToolCall { name, arguments, call_id, files_touched, .. } => {
                 let exit = results.get(&call_id).copied().flatten();
                 // A patch reads best as the files it writes; anything else as its command line.
@@ -199,7 +224,8 @@ pub fn window_entries(es: &EventStore, c: &LinkedConversation) -> Result<Vec<Win
             _ => None,
         };
         if let Some((role, text, phase, exit_code)) = entry {
-            out.push(WindowEntry { role: role.into(), ts: r.ts, record_id: r.id, text, phase, exit_code });
+            let lineage = reverted.then(|| "reverted".to_owned());
+            out.push(WindowEntry { role: role.into(), ts: r.ts, record_id: r.id, text, phase, exit_code, lineage });
         }
     }
     Ok(out)

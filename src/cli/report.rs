@@ -96,15 +96,19 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
                 match m.role.as_str() {
                     "tool" => writeln!(
                         out,
-                        "   {ts}  tool       {}{}",
+                        "   {ts}  tool       {}{}{}",
                         m.text,
-                        m.exit_code.map(|c| format!(" (exit {c})")).unwrap_or_default()
+                        m.exit_code.map(|c| format!(" (exit {c})")).unwrap_or_default(),
+                        m.lineage.as_deref().map(|l| format!(" [{l}]")).unwrap_or_default()
                     )?,
                     role => {
-                        let label = match (&m.phase, role) {
+                        let mut label = match (&m.phase, role) {
                             (Some(p), "assistant") => format!("assistant ({p})"),
                             _ => role.to_owned(),
                         };
+                        if let Some(lineage) = &m.lineage {
+                            label = format!("{label} [{lineage}]");
+                        }
                         let mut lines = m.text.lines();
                         writeln!(out, "   {ts}  {label:<10} {}", lines.next().unwrap_or(""))?;
                         for l in lines {

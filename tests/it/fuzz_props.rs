@@ -14,6 +14,7 @@ use std::path::Path;
 
 use nexus::checkpoint::CheckpointManifest;
 use nexus::codex::{LineParser, parse_json_document};
+use nexus::history::IdentityTracker;
 use nexus::objects::ExportManifest;
 
 use crate::common::Rng;
@@ -41,6 +42,17 @@ const TOKENS: &[&[u8]] = &[
     b"\"call_id\":\"c\"",
     b"*** Begin Patch\\n*** Add File: ",
     b"18446744073709551616",
+    // The 2026 shapes (issue 11): marks, ordinals, kinds, injected tags, token records.
+    b"\"ordinal\":",
+    b"\"subagent_history_start_ordinal\":2,",
+    b"\"metadata\":{\"inherited_user_message\":true},",
+    b"\"history_base\":{\"thread_id\":\"t\",\"end_ordinal_exclusive\":3},",
+    b"\"internal_chat_message_metadata_passthrough\":{\"content_item_kinds\":[\"user.text\"]},",
+    b"<hook_prompt hook_run_id=\\\"h\\\">",
+    b"<codex_internal_context source=\\\"goal\\\">",
+    b"\"type\":\"token_usage_record\",\"payload\":{\"usage\":{\"total_tokens\":",
+    b"\"last_token_usage\":{\"total_tokens\":0},",
+    b"\"type\":\"item_completed\",\"item\":{\"type\":\"FileChange\",\"changes\":[",
 ];
 
 fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
@@ -77,20 +89,41 @@ fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
     data
 }
 
+/// The items of `data` and their record-identity keys, with the parser state saved and
+/// resumed (through its serialized form, as the importer's cursor does) before line
+/// `resume_at`, and the identity state likewise before item `resume_at` (so the record ids a
+/// resumed import derives are those of one pass). Also checks that every
+/// unrecognized line is counted under exactly one kind, ignored or unknown.
 fn parse_lines(data: &[u8], resume_at: Option<usize>) -> String {
     let hint = Some("rollout-2026-01-10T12-00-00-fuzz.jsonl");
     let mut parser = LineParser::new(hint);
     let mut items = Vec::new();
     let mut offset = 0u64;
+    let check_kinds = |parser: &LineParser| {
+        let stats = parser.stats();
+        assert_eq!(stats.unrecognized, stats.ignored_kinds.values().sum::<u64>() + stats.unknown(), "{stats:?}");
+    };
     for (i, line) in data.split(|b| *b == b'\n').enumerate() {
         if Some(i) == resume_at {
-            parser = LineParser::resume(parser.state(), hint);
+            check_kinds(&parser);
+            let saved = serde_json::to_string(&parser.state()).expect("state serializes");
+            parser = LineParser::resume(serde_json::from_str(&saved).expect("state reads back"), hint);
         }
         parser.feed_line(offset, line, &mut items);
         offset += line.len() as u64 + 1;
     }
     parser.flush(&mut items);
-    format!("{items:?}")
+    check_kinds(&parser);
+    let mut ident = IdentityTracker::default();
+    let mut keys = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        if Some(i) == resume_at {
+            let saved = serde_json::to_string(&ident).expect("identity serializes");
+            ident = serde_json::from_str(&saved).expect("identity reads back");
+        }
+        keys.push(ident.key(&it.kind));
+    }
+    format!("{items:?}\n{keys:?}")
 }
 
 fn check_one(rng: &mut Rng, data: &[u8], manifests: &[String]) {
@@ -129,6 +162,9 @@ fn parsers_survive_mutated_fixtures() {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "jsonl" || e == "json") {
             corpus.push(fs::read(&path).expect("read fixture"));
+        }
+        if path.extension().is_some_and(|e| e == "zst") {
+            corpus.push(zstd::decode_all(&fs::read(&path).expect("read fixture")[..]).expect("zstd fixture"));
         }
     }
     // Real manifests as seeds for the TOML readers: one capture's.

@@ -5,6 +5,7 @@
 mod capture;
 mod cli;
 mod codex_parser;
+mod codex_shapes;
 mod common;
 mod crash;
 mod fuzz_props;
