@@ -81,7 +81,7 @@ fn ends_with_ci(t: &str, suffix: &str) -> bool {
 
 /// `<name …>…</name>` spanning the whole (trimmed) text, with a harness-looking name (contains
 /// `_`, or is two words like `permissions instructions`), attributes allowed. Plain HTML-ish
-/// tags a human might type (`<div>`, `<b>`) do not match.
+/// tags a human might type (`<div>`, `<b class="x">`) do not match.
 fn is_harness_block(t: &str) -> bool {
     let Some(rest) = t.strip_prefix('<') else { return false };
     let Some(close) = rest.find('>') else { return false };
@@ -99,7 +99,8 @@ fn is_harness_block(t: &str) -> bool {
     // `<permissions instructions>` (two bare words) or `<name attr="…">`.
     let two_words = !attrs.is_empty() && attrs.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     let closing = if two_words { format!("</{open}>") } else { format!("</{name}>") };
-    let harness = name.contains('_') || two_words || attrs.contains('=');
+    // Attributes alone do not make a harness tag (`<div class="x">` is HTML a human may paste).
+    let harness = name.contains('_') || two_words;
     harness && ends_with_ci(t, &closing)
 }
 
@@ -178,6 +179,7 @@ mod tests {
         for t in [
             "add a --verbose flag",
             "<div>hi</div>",
+            "<div class=\"note\">pasted html</div>",
             "<b>bold</b> please",
             "use <some_tag> here",
             "<skills> are great</skills> and so on",

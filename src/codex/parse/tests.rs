@@ -244,3 +244,84 @@ fn cwd_turns_renames_and_tokens_change_detection() {
     assert_eq!(stats.duplicates, 2);
     assert_eq!(stats.unrecognized, 3);
 }
+
+/// One `{timestamp,type,payload}` line.
+fn env_line(ty: &str, payload: Value) -> String {
+    format!("{}\n", json!({"timestamp": "2026-10-02T07:00:00.000Z", "type": ty, "payload": payload}))
+}
+
+const META: &str =
+    "{\"timestamp\":\"2026-10-02T07:00:00.000Z\",\"type\":\"session_meta\",\"payload\":{\"id\":\"t-1\"}}\n";
+
+#[test]
+fn a_line_marked_inherited_is_the_parents() {
+    let inherited = format!(
+        "{}\n",
+        json!({"timestamp": "2026-10-02T07:00:00.000Z", "type": "response_item", "metadata": {"inherited_user_message": true},
+               "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "the parent's request"}]}})
+    );
+    let own = env_line(
+        "response_item",
+        json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "mine"}]}),
+    );
+    let (items, stats) = feed_text("x.jsonl", &format!("{META}{inherited}{own}"));
+    let users: Vec<_> = items.iter().filter(|i| matches!(i.kind, ItemKind::UserMessage { .. })).collect();
+    assert_eq!(users.len(), 1);
+    assert!(matches!(&users[0].kind, ItemKind::UserMessage { text, .. } if text == "mine"));
+    assert_eq!(stats.fork_copied, 1);
+}
+
+#[test]
+fn hosted_tool_calls_and_command_executions_are_kept() {
+    let text = [
+        META.to_owned(),
+        env_line("response_item", json!({"type": "image_generation_call", "id": "ig_1", "status": "completed", "revised_prompt": "a red fox", "result": "iVBORw0KGgo="})),
+        env_line("response_item", json!({"type": "tool_search_call", "call_id": "ts_1", "execution": "client", "arguments": {"query": "calendar"}})),
+        env_line("response_item", json!({"type": "tool_search_output", "call_id": "ts_1", "output": [{"type": "input_text", "text": "found 2 tools"}]})),
+        env_line("event_msg", json!({"type": "item_completed", "item": {"type": "CommandExecution", "id": "call_c1", "command": "make", "aggregated_output": "boom", "exit_code": 2, "status": "failed"}})),
+        env_line("event_msg", json!({"type": "exec_command_end", "call_id": "call_c1", "exit_code": 2, "aggregated_output": "boom"})),
+    ]
+    .concat();
+    let (items, stats) = feed_text("x.jsonl", &text);
+    let kinds: Vec<&ItemKind> = items.iter().map(|i| &i.kind).collect();
+    assert!(kinds.iter().any(|k| matches!(k, ItemKind::ToolCall { name, arguments, call_id, .. }
+        if name == "image_generation" && arguments == "a red fox" && call_id == "ig_1")));
+    assert!(kinds.iter().any(|k| matches!(k, ItemKind::ToolCall { name, arguments, .. }
+        if name == "tool_search" && arguments == "{\"query\":\"calendar\"}")));
+    assert!(kinds.iter().any(
+        |k| matches!(k, ItemKind::ToolResult { call_id, output, .. } if call_id == "ts_1" && output == "found 2 tools")
+    ));
+    // The CommandExecution item and exec_command_end are one result, exit code 2.
+    let results: Vec<_> = kinds
+        .iter()
+        .filter_map(|k| match k {
+            ItemKind::ToolResult { call_id, exit_code, .. } if call_id == "call_c1" => Some(*exit_code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results, vec![Some(2)]);
+    assert_eq!(stats.duplicates, 1);
+    // The generated image itself is not kept.
+    assert!(!format!("{items:?}").contains("iVBORw0KGgo"));
+}
+
+#[test]
+fn content_item_kinds_keep_only_the_humans_parts() {
+    let content = json!([
+        {"type": "input_text", "text": "look at this"},
+        {"type": "input_text", "text": "<image name=[Image #1]>"},
+        {"type": "input_image", "image_url": "data:…"},
+        {"type": "input_text", "text": "Warning: something Codex says"}
+    ]);
+    let kinds: Vec<String> =
+        ["user.text", "images.label", "user.image", "warnings.model"].iter().map(|s| s.to_string()).collect();
+    let msg = normalize::content_message(Some(&content), Role::User, Some(&kinds));
+    assert_eq!(msg.texts, vec!["look at this"]);
+    assert_eq!(msg.images, 1);
+    assert!(!msg.is_empty());
+    // Kinds that do not line up with the parts are ignored (as Codex ignores them).
+    let p = obj(
+        json!({"content": content, "internal_chat_message_metadata_passthrough": {"content_item_kinds": ["user.text"]}}),
+    );
+    assert!(normalize::content_item_kinds(&p).is_none());
+}
