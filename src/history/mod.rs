@@ -44,7 +44,9 @@ use crate::codex::{ItemKind, ParserState, TokenUsage};
 
 pub const STATE_SCHEMA_VERSION: u32 = 1;
 /// Bumped when normalization changes meaning; recorded in every import manifest.
-pub const NORMALIZATION_VERSION: u32 = 1;
+/// 2: record ids from item identity (not offsets), injected text as Codex classifies it, exact
+/// tokens in every shape, inheritance by mark (issue 11).
+pub const NORMALIZATION_VERSION: u32 = 2;
 
 #[derive(Debug, Clone)]
 pub struct EventStore {
