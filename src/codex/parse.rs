@@ -103,6 +103,10 @@ struct Inner {
     files: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     model: Option<String>,
+    /// The cumulative `total_tokens` as cursors written before `total` stored it (read, never
+    /// written): the baseline of the first total after such a resume.
+    #[serde(default, skip_serializing)]
+    last_total: Option<u64>,
 }
 
 /// A present field (even `null`) is `Some`; an absent one falls back to `default` (`None`).
@@ -711,12 +715,21 @@ impl LineParser {
         let prev = self.inner.total;
         let (total, call): (TokenUsage, TokenUsage) = match tokens {
             Tokens::Cumulative { total, last } => {
-                if prev == Some(total) {
+                let legacy = self.inner.last_total.take().filter(|_| prev.is_none());
+                if prev == Some(total) || legacy == Some(total.total_tokens) {
+                    self.inner.total = Some(total);
                     return Outcome::Duplicate; // a re-emitted total
                 }
                 self.inner.total = Some(total);
                 // The advance of the total; a total that went down restarted (a new counter).
-                let advance = prev.map_or(Some(total), |p| total.checked_sub(&p)).unwrap_or(total);
+                let advance = match (prev, legacy) {
+                    (Some(p), _) => total.checked_sub(&p).unwrap_or(total),
+                    // An older cursor kept only the total's `total_tokens`: the advance of that.
+                    (None, Some(t)) if t < total.total_tokens => {
+                        TokenUsage { total_tokens: total.total_tokens - t, ..TokenUsage::default() }
+                    }
+                    (None, _) => total,
+                };
                 (total, last.unwrap_or(advance))
             }
             Tokens::Call(call) => {

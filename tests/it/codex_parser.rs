@@ -16,7 +16,33 @@ const BARE: &str = "synthetic-bare-era-2025-08__rollout-2025-08-14T10-03-22-7c9e
 const TS_CLI: &str = "synthetic-ts-cli-2025-04__rollout-2025-04-20-3f6b7c1e-5a2d-4e8f-9b10-2c3d4e5f6a7b.json";
 const LOCALPUSH: &str = "localpush-desktop-0.104.0-alpha.1-sanitized.jsonl";
 const PARTIAL: &str = "synthetic-partial-tail.jsonl";
-const JSONL_FIXTURES: [&str; 6] = [ENVELOPE, FORK, PAGINATED, BARE, LOCALPUSH, PARTIAL];
+/// The 2026 shapes of issue 11 (whole-file expectations in `codex_shapes.rs`).
+const SHAPES_2026: [&str; 8] = [
+    "synthetic-paginated-tui-2026-10__rollout-2026-10-02T09-00-00-01a1b2c3-0000-7000-8000-00000000a001.jsonl",
+    "synthetic-paginated-subagent-2026-10__rollout-2026-10-02T09-10-00-01a1b2c3-0000-7000-8000-00000000c001.jsonl",
+    "synthetic-fork-by-reference-2026-10__rollout-2026-10-02T09-20-00-01a1b2c3-0000-7000-8000-00000000f001.jsonl",
+    "synthetic-revert-2026-10__rollout-2026-10-02T09-30-00-01a1b2c3-0000-7000-8000-00000000a001_01a1b2c3-0000-7000-8000-00000000e001.jsonl",
+    "synthetic-legacy-before-rewrite-2026-06__rollout-2026-06-01T10-00-00-019a0000-0000-7000-8000-000000000d01.jsonl",
+    "synthetic-paginated-after-rewrite-2026-09__rollout-2026-06-01T10-00-00-019a0000-0000-7000-8000-000000000d01.jsonl",
+    "synthetic-tokens-flat-and-info-2025-09__rollout-2025-09-01T11-00-00-0198c000-0000-7000-8000-000000000a11.jsonl",
+    "synthetic-tokens-zero-last-2026-01__rollout-2026-01-15T10-00-00-0199f000-0000-7000-8000-000000000a12.jsonl",
+];
+const JSONL_FIXTURES: [&str; 14] = [
+    ENVELOPE,
+    FORK,
+    PAGINATED,
+    BARE,
+    LOCALPUSH,
+    PARTIAL,
+    SHAPES_2026[0],
+    SHAPES_2026[1],
+    SHAPES_2026[2],
+    SHAPES_2026[3],
+    SHAPES_2026[4],
+    SHAPES_2026[5],
+    SHAPES_2026[6],
+    SHAPES_2026[7],
+];
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/codex-rollouts").join(name);

@@ -325,3 +325,36 @@ fn content_item_kinds_keep_only_the_humans_parts() {
     );
     assert!(normalize::content_item_kinds(&p).is_none());
 }
+
+#[test]
+fn a_cursor_from_the_previous_version_keeps_its_token_baseline() {
+    // Cursors written before this version stored only the last cumulative `total_tokens`.
+    let state =
+        crate::codex::ParserState { conversation_id: Some("t-1".to_owned()), inner: json!({"last_total": 9300}) };
+    let mut p = LineParser::resume(state, Some("x.jsonl"));
+    let mut out = Vec::new();
+    let zero = json!({"input_tokens": 0, "output_tokens": 0, "total_tokens": 0});
+    let again = env_line(
+        "event_msg",
+        json!({"type": "token_count", "info": {"total_token_usage": {"input_tokens": 9000, "output_tokens": 300, "total_tokens": 9300}, "last_token_usage": zero}}),
+    );
+    let more = env_line(
+        "event_msg",
+        json!({"type": "token_count", "info": {"total_token_usage": {"input_tokens": 11500, "output_tokens": 500, "total_tokens": 12000}, "last_token_usage": zero}}),
+    );
+    for line in [&again, &more] {
+        p.feed_line(0, line.trim_end().as_bytes(), &mut out);
+    }
+    // Straight to a new total: the advance over the stored `total_tokens`.
+    let state =
+        crate::codex::ParserState { conversation_id: Some("t-1".to_owned()), inner: json!({"last_total": 9300}) };
+    let mut p2 = LineParser::resume(state, Some("x.jsonl"));
+    p2.feed_line(0, more.trim_end().as_bytes(), &mut out);
+    let lasts: Vec<u64> = out
+        .iter()
+        .filter_map(|i| if let ItemKind::TokenCount { last, .. } = &i.kind { Some(last.total_tokens) } else { None })
+        .collect();
+    // The re-emitted total is a duplicate; the next counts its advance (2,700), not 12,000.
+    assert_eq!(lasts, vec![2700, 2700]);
+    assert_eq!(p.stats().duplicates, 1);
+}
