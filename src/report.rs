@@ -188,12 +188,15 @@ pub fn window_entries(es: &EventStore, c: &LinkedConversation) -> Result<Vec<Win
     }
     let conv = StateStore::open(es)?.conversation(&c.provider_conversation_id)?.unwrap_or_default();
     // Where each live turn's entries start: a rollback of n turns marks the last n of them.
+    // Turns a later import's rollback undid are known by id from the conversation index.
     let mut turn_starts: Vec<usize> = Vec::new();
+    let mut undone_turn = false;
     for r in records {
         let reverted = conv.reverted(&r.source.path, r.source.ordinal);
         let entry = match r.item {
-            ItemKind::TurnStarted { .. } => {
+            ItemKind::TurnStarted { turn_id } => {
                 turn_starts.push(out.len());
+                undone_turn = turn_id.is_some_and(|t| conv.rolled_back_turns.contains(&t));
                 None
             }
             ItemKind::RolledBack { num_turns } => {
@@ -224,7 +227,8 @@ pub fn window_entries(es: &EventStore, c: &LinkedConversation) -> Result<Vec<Win
             _ => None,
         };
         if let Some((role, text, phase, exit_code)) = entry {
-            let lineage = reverted.then(|| "reverted".to_owned());
+            let lineage =
+                if reverted { Some("reverted".to_owned()) } else { undone_turn.then(|| "rolled back".to_owned()) };
             out.push(WindowEntry { role: role.into(), ts: r.ts, record_id: r.id, text, phase, exit_code, lineage });
         }
     }

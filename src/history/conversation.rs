@@ -9,6 +9,9 @@ use crate::codex::{Item, ItemKind};
 
 /// Revert files remembered per conversation.
 const MAX_REVERTS: usize = 16;
+/// Live turn ids remembered (a rollback reaches at most this far back) and rolled-back ones kept.
+const MAX_LIVE_TURNS: usize = 64;
+const MAX_ROLLED_BACK_TURNS: usize = 256;
 
 /// `rel` is the source file of the item.
 pub(super) fn update_conversation(c: &mut ConversationState, item: &Item, rel: &str) {
@@ -64,6 +67,21 @@ pub(super) fn update_conversation(c: &mut ConversationState, item: &Item, rel: &
             }
             if forked_from_id.is_some() {
                 c.forked_from_id = forked_from_id.clone();
+            }
+        }
+        ItemKind::TurnStarted { turn_id: Some(t) } if !t.is_empty() => {
+            if c.live_turns.len() >= MAX_LIVE_TURNS {
+                c.live_turns.remove(0);
+            }
+            c.live_turns.push(t.clone());
+        }
+        ItemKind::RolledBack { num_turns } => {
+            for _ in 0..*num_turns {
+                let Some(t) = c.live_turns.pop() else { break };
+                if c.rolled_back_turns.len() >= MAX_ROLLED_BACK_TURNS {
+                    c.rolled_back_turns.remove(0);
+                }
+                c.rolled_back_turns.push(t);
             }
         }
         ItemKind::Cwd { cwd } => {

@@ -172,6 +172,13 @@ pub struct ConversationState {
     /// branch (bounded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reverts: Vec<Revert>,
+    /// The most recent live turns (ids, bounded): what a `thread_rolled_back` undoes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub live_turns: Vec<String>,
+    /// Turns undone by `thread_rolled_back` (ids, bounded): shown as such wherever they are,
+    /// even when the rollback came in a later import than the turn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rolled_back_turns: Vec<String>,
     #[serde(default)]
     pub cwds: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

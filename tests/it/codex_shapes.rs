@@ -495,3 +495,29 @@ fn records_stored_under_offset_based_ids_are_recognised_after_a_rewrite() {
     assert_eq!(canonical_ids(&env, conv), stored);
     env.ok(&repo, ["verify"]);
 }
+
+#[test]
+fn a_rollback_imported_later_marks_the_earlier_commits_turn() {
+    // The commit captured the second turn as live; the rollback came in the next import. The
+    // first commit's report still shows that turn as rolled back.
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let text = String::from_utf8(fixture(LEGACY_ZST)).unwrap();
+    let cut = text.find("{\"timestamp\":\"2025-11-20T10:13:00.000Z\",\"type\":\"event_msg\",\"payload\":{\"type\":\"thread_rolled_back\"").expect("the rollback line");
+    let rel = "sessions/2025/11/20/rollout-2025-11-20T11-00-00-0199d000-0000-7000-8000-000000000b01.jsonl";
+    install_text(&env, rel, &text[..cut], &repo);
+    let first = env.empty_commit(&repo, "lru");
+    capture(&env, &repo);
+    install_text(&env, rel, &text, &repo);
+    env.empty_commit(&repo, "ttl");
+    capture(&env, &repo);
+    let r = env.json(&repo, ["report-codex-commit-checkpoint", "--json", "--messages", "--commit", &first]);
+    let users: Vec<(&str, Option<&str>)> = r["conversations"][0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| (m["text"].as_str().unwrap(), m["lineage"].as_str()))
+        .collect();
+    assert_eq!(users, vec![("add a cache to fetch_user", None), ("use an LRU instead", Some("rolled back"))]);
+}
