@@ -6,6 +6,10 @@
 //! commit's facts, `rewritten_from`, `rewrite_kind`), and HEAD gets one real capture that records
 //! what it rewrote. An amend already got a fresh checkpoint from post-commit: it is annotated.
 //! An amend inside a rebase (reword, squash, an `edit` stop) waits for the rebase's own report.
+//!
+//! Some hook managers run nexus's post-rewrite without git's standard input (pre-commit's
+//! migration mode runs `post-rewrite.legacy` with none): then the pairs are recovered from the
+//! reflog ([`recover_pairs`]), and the log line says how many were linked and from where.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +35,80 @@ pub fn parse_pairs(input: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `old new` pairs of the amend or rebase that ended at `head`, from the HEAD reflog, for a
+/// post-rewrite that got none on standard input. An amend is one reflog entry (`commit (amend)`,
+/// old -> new). A rebase's entries run from `rebase (start)` (whose old value is the branch's
+/// original tip) to the last pick: each new commit is paired with the original commit of the
+/// same author, author time and summary, else the same patch id. Empty when nothing matches.
+pub fn recover_pairs(repo: &git2::Repository, kind: &str, head: &str) -> Vec<(String, String)> {
+    let Ok(reflog) = repo.reflog("HEAD") else { return Vec::new() };
+    let entries: Vec<(String, git2::Oid, git2::Oid)> = reflog
+        .iter()
+        .take(5000)
+        .map(|e| (String::from_utf8_lossy(e.message_bytes().unwrap_or_default()).into_owned(), e.id_old(), e.id_new()))
+        .collect();
+    // The newest entry that produced `head`.
+    let Some(at) = entries.iter().position(|(_, _, new)| new.to_string() == head) else { return Vec::new() };
+    if kind == "amend" {
+        return entries[at..]
+            .iter()
+            .find(|(m, _, new)| m.starts_with("commit (amend)") && new.to_string() == head)
+            .map(|(_, old, new)| vec![(old.to_string(), new.to_string())])
+            .unwrap_or_default();
+    }
+    let mut news = Vec::new();
+    let mut start = None;
+    for (m, old, new) in &entries[at..] {
+        let m = m.trim_start();
+        if m.starts_with("rebase (start)") || m.starts_with("pull --rebase (start)") {
+            start = Some((*old, *new));
+            break;
+        }
+        if m.contains("(finish)") {
+            continue;
+        }
+        if (m.starts_with("rebase") || m.starts_with("pull --rebase")) && !news.contains(new) {
+            news.push(*new);
+        }
+    }
+    let Some((orig_tip, onto)) = start else { return Vec::new() };
+    // The original commits: reachable from the old tip, not from where the rebase started.
+    let mut olds = Vec::new();
+    if let Ok(mut walk) = repo.revwalk() {
+        let _ = walk.push(orig_tip);
+        let _ = walk.hide(onto);
+        olds.extend(walk.flatten().take(1000));
+    }
+    let key = |oid: git2::Oid| {
+        repo.find_commit(oid).ok().map(|c| {
+            (
+                c.author().email().unwrap_or("").to_owned(),
+                c.author().when().seconds(),
+                String::from_utf8_lossy(c.summary_bytes().unwrap_or_default()).into_owned(),
+            )
+        })
+    };
+    let mut pairs = Vec::new();
+    let mut used = std::collections::HashSet::new();
+    for new in news.iter().rev() {
+        let want = key(*new);
+        let by_key = olds.iter().find(|o| !used.contains(*o) && want.is_some() && key(**o) == want);
+        let found = by_key.copied().or_else(|| {
+            let pid = gitfacts::patch_id(repo, &new.to_string())?;
+            olds.iter()
+                .find(|o| {
+                    !used.contains(*o) && gitfacts::patch_id(repo, &o.to_string()).as_deref() == Some(pid.as_str())
+                })
+                .copied()
+        });
+        if let Some(old) = found {
+            used.insert(old);
+            pairs.push((old.to_string(), new.to_string()));
+        }
+    }
+    pairs
+}
+
 /// What one post-rewrite reported.
 pub struct Rewrite {
     /// Any path inside the repository.
@@ -49,17 +127,19 @@ pub struct Rewrite {
 /// The post-rewrite hook, run as git runs it: an amend inside a rebase (a `reword`, `squash` or
 /// an amend at an `edit` stop) is left to the rebase, whose closing post-rewrite reports the
 /// whole rebase (original -> final) and links everything at once; anything else is [`link`]ed.
-pub fn link_reported(rw: &Rewrite) -> Result<()> {
+/// Returns what was done, for the hook log (None: left to the rebase).
+pub fn link_reported(rw: &Rewrite) -> Result<Option<String>> {
     let repo = gitfacts::open(&rw.repo_root)?;
     if rw.kind == "amend" && gitfacts::rebase_in_progress(&repo) {
-        return Ok(());
+        return Ok(None);
     }
-    link(rw)
+    link(rw).map(Some)
 }
 
-/// Links each rewritten commit to its original's checkpoint and captures HEAD once.
-pub fn link(rw: &Rewrite) -> Result<()> {
-    let (pairs, overrides, kind) = (&rw.pairs, rw.roots.clone(), rw.kind.clone());
+/// Links each rewritten commit to its original's checkpoint and captures HEAD once. Returns the
+/// log line: how many rewritten commits were linked, and where the pairs came from.
+pub fn link(rw: &Rewrite) -> Result<String> {
+    let (overrides, kind) = (rw.roots.clone(), rw.kind.clone());
     let roots = Roots::resolve(&overrides)?;
     let es_root = roots.event_store.path.clone();
     let repo = gitfacts::open(&rw.repo_root)?;
@@ -68,6 +148,15 @@ pub fn link(rw: &Rewrite) -> Result<()> {
         Some(sha) => gitfacts::resolve_commit(&repo, sha)?,
         None => gitfacts::head_commit(&repo)?,
     };
+    let recovered = rw.pairs.is_empty();
+    let owned;
+    let pairs = if recovered {
+        owned = recover_pairs(&repo, &kind, &head.sha);
+        &owned
+    } else {
+        &rw.pairs
+    };
+    let mut linked = 0usize;
 
     // 1. Every rewritten commit but HEAD: derive from the original's checkpoint, if it had one.
     if pairs.iter().any(|(_, new)| *new != head.sha) {
@@ -83,6 +172,7 @@ pub fn link(rw: &Rewrite) -> Result<()> {
             let commit = gitfacts::resolve_commit(&repo, new)?;
             let derived = derive(&original, &facts, &commit, &es_root, old, &kind);
             checkpoint::write_manifest(&es_root, &derived, false)?;
+            linked += 1;
         }
     }
 
@@ -99,6 +189,7 @@ pub fn link(rw: &Rewrite) -> Result<()> {
                 m.rewrite_kind = Some(kind.clone());
                 checkpoint::write_manifest(&es_root, &m, true)?;
             }
+            linked += 1;
         }
         (Some(_), None) => {}
         (None, from) => {
@@ -108,10 +199,13 @@ pub fn link(rw: &Rewrite) -> Result<()> {
                 commit: Some(head.sha.clone()),
                 force: false,
                 rewrite_kind: from.as_ref().map(|_| kind.clone()),
-                rewritten_from: from,
+                rewritten_from: from.clone(),
                 hook: Some(HookName::PostRewrite),
                 ..Default::default()
             };
+            if from.is_some() {
+                linked += 1;
+            }
             if let Err(e) = capture::capture(&req)
                 && AlreadyCaptured::find(&e).is_none()
             {
@@ -119,7 +213,13 @@ pub fn link(rw: &Rewrite) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(match (recovered, pairs.len()) {
+        (false, _) => format!("linked {linked} of {} commits rewritten by {kind}", pairs.len()),
+        (true, 0) => format!("no pairs on stdin: linked 0 commits rewritten by {kind}, will link by content"),
+        (true, n) => {
+            format!("no pairs on stdin: recovered {n} from the reflog, linked {linked} commits rewritten by {kind}")
+        }
+    })
 }
 
 /// The manifest of a rewritten commit: the original's snapshot, import and conversations, the

@@ -224,8 +224,7 @@ impl Spool {
                     pairs: rewrite::parse_pairs(&text),
                     head: Some(e.sha.clone()),
                 })
-            })
-            .map(|()| format!("linked the commits rewritten by {kind}"));
+            });
         self.record(e, result);
         let _ = fs::remove_file(&path);
     }

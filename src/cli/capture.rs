@@ -57,6 +57,7 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<u8> {
         // Commits the hook queued that no worker took are captured first, in order.
         crate::spool::take_pending(&req.repo_root, &req.roots);
     }
+    super::hooks::notice_stopped_hooks(&req.repo_root);
     if args.roots.verbose {
         args.roots.resolve()?;
     }

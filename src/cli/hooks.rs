@@ -11,7 +11,8 @@ use clap::Args;
 use super::args::{JsonArgs, RepoArgs, RootArgs};
 use crate::exit;
 use crate::hooks::audit::{self, AuditReport, AuditRequest};
-use crate::hooks::{install, uninstall};
+use crate::hooks::state::BlockState;
+use crate::hooks::{heal, install, uninstall};
 use crate::rewrite::{self, Rewrite};
 
 /// The arguments of `install-codex-commit-checkpoint-hook`.
@@ -28,6 +29,14 @@ pub struct InstallArgs {
     /// Install into this hooks directory even when it is a global/system core.hooksPath
     #[arg(long, value_name = "DIR")]
     pub hooks_path: Option<PathBuf>,
+    /// Where to install: beside the detected hook managers (auto), only the hooks directory, or
+    /// git's configuration-defined hooks (newer git)
+    #[arg(long, value_enum, default_value_t = install::InstallMode::Auto)]
+    pub mode: install::InstallMode,
+    /// Allow editing a file a teammate would commit (a tracked .husky/<hook> or
+    /// lefthook-local.yml) when that is where the hook manager runs hooks from
+    #[arg(long)]
+    pub commit_config: bool,
 }
 
 /// Runs `install-codex-commit-checkpoint-hook`.
@@ -40,6 +49,8 @@ pub fn run_install(args: &InstallArgs, out: &mut dyn Write) -> Result<u8> {
         overrides: args.roots.overrides(),
         dry_run: args.dry_run,
         hooks_path: args.hooks_path.clone(),
+        mode: args.mode,
+        commit_config: args.commit_config,
     })?;
     out.write_all(report.as_bytes())?;
     Ok(exit::SUCCESS)
@@ -71,7 +82,8 @@ pub struct AuditArgs {
     pub repo_root: Vec<PathBuf>,
     #[command(flatten)]
     pub json: JsonArgs,
-    /// Re-install stale or missing managed blocks
+    /// Re-install stale or missing managed blocks, and capture the commits made while they did
+    /// not run
     #[arg(long)]
     pub fix: bool,
     /// How many of the last commits to check for checkpoints
@@ -108,7 +120,8 @@ fn human(report: &AuditReport) -> String {
     ));
     for r in &report.repos {
         let good = r.hooks.iter().filter(|h| h.exists && h.executable).count();
-        let current = r.hooks.iter().filter(|h| h.block == "current").count();
+        let current =
+            r.hooks.iter().filter(|h| matches!(h.block, BlockState::Current | BlockState::ViaManager)).count();
         let binary =
             r.binary_version.clone().unwrap_or_else(|| if r.binary.is_some() { "BROKEN".into() } else { "-".into() });
         let last = r.last_captures.last().map(|e| if e.ok { "ok" } else { "FAILED" }).unwrap_or("never");
@@ -131,7 +144,7 @@ fn human(report: &AuditReport) -> String {
         }
     }
     if !report.ok {
-        out.push_str("(run with --fix to re-install stale or missing hooks)\n");
+        out.push_str("(run with --fix to re-install stale or missing hooks and capture the commits made meanwhile)\n");
     }
     out
 }
@@ -149,15 +162,35 @@ pub struct RewriteArgs {
 }
 
 /// Runs `link-rewritten-codex-commit-checkpoints`: git's `old new` pairs on standard input.
-pub fn run_link_rewritten(args: &RewriteArgs) -> Result<u8> {
+pub fn run_link_rewritten(args: &RewriteArgs, out: &mut dyn Write) -> Result<u8> {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).context("cannot read the old/new pairs on standard input")?;
-    rewrite::link_reported(&Rewrite {
+    let done = rewrite::link_reported(&Rewrite {
         repo_root: args.repo.repo_root.clone(),
         roots: args.roots.overrides(),
         kind: args.kind.clone(),
         pairs: rewrite::parse_pairs(&input),
         head: None,
     })?;
+    // The hook logs this line: how many rewritten commits were linked, and from where.
+    if let Some(line) = done {
+        writeln!(out, "{line}")?;
+    }
     Ok(exit::SUCCESS)
+}
+
+static NOTICED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says once per process, on stderr, that the managed hooks of the repository around
+/// `repo_root` no longer run as installed (a hook manager rewrote them): any nexus command run
+/// there calls this.
+pub fn notice_stopped_hooks(repo_root: &std::path::Path) {
+    use std::sync::atomic::Ordering;
+    if NOTICED.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Some(message) = heal::diagnose(repo_root) {
+        NOTICED.store(true, Ordering::Relaxed);
+        eprintln!("{message}");
+    }
 }

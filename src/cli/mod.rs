@@ -99,7 +99,7 @@ pub(crate) fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Audit(args) => hooks::run_audit(&args, out),
         Command::Verify(args) => verify::run(&args, out),
         Command::Roots(args) => roots::run(&args, out),
-        Command::LinkRewritten(args) => hooks::run_link_rewritten(&args),
+        Command::LinkRewritten(args) => hooks::run_link_rewritten(&args, out),
         Command::Drain(args) => drain::run(&args),
     }
 }

@@ -37,6 +37,7 @@ pub fn run_commit(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
         commit: args.commit.clone(),
         messages: args.messages,
     };
+    super::hooks::notice_stopped_hooks(&req.repo_root);
     let report = report::commit_report(&roots, &req)?;
     if args.json.json {
         super::write_json(out, &report)?;
@@ -139,6 +140,7 @@ pub struct ListArgs {
 /// Runs `list-codex-commit-checkpoints`.
 pub fn run_list(args: &ListArgs, out: &mut dyn Write) -> Result<u8> {
     let roots = args.roots.resolve()?;
+    super::hooks::notice_stopped_hooks(&args.repo.repo_root);
     let list = report::list(&roots, &args.repo.repo_root, args.limit)?;
     if args.json.json {
         super::write_json(out, &list.rows)?;

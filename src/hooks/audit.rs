@@ -1,12 +1,10 @@
 //! Audit: for each registered repository (or the given ones), what git will actually execute and
-//! whether it still does what install meant it to. Every check that fails is a problem with a
-//! stable `code` (the `--json` schema); `--fix` re-installs what a re-install can repair.
-//!
-//! Problem codes: `repo_unavailable`, `hooks_path_bypass`, `hook_missing`, `hook_not_executable`,
-//! `block_missing`, `block_damaged`, `block_stale`, `binary_missing`, `binary_unresponsive`,
-//! `root_missing`, `root_not_writable`, `last_capture_failed`, `fix_failed`.
+//! whether it still does what install meant it to, hook managers included (a block pre-commit
+//! runs through `<hook>.legacy` is running; one lefthook parked in `<hook>.old` is not). Every
+//! check that fails is a problem with a stable [`ProblemCode`] (the `--json` schema); `--fix`
+//! re-installs what a re-install can repair and captures the commits made while the block was
+//! not running (see `heal`).
 
-use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -16,10 +14,12 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde::Serialize;
 
-use super::block::{self, Baked};
+use super::block::Baked;
+use super::heal;
 use super::install::{self, InstallRequest};
 use super::location::{self, RepoLocation};
 use super::registry::{self, RepoRecord};
+use super::state::{BlockState, ProblemCode};
 use crate::roots::RootOverrides;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -50,6 +50,8 @@ pub struct RepoAudit {
     pub last_captures: Vec<LogEntry>,
     pub commits_checked: usize,
     pub commits_with_checkpoint: usize,
+    /// Commits made here since install (from the reflog) that have no checkpoint.
+    pub commits_uncaptured: Vec<String>,
     pub problems: Vec<Problem>,
     pub fixed: Vec<String>,
 }
@@ -60,28 +62,27 @@ pub struct HookAudit {
     pub path: PathBuf,
     pub exists: bool,
     pub executable: bool,
-    /// `current`, `stale`, `missing`, `damaged` (or `absent` when the file is).
-    pub block: String,
+    pub block: BlockState,
+    /// Where the running block is: the hook file itself, or where a manager runs it from.
+    pub runs_from: Option<PathBuf>,
+    /// The hook manager whose script git runs for this hook, if any.
+    pub manager: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
-    pub code: String,
+    pub code: ProblemCode,
     pub message: String,
 }
 
 pub use crate::hooklog::LogEntry;
-
-/// Problems a re-install repairs.
-const FIXABLE: [&str; 6] =
-    ["hook_missing", "hook_not_executable", "block_missing", "block_stale", "binary_missing", "binary_unresponsive"];
 
 /// What to audit.
 #[derive(Debug, Clone, Default)]
 pub struct AuditRequest {
     /// Only these repositories [default: every registered repository].
     pub repo_roots: Vec<PathBuf>,
-    /// Re-install stale or missing managed blocks.
+    /// Re-install stale or missing managed blocks and capture the commits made meanwhile.
     pub fix: bool,
     /// How many of the last commits to check for checkpoints.
     pub commits: usize,
@@ -104,22 +105,24 @@ pub fn audit(args: &AuditRequest) -> Result<AuditReport> {
     let mut repos = Vec::new();
     for (path, rec) in targets {
         let mut audit = audit_repo(&path, rec.as_ref(), args.commits);
-        if args.fix && audit.problems.iter().any(|p| FIXABLE.contains(&p.code.as_str())) {
+        if args.fix && audit.problems.iter().any(|p| p.code.fixable()) {
             match fix(&path, rec.as_ref(), &audit) {
                 Ok(what) => {
                     let rec =
                         location::locate(&path).ok().and_then(|l| registry::load().ok()?.find(&l.common_dir).cloned());
-                    let fixed_codes: Vec<String> = audit.problems.iter().map(|p| p.code.clone()).collect();
+                    let before: Vec<ProblemCode> = audit.problems.iter().map(|p| p.code).collect();
                     audit = audit_repo(&path, rec.as_ref(), args.commits);
-                    audit.fixed = fixed_codes
-                        .into_iter()
-                        .filter(|c| FIXABLE.contains(&c.as_str()) && !audit.problems.iter().any(|p| &p.code == c))
-                        .collect();
-                    if audit.fixed.is_empty() {
-                        audit.fixed.push(what);
+                    let mut fixed: Vec<String> = Vec::new();
+                    for c in before {
+                        if c.fixable() && !audit.problems.iter().any(|p| p.code == c) && !fixed.contains(&c.to_string())
+                        {
+                            fixed.push(c.to_string());
+                        }
                     }
+                    audit.fixed = fixed;
+                    audit.fixed.extend(what);
                 }
-                Err(e) => audit.problems.push(problem("fix_failed", format!("re-install failed: {e:#}"))),
+                Err(e) => audit.problems.push(problem(ProblemCode::FixFailed, format!("re-install failed: {e:#}"))),
             }
         }
         repos.push(audit);
@@ -127,21 +130,47 @@ pub fn audit(args: &AuditRequest) -> Result<AuditReport> {
     Ok(AuditReport { schema_version: SCHEMA_VERSION, ok: repos.iter().all(|r| r.problems.is_empty()), repos })
 }
 
-fn problem(code: &str, message: String) -> Problem {
-    Problem { code: code.to_owned(), message }
+fn problem(code: ProblemCode, message: String) -> Problem {
+    Problem { code, message }
 }
 
-fn fix(path: &Path, rec: Option<&RepoRecord>, audit: &RepoAudit) -> Result<String> {
+/// Re-installs (where the managers keep running the block) and captures the commits made while
+/// it was not running. Returns what was done, in words.
+fn fix(path: &Path, rec: Option<&RepoRecord>, audit: &RepoAudit) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    let hook_codes = audit.problems.iter().any(|p| p.code.fixable() && p.code != ProblemCode::CommitsUncaptured);
     let baked = rec.map(|r| r.baked.clone());
     let overrides = RootOverrides {
         source_root: baked.as_ref().and_then(|b| b.source_root.clone()).or(audit.source_root.clone()),
         objects_root: baked.as_ref().map(|b| b.objects_root.clone()).or(audit.objects_root.clone()),
         event_store_root: baked.as_ref().map(|b| b.event_store_root.clone()).or(audit.event_store_root.clone()),
     };
-    // A shared hooks dir is only written again when it is where the user had us install.
-    let hooks_path = rec.map(|r| r.hooks_dir.clone()).filter(|d| Some(d) == audit.hooks_dir.as_ref());
-    install::install(&InstallRequest { repo_root: path.to_path_buf(), overrides, dry_run: false, hooks_path })?;
-    Ok("re-installed".to_owned())
+    if hook_codes {
+        // A shared hooks dir is only written again when it is where the user had us install.
+        let hooks_path = rec.map(|r| r.hooks_dir.clone()).filter(|d| Some(d) == audit.hooks_dir.as_ref());
+        install::install(&InstallRequest {
+            repo_root: path.to_path_buf(),
+            overrides,
+            dry_run: false,
+            hooks_path,
+            ..Default::default()
+        })?;
+        done.push("re-installed".to_owned());
+    }
+    // The gap: commits made here while the block was not running.
+    let loc = location::locate(path)?;
+    let rec = registry::load()?.find(&loc.common_dir).cloned();
+    if let Some(rec) = &rec {
+        let gap = heal::uncaptured(&loc, &rec.baked.event_store_root, heal::since(Some(rec)));
+        if !gap.is_empty() {
+            let (n, errors) = heal::backfill(&loc.work_tree, &rec.baked, &gap);
+            done.push(format!("captured {n} of {} commits made while the hooks were not running", gap.len()));
+            if let Some(e) = errors.first() {
+                anyhow::bail!("backfill failed for {} commit(s), first: {e}", errors.len());
+            }
+        }
+    }
+    Ok(done)
 }
 
 pub fn audit_repo(path: &Path, rec: Option<&RepoRecord>, commits: usize) -> RepoAudit {
@@ -161,13 +190,14 @@ pub fn audit_repo(path: &Path, rec: Option<&RepoRecord>, commits: usize) -> Repo
         last_captures: Vec::new(),
         commits_checked: 0,
         commits_with_checkpoint: 0,
+        commits_uncaptured: Vec::new(),
         problems: Vec::new(),
         fixed: Vec::new(),
     };
     let loc = match location::locate(path) {
         Ok(l) => l,
         Err(e) => {
-            a.problems.push(problem("repo_unavailable", format!("{e:#}")));
+            a.problems.push(problem(ProblemCode::RepoUnavailable, format!("{e:#}")));
             return a;
         }
     };
@@ -179,7 +209,7 @@ pub fn audit_repo(path: &Path, rec: Option<&RepoRecord>, commits: usize) -> Repo
         && r.hooks_dir != loc.hooks_dir
     {
         a.problems.push(problem(
-            "hooks_path_bypass",
+            ProblemCode::HooksPathBypass,
             format!(
                 "git runs this repository's hooks from {} ({}), not from {} where nexus installed them",
                 loc.hooks_dir.display(),
@@ -189,10 +219,18 @@ pub fn audit_repo(path: &Path, rec: Option<&RepoRecord>, commits: usize) -> Repo
         ));
     }
     let mut baked: Option<Baked> = None;
-    for hook in block::HOOK_NAMES {
-        let (h, found) = audit_hook(hook, &loc, &mut a.problems);
-        baked = baked.or(found);
-        a.hooks.push(h);
+    for s in heal::hook_states(&loc, rec) {
+        audit_hook(&s, &mut a.problems);
+        baked = baked.or(s.baked.clone());
+        a.hooks.push(HookAudit {
+            hook: s.hook.to_owned(),
+            path: s.path.clone(),
+            exists: s.exists,
+            executable: s.executable,
+            block: s.state,
+            runs_from: s.runs_from.clone(),
+            manager: s.manager.map(|m| m.name().to_owned()),
+        });
     }
     let baked = baked.or_else(|| rec.map(|r| r.baked.clone()));
     if let Some(b) = &baked {
@@ -207,16 +245,17 @@ pub fn audit_repo(path: &Path, rec: Option<&RepoRecord>, commits: usize) -> Repo
         && !last.ok
     {
         a.problems.push(problem(
-            "last_capture_failed",
+            ProblemCode::LastCaptureFailed,
             format!("the last {} run ({}) failed with exit {}: {}", last.hook, last.time, last.exit, last.message),
         ));
     }
     let spool = crate::spool::Spool::new(&loc.log_dir());
+    let pending = spool.pending().map(|p| p.iter().filter(|(e, _)| !e.sha.is_empty()).count()).unwrap_or(0);
     if let Some(age) = spool.oldest_pending_age()
         && age > crate::spool::STUCK_AFTER_SECS
     {
         a.problems.push(problem(
-            "spool_stuck",
+            ProblemCode::SpoolStuck,
             format!(
                 "commits queued by the hook wait in {} since {} minutes: no capture worker is draining it \
                  (run `nexus drain-codex-commit-spool`; see the hook log)",
@@ -229,57 +268,79 @@ pub fn audit_repo(path: &Path, rec: Option<&RepoRecord>, commits: usize) -> Repo
         let (checked, with) = count_checkpoints(&loc, &b.event_store_root, commits);
         a.commits_checked = checked;
         a.commits_with_checkpoint = with;
+        // Commits still queued are on their way, not lost.
+        if pending == 0 {
+            let gap = heal::uncaptured_for(&loc, rec, &b.event_store_root).unwrap_or_default();
+            if !gap.is_empty() {
+                a.problems.push(problem(
+                    ProblemCode::CommitsUncaptured,
+                    format!(
+                        "{} commit(s) made here since install have no checkpoint (the oldest: {}); \
+                         --fix captures them",
+                        gap.len(),
+                        &gap[0].sha[..12.min(gap[0].sha.len())]
+                    ),
+                ));
+            }
+            a.commits_uncaptured = gap.into_iter().map(|c| c.sha).collect();
+        }
     }
     a
 }
 
-fn audit_hook(hook: &str, loc: &RepoLocation, problems: &mut Vec<Problem>) -> (HookAudit, Option<Baked>) {
-    let path = loc.hooks_dir.join(hook);
-    let mut h = HookAudit {
-        hook: hook.to_owned(),
-        path: path.clone(),
-        exists: false,
-        executable: false,
-        block: "absent".into(),
-    };
-    let Ok(meta) = fs::metadata(&path) else {
-        problems
-            .push(problem("hook_missing", format!("{} does not exist: git runs nothing after {hook}", path.display())));
-        return (h, None);
-    };
-    h.exists = true;
-    h.executable = meta.is_file() && meta.permissions().mode() & 0o111 != 0;
-    if !h.executable {
-        problems.push(problem("hook_not_executable", format!("{} is not executable: git ignores it", path.display())));
+fn audit_hook(s: &heal::HookState, problems: &mut Vec<Problem>) {
+    let path = &s.path;
+    let hook = s.hook;
+    if s.exists && !s.executable && s.state != BlockState::ViaManager {
+        problems.push(problem(
+            ProblemCode::HookNotExecutable,
+            format!("{} is not executable: git ignores it", path.display()),
+        ));
     }
-    let text = fs::read(&path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-    match block::find_block(&text) {
-        Err(e) => {
-            h.block = "damaged".into();
-            problems.push(problem("block_damaged", format!("{}: {e}", path.display())));
-            (h, None)
-        }
-        Ok(None) => {
-            h.block = "missing".into();
-            problems.push(problem("block_missing", format!("{} has no nexus managed block", path.display())));
-            (h, None)
-        }
-        Ok(Some(range)) => {
-            let found = &text[range];
-            let baked = block::parse_baked(found);
-            let current = baked.as_ref().and_then(|b| block::render(hook, b).ok()).is_some_and(|want| want == found);
-            h.block = if current { "current".into() } else { "stale".into() };
-            if !current {
-                problems.push(problem(
-                    "block_stale",
-                    format!(
-                        "the managed block in {} differs from what this nexus installs (edited, or an older nexus)",
-                        path.display()
-                    ),
-                ));
-            }
-            (h, baked)
-        }
+    if let Some(dup) = &s.duplicate {
+        problems.push(problem(
+            ProblemCode::BlockDuplicated,
+            format!(
+                "the block runs from {} and again from {}: every commit would be queued twice",
+                path.display(),
+                dup.display()
+            ),
+        ));
+    }
+    match s.state {
+        BlockState::Current | BlockState::ViaManager => {}
+        BlockState::Stale => problems.push(problem(
+            ProblemCode::BlockStale,
+            format!(
+                "the managed block in {} differs from what this nexus installs (edited, or an older nexus)",
+                s.runs_from.as_deref().unwrap_or(path).display()
+            ),
+        )),
+        BlockState::Damaged => problems.push(problem(
+            ProblemCode::BlockDamaged,
+            s.damage.clone().unwrap_or_else(|| format!("{}: damaged block", path.display())),
+        )),
+        BlockState::Parked => problems.push(problem(
+            ProblemCode::BlockNotRunning,
+            format!(
+                "the {hook} block is only in {}, which nothing runs ({} runs instead){}",
+                s.parked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                path.display(),
+                s.manager.map(|m| format!(", written by {}", m.name())).unwrap_or_default()
+            ),
+        )),
+        BlockState::Missing => problems.push(problem(
+            ProblemCode::BlockMissing,
+            format!(
+                "{} has no nexus managed block{}",
+                path.display(),
+                s.manager.map(|m| format!(" ({} wrote it, and runs no nexus block)", m.name())).unwrap_or_default()
+            ),
+        )),
+        BlockState::Absent => problems.push(problem(
+            ProblemCode::HookMissing,
+            format!("{} does not exist: git runs nothing after {hook}", path.display()),
+        )),
     }
 }
 
@@ -288,16 +349,17 @@ fn check_binary(bin: &Path, a: &mut RepoAudit) {
     let executable = fs::metadata(bin).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
     if !executable {
         a.problems.push(problem(
-            "binary_missing",
+            ProblemCode::BinaryMissing,
             format!("the hook calls {}, which does not exist or is not executable", bin.display()),
         ));
         return;
     }
     match version_of(bin) {
         Some(v) => a.binary_version = Some(v),
-        None => a
-            .problems
-            .push(problem("binary_unresponsive", format!("{} did not answer --version within 5 s", bin.display()))),
+        None => a.problems.push(problem(
+            ProblemCode::BinaryUnresponsive,
+            format!("{} did not answer --version within 5 s", bin.display()),
+        )),
     }
 }
 
@@ -332,7 +394,7 @@ fn check_roots(b: &Baked, problems: &mut Vec<Problem>) {
     if let Some(src) = &b.source_root
         && !src.is_dir()
     {
-        problems.push(problem("root_missing", format!("the Codex home {} does not exist", src.display())));
+        problems.push(problem(ProblemCode::RootMissing, format!("the Codex home {} does not exist", src.display())));
     }
     for (name, root) in [("objects root", &b.objects_root), ("event store", &b.event_store_root)] {
         // A store that does not exist yet is created on first capture: its nearest existing
@@ -346,7 +408,7 @@ fn check_roots(b: &Baked, problems: &mut Vec<Problem>) {
         }
         if !writable(dir) {
             problems.push(problem(
-                "root_not_writable",
+                ProblemCode::RootNotWritable,
                 format!("the {name} {} is not writable (checked {})", root.display(), dir.display()),
             ));
         }
@@ -359,18 +421,7 @@ fn writable(dir: &Path) -> bool {
 
 /// How many of the last `n` commits (first-parent and merged, newest first) have a checkpoint.
 fn count_checkpoints(loc: &RepoLocation, event_store: &Path, n: usize) -> (usize, usize) {
-    let mut have: HashSet<String> = HashSet::new();
-    if let Ok(slugs) = fs::read_dir(event_store.join("work-batches/commit-checkpoints")) {
-        for slug in slugs.flatten() {
-            if let Ok(files) = fs::read_dir(slug.path()) {
-                for f in files.flatten() {
-                    if let Some(sha) = f.file_name().to_string_lossy().strip_suffix(".toml") {
-                        have.insert(sha.to_owned());
-                    }
-                }
-            }
-        }
-    }
+    let have = heal::checkpointed(event_store);
     let Ok(repo) = git2::Repository::open(&loc.work_tree) else {
         return (0, 0);
     };

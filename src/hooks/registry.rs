@@ -20,6 +20,16 @@ pub struct Registry {
     pub schema_version: u32,
     #[serde(default)]
     pub repos: Vec<RepoRecord>,
+    /// Every repository nexus ever installed into, kept after uninstall, so that
+    /// `uninstall --all` still looks there for anything left behind.
+    #[serde(default)]
+    pub known: Vec<KnownRepo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KnownRepo {
+    pub common_dir: PathBuf,
+    pub work_tree: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,7 +46,22 @@ pub struct RepoRecord {
     pub updated_at: String,
     pub nexus_version: String,
     pub baked: Baked,
+    /// Every file nexus wrote for this repository, in every hooks directory, across re-installs.
     pub files: Vec<FileRecord>,
+    /// Every hooks directory nexus ever installed into for this repository.
+    #[serde(default)]
+    pub hooks_dirs: Vec<PathBuf>,
+    /// The git config-defined hooks nexus set (`hook.<name>.command`), by name.
+    #[serde(default)]
+    pub config_hooks: Vec<String>,
+    /// The first install, in Unix seconds: commits since then should all have checkpoints.
+    #[serde(default)]
+    pub installed_unix: Option<i64>,
+    /// How many entries the HEAD reflog of `work_tree` had at the first install: the later ones
+    /// are the commits nexus should have seen (a time alone cannot order commits made within
+    /// the second of the install).
+    #[serde(default)]
+    pub installed_reflog_len: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +82,7 @@ pub enum Action {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileRecord {
+    /// The hook it serves (`post-commit` …), or `lefthook` / `exclude` for a config file.
     pub hook: String,
     pub path: PathBuf,
     pub action: Action,
@@ -88,7 +114,7 @@ fn file() -> Result<PathBuf> {
 pub fn load() -> Result<Registry> {
     let path = file()?;
     let reg: Option<Registry> = fsutil::read_json_opt(&path)?;
-    Ok(reg.unwrap_or(Registry { schema_version: SCHEMA_VERSION, repos: Vec::new() }))
+    Ok(reg.unwrap_or(Registry { schema_version: SCHEMA_VERSION, repos: Vec::new(), known: Vec::new() }))
 }
 
 /// Runs `f` on the registry under the registry lock and writes the result atomically.
@@ -108,6 +134,13 @@ pub fn update<T>(f: impl FnOnce(&mut Registry) -> Result<T>) -> Result<T> {
 impl Registry {
     pub fn find(&self, common_dir: &Path) -> Option<&RepoRecord> {
         self.repos.iter().find(|r| r.common_dir == common_dir)
+    }
+
+    /// Adds a repository to the ones ever known (idempotent).
+    pub fn remember(&mut self, common_dir: &Path, work_tree: &Path) {
+        if !self.known.iter().any(|k| k.common_dir == common_dir) {
+            self.known.push(KnownRepo { common_dir: common_dir.to_path_buf(), work_tree: work_tree.to_path_buf() });
+        }
     }
 }
 

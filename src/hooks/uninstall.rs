@@ -1,8 +1,13 @@
-//! Uninstall: undo what install did, file by file, from the registry's record of the prior state:
-//! delete a hook nexus created, move a chained or set-aside hook back, and restore an edited hook
-//! byte for byte (mode included) when nothing else changed it since; when someone edited it
-//! since, only the block is removed and their edits are kept. A hook that merely mentions nexus
-//! (no exact markers) is never touched.
+//! Uninstall: undo everything install ever did in a repository, file by file, and find the
+//! copies hook managers made of nexus's files. Candidates: every file in the registry (across
+//! re-installs into other hooks directories), every hooks directory nexus used or git uses now
+//! (the hook, `<hook>.legacy` from pre-commit/prek, `<hook>.old` from lefthook), nexus's own
+//! scripts, `.husky/<hook>`, lefthook's local config, `.git/info/exclude` and the git
+//! config-defined hooks. For each that holds the block: delete a file nexus created, move a
+//! chained or set-aside hook back, restore an edited file byte for byte (mode included) when
+//! nothing else changed it since; when someone edited it since, only the block is removed and
+//! their edits are kept. A file that merely mentions nexus (no exact markers) is never touched.
+//! The report says exactly what was restored, removed, and could not be touched.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -11,46 +16,89 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::block;
-use super::install::{CHAINED_SUFFIX, SET_ASIDE_SUFFIX, write_hook_atomic};
+use super::install::{CHAINED_DIR, CHAINED_SUFFIX, SET_ASIDE_SUFFIX, write_hook_atomic};
 use super::location;
+use super::manager::{self, LEGACY_SUFFIX, OLD_SUFFIX};
 use super::registry::{self, Action, FileRecord, RepoRecord};
+
+/// What uninstall did to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The file is back as it was before nexus (bytes and mode).
+    Restored(String),
+    /// The file existed only for nexus and is gone.
+    Removed(String),
+    /// The block was taken out; the rest (edited since by someone else) is kept.
+    BlockRemoved(String),
+    /// The file holds a block but could not be changed.
+    Untouched(String),
+}
 
 /// Uninstalls from the repository around `repo_root`; returns the human report.
 pub fn uninstall(repo_root: &Path) -> Result<String> {
     let loc = location::locate(repo_root)?;
     let reg = registry::load()?;
     let record = reg.find(&loc.common_dir).cloned();
-    let hooks_dir = record.as_ref().map(|r| r.hooks_dir.clone()).unwrap_or_else(|| loc.hooks_dir.clone());
-    let mut out = format!("repository: {}\nhooks dir:  {}\n", loc.work_tree.display(), hooks_dir.display());
-    out.push_str(&uninstall_files(&hooks_dir, record.as_ref())?);
-    if hooks_dir != loc.hooks_dir && record.is_some() {
-        // Installed in one place, git now runs another (core.hooksPath changed): clean both.
-        out.push_str(&format!("also checking {} (where git runs hooks now)\n", loc.hooks_dir.display()));
-        out.push_str(&uninstall_files(&loc.hooks_dir, None)?);
+    let mut out = format!("repository: {}\nhooks dir:  {}\n", loc.work_tree.display(), loc.hooks_dir.display());
+    let mut untouched = 0;
+    let outcomes = clean(&loc, record.as_ref());
+    if outcomes.is_empty() {
+        out.push_str("  nothing of nexus's was found: nothing to do\n");
     }
+    for (path, outcome) in &outcomes {
+        let line = match outcome {
+            Outcome::Restored(how) => format!("restored  {} ({how})", path.display()),
+            Outcome::Removed(why) => format!("removed   {} ({why})", path.display()),
+            Outcome::BlockRemoved(why) => format!("cleaned   {} ({why})", path.display()),
+            Outcome::Untouched(why) => {
+                untouched += 1;
+                format!("UNTOUCHED {}: {why}", path.display())
+            }
+        };
+        out.push_str(&format!("  {line}\n"));
+    }
+    if untouched > 0 {
+        out.push_str(&format!(
+            "{untouched} file(s) still hold the nexus block; the registry keeps them for the next uninstall\n"
+        ));
+    }
+    let leftover: Vec<PathBuf> =
+        outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Untouched(_))).map(|(p, _)| p.clone()).collect();
     registry::update(|reg| {
-        reg.repos.retain(|r| r.common_dir != loc.common_dir);
+        reg.remember(&loc.common_dir, &loc.work_tree);
+        if leftover.is_empty() {
+            reg.repos.retain(|r| r.common_dir != loc.common_dir);
+        } else if let Some(r) = reg.repos.iter_mut().find(|r| r.common_dir == loc.common_dir) {
+            r.files.retain(|f| leftover.contains(&f.path));
+        }
         Ok(())
     })?;
     Ok(out)
 }
 
-/// Uninstalls from every registered repository; a repository that no longer exists is dropped
-/// from the registry with a note.
+/// Uninstalls from every repository the registry ever knew; one that no longer exists is
+/// reported and dropped.
 pub fn uninstall_all() -> Result<String> {
     let reg = registry::load()?;
     let mut out = String::new();
-    if reg.repos.is_empty() {
+    let mut targets: Vec<(PathBuf, PathBuf)> =
+        reg.repos.iter().map(|r| (r.common_dir.clone(), r.work_tree.clone())).collect();
+    for k in &reg.known {
+        if !targets.iter().any(|(c, _)| c == &k.common_dir) {
+            targets.push((k.common_dir.clone(), k.work_tree.clone()));
+        }
+    }
+    if targets.is_empty() {
         out.push_str("no repository is registered: nothing to uninstall\n");
     }
-    for repo in &reg.repos {
-        if repo.work_tree.is_dir() && location::locate(&repo.work_tree).is_ok() {
-            out.push_str(&uninstall(&repo.work_tree)?);
+    for (common, work_tree) in targets {
+        if work_tree.is_dir() && location::locate(&work_tree).is_ok() {
+            out.push_str(&uninstall(&work_tree)?);
         } else {
-            out.push_str(&format!("{}: gone; removed from the registry\n", repo.work_tree.display()));
-            let common = repo.common_dir.clone();
+            out.push_str(&format!("{}: gone; removed from the registry\n", work_tree.display()));
             registry::update(|reg| {
                 reg.repos.retain(|r| r.common_dir != common);
+                reg.known.retain(|k| k.common_dir != common);
                 Ok(())
             })?;
         }
@@ -58,15 +106,95 @@ pub fn uninstall_all() -> Result<String> {
     Ok(out)
 }
 
-fn uninstall_files(hooks_dir: &Path, record: Option<&RepoRecord>) -> Result<String> {
-    let mut out = String::new();
-    for hook in block::HOOK_NAMES {
-        let path = hooks_dir.join(hook);
-        let rec = record.and_then(|r| r.files.iter().find(|f| f.path == path));
-        let what = uninstall_one(&path, rec).with_context(|| format!("cannot uninstall {}", path.display()))?;
-        out.push_str(&format!("  {:<13} {what}\n", format!("{hook}:")));
+/// Every place nexus may have left the block in this repository.
+fn candidates(loc: &location::RepoLocation, record: Option<&RepoRecord>) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    let mut push = |p: PathBuf| {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    if let Some(r) = record {
+        for f in &r.files {
+            push(f.path.clone());
+        }
     }
-    Ok(out)
+    let mut dirs = vec![loc.hooks_dir.clone(), loc.common_dir.join("hooks")];
+    if let Some(r) = record {
+        dirs.push(r.hooks_dir.clone());
+        dirs.extend(r.hooks_dirs.iter().cloned());
+    }
+    for d in &dirs {
+        for hook in block::HOOK_NAMES {
+            push(d.join(hook));
+            push(d.join(format!("{hook}{LEGACY_SUFFIX}")));
+            push(d.join(format!("{hook}{OLD_SUFFIX}")));
+        }
+    }
+    for hook in block::HOOK_NAMES {
+        push(manager::script_path(loc, hook));
+        push(loc.work_tree.join(".husky").join(hook));
+    }
+    for n in ["lefthook-local.yml", ".lefthook-local.yml", "lefthook-local.yaml", ".lefthook-local.yaml"] {
+        push(loc.work_tree.join(n));
+    }
+    push(loc.common_dir.join("info").join("exclude"));
+    out
+}
+
+/// Cleans every candidate that holds the block (or whose wrapper is gone but whose moved-aside
+/// original is still there), and the config-defined hooks.
+fn clean(loc: &location::RepoLocation, record: Option<&RepoRecord>) -> Vec<(PathBuf, Outcome)> {
+    let mut out = Vec::new();
+    let mut later = Vec::new();
+    for path in candidates(loc, record) {
+        let rec = record.and_then(|r| r.files.iter().find(|f| f.path == path));
+        if rec.is_some_and(|r| r.action == Action::Created) {
+            later.push(path.clone());
+        }
+        match uninstall_one(&path, rec) {
+            Ok(Some(o)) => out.push((path, o)),
+            Ok(None) => {}
+            Err(e) => out.push((path, Outcome::Untouched(format!("{e:#}")))),
+        }
+    }
+    // A hook file nexus created that lefthook has since replaced with its own because nexus's
+    // lefthook-local.yml command asked for that hook: without nexus's command, lefthook would
+    // not have written it.
+    if let Some(main) = manager::lefthook_config(&loc.work_tree) {
+        let main_text = fs::read_to_string(&main).unwrap_or_default();
+        for path in later {
+            let Some(hook) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+            let lefthooks =
+                fs::read(&path).ok().and_then(|b| manager::signature(&b)) == Some(manager::Manager::Lefthook);
+            if lefthooks
+                && block::HOOK_NAMES.contains(&hook.as_str())
+                && !main_text.lines().any(|l| l.trim_end() == format!("{hook}:"))
+            {
+                out.push(match fs::remove_file(&path) {
+                    Ok(()) => (path, Outcome::Removed("lefthook wrote it only to run nexus's command".to_owned())),
+                    Err(e) => (path, Outcome::Untouched(format!("cannot remove: {e}"))),
+                });
+            }
+        }
+    }
+    if let Some(r) = record {
+        for name in &r.config_hooks {
+            let key = format!("hook.{name}");
+            let present =
+                location::git_output(&loc.work_tree, &["config", "--local", "--get", &format!("{key}.command")]);
+            if present.is_err() {
+                continue;
+            }
+            let result = location::git_output(&loc.work_tree, &["config", "--local", "--remove-section", &key]);
+            let path = PathBuf::from(format!("git config {key}"));
+            out.push(match result {
+                Ok(_) => (path, Outcome::Removed("the config-defined hook nexus set".to_owned())),
+                Err(e) => (path, Outcome::Untouched(format!("{e:#}"))),
+            });
+        }
+    }
+    out
 }
 
 fn aside_of(path: &Path, rec: Option<&FileRecord>) -> Option<PathBuf> {
@@ -74,49 +202,58 @@ fn aside_of(path: &Path, rec: Option<&FileRecord>) -> Option<PathBuf> {
         return Some(p);
     }
     let name = path.file_name()?.to_string_lossy().into_owned();
-    [CHAINED_SUFFIX, SET_ASIDE_SUFFIX]
-        .iter()
-        .map(|s| path.with_file_name(format!("{name}{s}")))
-        .find(|p| fs::symlink_metadata(p).is_ok())
+    let mut options = vec![path.with_file_name(CHAINED_DIR).join(&name)];
+    options.extend([CHAINED_SUFFIX, SET_ASIDE_SUFFIX].iter().map(|s| path.with_file_name(format!("{name}{s}"))));
+    options.into_iter().find(|p| fs::symlink_metadata(p).is_ok())
 }
 
-fn uninstall_one(path: &Path, rec: Option<&FileRecord>) -> Result<String> {
+/// Moves a chained/set-aside original back, removing the chain directory when it empties.
+fn move_back(aside: &Path, path: &Path) -> Result<()> {
+    fs::rename(aside, path).with_context(|| format!("cannot move {} back to {}", aside.display(), path.display()))?;
+    if let Some(dir) = aside.parent()
+        && dir.file_name().is_some_and(|n| n == CHAINED_DIR)
+    {
+        let _ = fs::remove_dir(dir);
+    }
+    Ok(())
+}
+
+fn uninstall_one(path: &Path, rec: Option<&FileRecord>) -> Result<Option<Outcome>> {
     let aside = aside_of(path, rec);
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(aside) = aside.filter(|a| a.exists()) {
-                fs::rename(&aside, path)
-                    .with_context(|| format!("cannot move {} back to {}", aside.display(), path.display()))?;
-                return Ok(format!("the wrapper was gone; moved {} back", aside.display()));
+                move_back(&aside, path)?;
+                return Ok(Some(Outcome::Restored(format!("the wrapper was gone; moved {} back", aside.display()))));
             }
-            return Ok("no hook: nothing to do".to_owned());
+            return Ok(None);
         }
         Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", path.display())),
     };
-    if meta.file_type().is_symlink() {
-        return Ok("a symbolic link nexus did not write: left as is".to_owned());
+    if meta.file_type().is_symlink() || !meta.is_file() {
+        return Ok(None);
     }
     let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let Ok(text) = std::str::from_utf8(&bytes) else {
-        return Ok("no managed block (binary file): left as is".to_owned());
+        return Ok(None);
     };
     let Some(rest) = block::remove_block(text)? else {
-        return Ok("no managed block: left as is".to_owned());
+        return Ok(None);
     };
-    let action = rec.map(|r| r.action).unwrap_or_else(|| infer_action(&rest, aside.as_deref()));
+    let action = rec.map(|r| r.action).unwrap_or_else(|| infer_action(path, &rest, aside.as_deref()));
+    let only_block = rest == block::SHEBANG || rest.is_empty();
     match action {
-        Action::Created if rest == block::SHEBANG || rest.is_empty() => {
+        Action::Created if only_block => {
             fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
-            Ok("removed (nexus had created it)".to_owned())
+            Ok(Some(Outcome::Removed("nexus had created it".to_owned())))
         }
         Action::Chained | Action::SetAside if aside.as_ref().is_some_and(|a| fs::symlink_metadata(a).is_ok()) => {
             let aside = aside.unwrap_or_default();
-            fs::rename(&aside, path)
-                .with_context(|| format!("cannot move {} back to {}", aside.display(), path.display()))?;
-            Ok(format!("restored the previous hook from {}", aside.file_name().unwrap_or_default().to_string_lossy()))
+            move_back(&aside, path)?;
+            Ok(Some(Outcome::Restored(format!("the previous hook, moved back from {}", aside.display()))))
         }
-        Action::Edited => {
+        Action::Edited if rec.is_some() => {
             let rec = rec.context("an edited hook without a registry record")?;
             let untouched = registry::hash(&bytes) == rec.installed_blake3;
             if untouched
@@ -126,36 +263,39 @@ fn uninstall_one(path: &Path, rec: Option<&FileRecord>) -> Result<String> {
                 && registry::hash(&saved) == prior.blake3
             {
                 write_hook_atomic(path, &saved, prior.mode)?;
-                return Ok("restored byte for byte (content and mode)".to_owned());
+                return Ok(Some(Outcome::Restored("byte for byte, content and mode".to_owned())));
             }
-            let mode = fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o755);
+            let mode = meta.permissions().mode() & 0o7777;
             let mode = rec.prior.as_ref().map(|p| p.mode).unwrap_or(mode);
             write_hook_atomic(path, rest.as_bytes(), mode)?;
-            Ok("removed the managed block; the hook was edited since install, so the rest is kept as it is".to_owned())
+            Ok(Some(Outcome::BlockRemoved(
+                "the block is removed; the file was edited since install, so the rest is kept as it is".to_owned(),
+            )))
         }
         _ => {
-            if rest == block::SHEBANG || rest.is_empty() {
+            if only_block {
                 fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
-                return Ok("removed (only the managed block was left in it)".to_owned());
+                return Ok(Some(Outcome::Removed("only the managed block was left in it".to_owned())));
             }
             let mode = meta.permissions().mode() & 0o7777;
             write_hook_atomic(path, rest.as_bytes(), mode)?;
-            Ok("removed the managed block (the rest is kept)".to_owned())
+            Ok(Some(Outcome::Restored("the block is removed, the rest is as it was".to_owned())))
         }
     }
 }
 
 /// Without a registry record: what does the file look like install made it?
-fn infer_action(rest: &str, aside: Option<&Path>) -> Action {
-    if rest == block::SHEBANG {
+fn infer_action(path: &Path, rest: &str, aside: Option<&Path>) -> Action {
+    if rest == block::SHEBANG || rest.is_empty() {
         return Action::Created;
     }
     if let Some(aside) = aside {
-        let name = aside.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        if rest == format!("{}{}", block::SHEBANG, block::chain_line(&name)) {
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let rel = aside.strip_prefix(dir).unwrap_or(aside).to_string_lossy().into_owned();
+        if rest == format!("{}{}", block::SHEBANG, block::chain_line(&rel)) {
             return Action::Chained;
         }
-        if rest == format!("{}{}", block::SHEBANG, block::set_aside_note(&name)) {
+        if rest == format!("{}{}", block::SHEBANG, block::set_aside_note(&rel)) {
             return Action::SetAside;
         }
     }

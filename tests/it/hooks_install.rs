@@ -167,7 +167,7 @@ fn hooks_existing_sh_hook_still_runs_and_keeps_exit_status() {
 }
 
 #[test]
-fn hooks_python_hook_is_chained_with_args_and_stdin() {
+fn hooks_python_hook_is_chained_with_args_stdin_and_its_name() {
     let env = TestEnv::new();
     if std::process::Command::new("python3").arg("--version").output().is_err() {
         eprintln!("python3 not available: skipped");
@@ -176,15 +176,17 @@ fn hooks_python_hook_is_chained_with_args_and_stdin() {
     let repo = env.new_repo("prior-py");
     let hook = repo.join(".git/hooks/post-rewrite");
     let py =
-        b"#!/usr/bin/env python3\nimport sys\nopen('py.out', 'a').write(repr(sys.argv[1:]) + '|' + sys.stdin.read())\n";
+        b"#!/usr/bin/env python3\nimport os, sys\nopen('py.out', 'a').write(os.path.basename(sys.argv[0]) + repr(sys.argv[1:]) + '|' + sys.stdin.read())\n";
     TestEnv::write_file(&hook, py, 0o755);
     env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success().stdout(contains("chain"));
-    assert_eq!(fs::read(repo.join(".git/hooks/post-rewrite.nexus-chained")).expect("moved aside"), py);
+    // Moved into a directory, not renamed: `$0` keeps the hook's name (husky-style dispatchers
+    // look at it).
+    assert_eq!(fs::read(repo.join(".git/hooks/nexus-chained/post-rewrite")).expect("moved aside"), py);
     let old = env.git(&repo, &["rev-parse", "HEAD"]);
     env.git(&repo, &["commit", "-q", "--amend", "-m", "amended"]);
     let new = env.git(&repo, &["rev-parse", "HEAD"]);
     let out = fs::read_to_string(repo.join("py.out")).expect("python hook ran");
-    assert_eq!(out, format!("['amend']|{old} {new}\n"));
+    assert_eq!(out, format!("post-rewrite['amend']|{old} {new}\n"));
     assert!(env.hook_log(&repo).contains(" post-rewrite exit="));
 }
 
