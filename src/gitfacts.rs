@@ -96,7 +96,9 @@ pub fn repo_facts(repo: &Repository) -> Result<RepoFacts> {
             None
         }
     };
-    let remote_origin = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(str::to_owned));
+    // Without credentials (`https://user:token@host/…`): nothing stores or prints them.
+    let remote_origin =
+        repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(crate::redact::strip_url_credentials));
     let slug = repo_slug(remote_origin.as_deref(), &main_work_tree);
     Ok(RepoFacts { work_tree, main_work_tree, work_trees, common_dir, branch, remote_origin, slug })
 }

@@ -92,11 +92,12 @@ impl CheckpointManifest {
         self.repo_slug = facts.slug.clone();
         self.repo_root = facts.work_tree.display().to_string();
         self.branch_name = facts.branch.clone();
-        self.remote_origin = facts.remote_origin.clone();
+        // Credentials never reach a manifest: the origin without them, the message redacted.
+        self.remote_origin = facts.remote_origin.as_deref().map(crate::redact::strip_url_credentials);
         self.commit_sha = commit.sha.clone();
         self.commit_short_sha = commit.short_sha.clone();
-        self.commit_summary = commit.summary.clone();
-        self.commit_message = commit.message.clone();
+        self.commit_summary = crate::redact::redacted(&commit.summary).into_owned();
+        self.commit_message = crate::redact::redacted(&commit.message).into_owned();
         self.commit_author = commit.author.clone();
         self.commit_time = commit.time.clone();
         self.parent_shas = commit.parents.clone();

@@ -9,6 +9,7 @@ mod codex_shapes;
 mod common;
 mod crash;
 mod fuzz_props;
+mod harden_redact;
 mod hooks_audit;
 mod hooks_e2e;
 mod hooks_heal;

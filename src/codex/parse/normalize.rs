@@ -337,10 +337,14 @@ pub(crate) fn exec_end(p: &Obj) -> (String, Option<i64>, String) {
 }
 
 pub(crate) fn result_kind(call_id: String, exit_code: Option<i64>, text: &str) -> ItemKind {
+    // Size, hash and the kept prefix are of the redacted text: the hash of an output longer than
+    // what is kept would otherwise let a secret in the cut part be confirmed offline, and a cut
+    // through a secret would keep half of it.
+    let text = crate::redact::redacted(text);
     ItemKind::ToolResult {
         call_id,
         exit_code,
-        output: truncate(text, MAX_TOOL_TEXT),
+        output: truncate(&text, MAX_TOOL_TEXT),
         output_size: text.len() as u64,
         output_blake3: blake3::hash(text.as_bytes()).to_hex().to_string(),
     }
