@@ -19,6 +19,7 @@
 //! - [`progress`]: the stderr progress bar of a long (first) capture;
 //! - [`verify`]: the read-only integrity check of both stores;
 //! - [`redact`]: credential shapes cut from canonical history before it is written;
+//! - [`text`]: terminal-safe display of transcript-derived text (escape sequences made visible);
 //! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes;
 //! - [`rng`]: the deterministic PRNG of the benchmark generator and the randomized tests;
 //! - [`fault`]: named crash points for the crash-safety harness (debug builds only);
@@ -56,4 +57,5 @@ pub(crate) mod rewrite;
 pub mod rng;
 pub(crate) mod roots;
 pub mod spool;
+pub(crate) mod text;
 pub(crate) mod verify;

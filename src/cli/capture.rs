@@ -11,6 +11,7 @@ use super::args::{JsonArgs, RepoArgs, RootArgs};
 use crate::capture::{self, CaptureOutcome, CaptureRequest};
 use crate::exit;
 use crate::hookname::HookName;
+use crate::text::line;
 
 /// The arguments of `capture-codex-commit-checkpoint`.
 #[derive(Debug, Args)]
@@ -76,26 +77,34 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<u8> {
 /// The human summary of a capture.
 pub fn render(o: &CaptureOutcome, out: &mut dyn Write) -> std::io::Result<()> {
     let c = match o {
-        CaptureOutcome::Deferred(why) => return writeln!(out, "deferred: {why}"),
+        CaptureOutcome::Deferred(why) => return writeln!(out, "deferred: {}", line(why)),
         CaptureOutcome::Captured(c) => c,
     };
     let (m, path): (_, &PathBuf) = (&c.manifest, &c.manifest_path);
     if !m.source_present {
-        writeln!(out, "no Codex home at {}: nothing to capture", m.source_root)?;
+        writeln!(out, "no Codex home at {}: nothing to capture", line(&m.source_root))?;
     }
-    writeln!(out, "checkpoint {} ({}) for {}", m.commit_short_sha, m.commit_summary, m.repo_slug)?;
-    writeln!(out, "  manifest: {}", path.display())?;
+    // Values from git, the Codex home and transcripts: shown, never acted on (issue 12).
+    writeln!(out, "checkpoint {} ({}) for {}", line(&m.commit_short_sha), line(&m.commit_summary), line(&m.repo_slug))?;
+    writeln!(out, "  manifest: {}", line(&path.to_string_lossy()))?;
     let e = &c.export;
     let n = &e.counts;
     writeln!(
         out,
         "  snapshot: {} ({} stored whole, {} appended, {} moved, {} unchanged, {} bytes read)",
-        e.snapshot_name, n.stored_whole, n.stored_append, n.moved, n.unchanged, n.bytes_read
+        line(&e.snapshot_name),
+        n.stored_whole,
+        n.stored_append,
+        n.moved,
+        n.unchanged,
+        n.bytes_read
     )?;
     writeln!(
         out,
         "  import:   {} ({} new records, {} new messages)",
-        m.import_id, m.import_counts.new_records, m.import_counts.new_messages
+        line(&m.import_id),
+        m.import_counts.new_records,
+        m.import_counts.new_messages
     )?;
     if m.conversations.is_empty() {
         writeln!(out, "  no conversation linked")?;
@@ -104,8 +113,8 @@ pub fn render(o: &CaptureOutcome, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "  conversation {} — {} ({} new messages)",
-            c.provider_conversation_id,
-            c.title.as_deref().unwrap_or("(untitled)"),
+            line(&c.provider_conversation_id),
+            line(c.title.as_deref().unwrap_or("(untitled)")),
             c.new_messages
         )?;
     }

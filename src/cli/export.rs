@@ -37,7 +37,11 @@ pub fn run(args: &ExportArgs, out: &mut dyn Write) -> Result<u8> {
 pub fn render(o: &ExportOutcome, roots: &Roots, out: &mut dyn Write) -> std::io::Result<()> {
     let c = &o.counts;
     if !roots.source_exists {
-        writeln!(out, "no Codex home at {}: nothing to export", roots.source.path.display())?;
+        writeln!(
+            out,
+            "no Codex home at {}: nothing to export",
+            crate::text::line(&roots.source.path.to_string_lossy())
+        )?;
     }
     writeln!(
         out,
@@ -53,7 +57,7 @@ pub fn render(o: &ExportOutcome, roots: &Roots, out: &mut dyn Write) -> std::io:
         c.bytes_stored
     )?;
     for p in &o.problems {
-        writeln!(out, "  skipped: {p}")?;
+        writeln!(out, "  skipped: {}", crate::text::line(&p.to_string()))?;
     }
     Ok(())
 }

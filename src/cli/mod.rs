@@ -127,7 +127,8 @@ pub fn main() -> ExitCode {
             // Whatever was written before the failure is shown before the error line.
             let _ = out.flush();
             if let Some(line) = exit::message(&err) {
-                eprintln!("{line}");
+                // An error names paths and values from the Codex home: shown, never acted on.
+                eprintln!("{}", crate::text::line(&line));
             }
             ExitCode::from(exit::Failure::of(&err).status())
         }

@@ -11,6 +11,7 @@ use clap::Args;
 use super::args::{JsonArgs, RepoArgs, RootArgs};
 use crate::exit;
 use crate::report::{self, CheckpointList, CommitReport, CommitReportRequest, ConversationCommit};
+use crate::text::{block, line};
 
 /// The arguments of `report-codex-commit-checkpoint`.
 #[derive(Debug, Args)]
@@ -50,17 +51,19 @@ pub fn run_commit(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
 /// The human report of a commit's checkpoint (with the windows' messages when they were read).
 pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<()> {
     if let Some(via) = &r.found_via_patch_id {
-        writeln!(out, "note: {via}")?;
+        writeln!(out, "note: {}", line(via))?;
     }
-    writeln!(out, "commit    {} {}", r.commit_sha, r.commit_summary)?;
-    writeln!(out, "repo      {} ({})", r.repo_slug, r.repo_root)?;
+    // Every value from a transcript, a manifest or git goes through `line`/`block`: escape
+    // sequences and line breaks in it are shown, never acted on (issue 12).
+    writeln!(out, "commit    {} {}", line(&r.commit_sha), line(&r.commit_summary))?;
+    writeln!(out, "repo      {} ({})", line(&r.repo_slug), line(&r.repo_root))?;
     if let Some(from) = &r.rewritten_from {
-        writeln!(out, "rewritten from {from} ({})", r.rewrite_kind.as_deref().unwrap_or("rewrite"))?;
+        writeln!(out, "rewritten from {} ({})", line(from), line(r.rewrite_kind.as_deref().unwrap_or("rewrite")))?;
     }
-    writeln!(out, "manifest  {}", r.manifest_path.display())?;
-    writeln!(out, "captured  {}", r.captured_at)?;
-    writeln!(out, "snapshot  {}", r.snapshot_name)?;
-    writeln!(out, "import    {} ({})", r.import_id, r.import_manifest_path.display())?;
+    writeln!(out, "manifest  {}", line(&r.manifest_path.to_string_lossy()))?;
+    writeln!(out, "captured  {}", line(&r.captured_at))?;
+    writeln!(out, "snapshot  {}", line(&r.snapshot_name))?;
+    writeln!(out, "import    {} ({})", line(&r.import_id), line(&r.import_manifest_path.to_string_lossy()))?;
     let c = &r.import_counts;
     writeln!(
         out,
@@ -76,8 +79,8 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
             out,
             "#{} {} — {}",
             conv.rank,
-            conv.provider_conversation_id,
-            conv.title.as_deref().unwrap_or("(untitled)")
+            line(&conv.provider_conversation_id),
+            line(conv.title.as_deref().unwrap_or("(untitled)"))
         )?;
         writeln!(
             out,
@@ -85,35 +88,35 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
             conv.new_messages, conv.message_count_hint, conv.tokens.total_tokens
         )?;
         if !conv.files_touched_in_commit.is_empty() {
-            writeln!(out, "   touched: {}", conv.files_touched_in_commit.join(", "))?;
+            writeln!(out, "   touched: {}", line(&conv.files_touched_in_commit.join(", ")))?;
         }
         for e in &conv.evidence {
-            writeln!(out, "   evidence: {} ({:.2}): {}", e.kind, e.confidence, e.detail)?;
+            writeln!(out, "   evidence: {} ({:.2}): {}", line(&e.kind.to_string()), e.confidence, line(&e.detail))?;
         }
         if let Some(messages) = &conv.messages {
             writeln!(out)?;
             for m in messages {
-                let ts = m.ts.as_deref().unwrap_or("-");
+                let ts = line(m.ts.as_deref().unwrap_or("-"));
                 match m.role.as_str() {
                     "tool" => writeln!(
                         out,
                         "   {ts}  tool       {}{}{}",
-                        m.text,
+                        line(&m.text),
                         m.exit_code.map(|c| format!(" (exit {c})")).unwrap_or_default(),
-                        m.lineage.as_deref().map(|l| format!(" [{l}]")).unwrap_or_default()
+                        m.lineage.as_deref().map(|l| format!(" [{}]", line(l))).unwrap_or_default()
                     )?,
                     role => {
                         let mut label = match (&m.phase, role) {
-                            (Some(p), "assistant") => format!("assistant ({p})"),
+                            (Some(p), "assistant") => format!("assistant ({})", line(p)),
                             _ => role.to_owned(),
                         };
                         if let Some(lineage) = &m.lineage {
-                            label = format!("{label} [{lineage}]");
+                            label = format!("{label} [{}]", line(lineage));
                         }
                         let mut lines = m.text.lines();
-                        writeln!(out, "   {ts}  {label:<10} {}", lines.next().unwrap_or(""))?;
+                        writeln!(out, "   {ts}  {label:<10} {}", block(lines.next().unwrap_or("")))?;
                         for l in lines {
-                            writeln!(out, "   {:>24}  {:<10} {l}", "", "")?;
+                            writeln!(out, "   {:>24}  {:<10} {}", "", "", block(l))?;
                         }
                     }
                 }
@@ -153,13 +156,17 @@ pub fn run_list(args: &ListArgs, out: &mut dyn Write) -> Result<u8> {
 /// One line per checkpoint (or why there is none).
 pub fn render_list(list: &CheckpointList, event_store: &Path, out: &mut dyn Write) -> std::io::Result<()> {
     if list.rows.is_empty() {
-        writeln!(out, "no checkpoints for {} in {}", list.slug, event_store.display())?;
+        writeln!(out, "no checkpoints for {} in {}", line(&list.slug), line(&event_store.to_string_lossy()))?;
     }
     for r in &list.rows {
         writeln!(
             out,
             "{}  {}  {:>2} conv {:>4} msg  {}",
-            r.commit_short_sha, r.commit_time, r.conversations, r.new_messages, r.commit_summary
+            line(&r.commit_short_sha),
+            line(&r.commit_time),
+            r.conversations,
+            r.new_messages,
+            line(&r.commit_summary)
         )?;
     }
     Ok(())
@@ -191,13 +198,17 @@ pub fn run_conversation(args: &ConversationArgs, out: &mut dyn Write) -> Result<
 /// One line per commit that links the conversation (or why there is none).
 pub fn render_conversation(id: &str, rows: &[ConversationCommit], out: &mut dyn Write) -> std::io::Result<()> {
     if rows.is_empty() {
-        writeln!(out, "no checkpoint links conversation {id}")?;
+        writeln!(out, "no checkpoint links conversation {}", line(id))?;
     }
     for r in rows {
         writeln!(
             out,
             "{}  {}  {:<20} {:>4} msg  {}",
-            r.commit_short_sha, r.commit_time, r.repo_slug, r.new_messages, r.commit_summary
+            line(&r.commit_short_sha),
+            line(&r.commit_time),
+            crate::text::line_string(&r.repo_slug),
+            r.new_messages,
+            line(&r.commit_summary)
         )?;
     }
     Ok(())

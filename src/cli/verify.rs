@@ -47,10 +47,20 @@ pub fn render(r: &VerifyReport, out: &mut dyn Write) -> std::io::Result<()> {
         c.conversation_files
     )?;
     for p in &r.problems {
-        writeln!(out, "problem: {}: {}", p.path, p.problem)?;
+        writeln!(
+            out,
+            "problem: {}: {}",
+            crate::text::line(&p.path.to_string()),
+            crate::text::line(&p.problem.to_string())
+        )?;
     }
     for w in &r.warnings {
-        writeln!(out, "warning: {}: {}", w.path, w.problem)?;
+        writeln!(
+            out,
+            "warning: {}: {}",
+            crate::text::line(&w.path.to_string()),
+            crate::text::line(&w.problem.to_string())
+        )?;
     }
     if r.ok {
         writeln!(out, "ok: no problems ({} warnings)", r.warnings.len())?;
