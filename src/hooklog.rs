@@ -104,7 +104,7 @@ mod tests {
             .filter(|f| f.contains(" exit="))
             .map(|f| f.split('\'').next().unwrap_or_default())
             .collect();
-        assert_eq!(formats.len(), 2, "{formats:?}");
+        assert_eq!(formats.len(), 3, "{formats:?}");
         for format in formats {
             let mut args = ["2026-01-02T03:04:05Z", "post-commit", "1", "FAILED", "it broke"].into_iter();
             let mut line = String::new();

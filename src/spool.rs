@@ -6,15 +6,27 @@
 //! ```text
 //! <common-git-dir>/nexus-hooks/spool/
 //!   queue        append-only: `<unix-secs|->\t<hook>\t<sha>\t<work-tree>\n` per commit (the hook)
-//!   done         byte offset of the queue up to which every entry was handled (atomic)
-//!   lock         flock held by the draining worker
-//!   worker.pid   pid of the worker holding the lock (the hook skips spawning when it is alive)
+//!   done         `<offset> <inode> <hash of the first line>`: how far the queue was handled,
+//!                and which queue file that was (atomic)
+//!   failed.json  captures that failed: attempts and last error, kept until one succeeds (atomic)
+//!   lock         OS lock (flock) held by the draining worker; a second worker exits at once
 //! ```
 //!
-//! Durability: an entry is handled (captured, or failed and logged) before `done` moves past
-//! it, so a worker that dies leaves it queued; the next hook's worker or the next nexus command
-//! takes it. A capture that starts more than [`crate::capture::LATE_AFTER_SECS`] after its entry was queued is
-//! marked `captured_late` in the manifest. `audit` reports entries stuck longer than
+//! Durability: an entry is handled (captured, or failed and moved to `failed.json`) before
+//! `done` moves past it, so a worker that dies leaves it queued; the next hook's worker or the
+//! next nexus command takes it. A failed capture is retried by every later worker after a
+//! backoff ([`retry_backoff_secs`]) and by every foreground `drain` at once; after
+//! [`FAILED_AFTER`] attempts `audit` reports it (`capture_failed`, with the commit and the last
+//! error) until it succeeds. A queue that was truncated, or deleted and re-created (its inode or
+//! first line no longer what `done` recorded, or shorter than `done`), is read from its start
+//! again: entries already captured answer "already captured", none is skipped. The lock is the
+//! OS lock on `lock`, never a pid file: a stale pid naming a live process cannot stop the
+//! workers. An entry whose work tree is not a work tree of this repository is refused and logged
+//! (a path with a line break cannot forge a capture of another repository; the hook captures
+//! such a work tree synchronously instead of queueing it).
+//!
+//! A capture that starts more than [`crate::capture::LATE_AFTER_SECS`] after its entry was
+//! queued is marked `captured_late` in the manifest. `audit` reports entries stuck longer than
 //! [`STUCK_AFTER_SECS`].
 
 use std::fs::{self, File, OpenOptions};
@@ -22,6 +34,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 
 use crate::capture::{self, AlreadyCaptured, CaptureOutcome, CaptureRequest};
 pub use crate::fsutil::now_secs;
@@ -31,6 +44,63 @@ use crate::roots::RootOverrides;
 use crate::{exit, fsutil};
 /// Audit calls a spool stuck when its oldest unhandled entry is this old.
 pub const STUCK_AFTER_SECS: i64 = 10 * 60;
+/// Audit reports a failed capture (`capture_failed`) after this many attempts.
+pub const FAILED_AFTER: u32 = 3;
+
+/// How long a worker waits after the `attempts`-th failure before it retries: the next worker
+/// retries a first failure at once, then after 1, 2, 4 … minutes, at most an hour. A
+/// foreground `drain` retries everything at once.
+pub fn retry_backoff_secs(attempts: u32) -> i64 {
+    if attempts <= 1 { 0 } else { (60i64 << (attempts - 2).min(6)).min(3600) }
+}
+
+/// A capture that failed and waits to be retried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failed {
+    /// The hook that queued it.
+    pub hook: String,
+    /// The commit.
+    pub sha: String,
+    /// The work tree it was committed in.
+    pub work_tree: PathBuf,
+    /// When it was queued (unix seconds).
+    pub queued_at: i64,
+    /// How many captures of it failed.
+    pub attempts: u32,
+    /// When the last one ran (unix seconds).
+    pub last_try: i64,
+    /// Its error.
+    pub last_error: String,
+}
+
+impl Failed {
+    fn entry(&self) -> Entry {
+        Entry {
+            queued_at: self.queued_at,
+            hook: self.hook.clone(),
+            sha: self.sha.clone(),
+            work_tree: self.work_tree.clone(),
+        }
+    }
+    fn due(&self, now: i64) -> bool {
+        now >= self.last_try + retry_backoff_secs(self.attempts)
+    }
+}
+
+/// `failed.json`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct FailedFile {
+    #[serde(default)]
+    failed: Vec<Failed>,
+}
+
+/// What `done` says: how far which queue file was handled.
+#[derive(Debug, Default, PartialEq)]
+struct Done {
+    offset: u64,
+    inode: Option<u64>,
+    first_line: Option<String>,
+}
 
 /// One queued commit.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,8 +159,96 @@ impl Spool {
         self.dir.join("done")
     }
 
-    fn done(&self) -> u64 {
-        fs::read_to_string(self.done_path()).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    fn failed_path(&self) -> PathBuf {
+        self.dir.join("failed.json")
+    }
+
+    fn read_done(&self) -> Done {
+        let text = fs::read_to_string(self.done_path()).unwrap_or_default();
+        let mut f = text.split_whitespace();
+        Done {
+            offset: f.next().and_then(|o| o.parse().ok()).unwrap_or(0),
+            inode: f.next().and_then(|i| i.parse().ok()),
+            first_line: f.next().map(str::to_owned),
+        }
+    }
+
+    /// Where to read the queue from: `done`'s offset when it describes this queue file, else 0
+    /// (the queue was truncated, or deleted and re-created, since: every entry in it is new).
+    fn start_offset(&self, file: &mut File, len: u64) -> Result<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let done = self.read_done();
+        if done.offset == 0 {
+            return Ok(0);
+        }
+        let inode = file.metadata().map(|m| m.ino()).ok();
+        let same_file = done.inode.is_none_or(|i| Some(i) == inode);
+        let same_start = match &done.first_line {
+            Some(h) => first_line_hash(file)?.as_deref() == Some(h.as_str()),
+            None => true,
+        };
+        if done.offset <= len && same_file && same_start {
+            return Ok(done.offset);
+        }
+        self.log_line(
+            "spool",
+            true,
+            &format!(
+                "the queue {} was truncated or replaced since it was last read: reading it from its start",
+                self.queue().display()
+            ),
+        );
+        Ok(0)
+    }
+
+    /// Records that the queue was handled up to `end`.
+    fn mark_done(&self, end: u64) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let mut file = File::open(self.queue()).with_context(|| format!("cannot open {}", self.queue().display()))?;
+        let inode = file.metadata().map(|m| m.ino()).unwrap_or(0);
+        let first = first_line_hash(&mut file)?.unwrap_or_else(|| "-".into());
+        fsutil::write_atomic(&self.done_path(), format!("{end} {inode} {first}\n").as_bytes())
+    }
+
+    fn read_failed(&self) -> Vec<Failed> {
+        match fsutil::read_json_opt::<FailedFile>(&self.failed_path()) {
+            Ok(f) => f.map(|f| f.failed).unwrap_or_default(),
+            Err(e) => {
+                // A damaged retry list must not stop the queue.
+                self.log_line("spool", false, &format!("cannot read the failed captures ({e:#}); starting a new list"));
+                Vec::new()
+            }
+        }
+    }
+
+    fn write_failed(&self, failed: &[Failed]) -> Result<()> {
+        if failed.is_empty() {
+            return match fs::remove_file(self.failed_path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("cannot remove {}", self.failed_path().display()))
+                }
+                _ => Ok(()),
+            };
+        }
+        fsutil::write_json_atomic(&self.failed_path(), &FailedFile { failed: failed.to_vec() })
+    }
+
+    /// Captures that failed and wait for a retry, in the order they first failed.
+    pub fn failed(&self) -> Vec<Failed> {
+        fsutil::read_json_opt::<FailedFile>(&self.failed_path()).ok().flatten().map(|f| f.failed).unwrap_or_default()
+    }
+
+    fn log_line(&self, hook: &str, ok: bool, message: &str) {
+        crate::hooklog::append(
+            self.dir.parent().unwrap_or(&self.dir),
+            &crate::hooklog::LogEntry {
+                time: fsutil::format_unix(now_secs(), 0, false),
+                hook: hook.to_owned(),
+                exit: if ok { 0 } else { 1 },
+                ok,
+                message: message.to_owned(),
+            },
+        );
     }
 
     /// Entries not handled yet, with the queue offset just past each. Only complete lines (a
@@ -101,9 +259,9 @@ impl Spool {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e).with_context(|| format!("cannot open {}", self.queue().display())),
         };
-        let done = self.done();
         let md = file.metadata().with_context(|| format!("cannot stat {}", self.queue().display()))?;
         let len = md.len();
+        let done = self.start_offset(&mut file, len)?;
         let mtime = md.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
         let mtime = mtime.map(|d| d.as_secs() as i64).unwrap_or_else(now_secs);
         if done >= len {
@@ -160,32 +318,103 @@ impl Spool {
         Ok(Some(file))
     }
 
-    /// Handles every queued entry. `wait`: block for a worker that holds the lock (then drain
-    /// what is left); otherwise return at once when another worker has it. Returns how many
-    /// entries were handled.
+    /// Handles every queued entry, then retries the failed captures that are due (all of them
+    /// when `wait`: a foreground drain). `wait`: block for a worker that holds the lock (then
+    /// drain what is left); otherwise return at once when another worker has it. Returns how
+    /// many entries were handled.
     pub fn drain(&self, roots: &RootOverrides, wait: bool) -> Result<usize> {
         let mut handled = 0;
+        let mut retried = false;
         loop {
-            if self.pending()?.is_empty() {
+            let now = now_secs();
+            let retry_due = !retried && self.read_failed().iter().any(|f| wait || f.due(now));
+            if self.pending()?.is_empty() && !retry_due {
                 return Ok(handled);
             }
             let Some(lock) = self.lock(wait)? else { return Ok(handled) };
-            let _ = fs::write(self.dir.join("worker.pid"), format!("{}\n", std::process::id()));
+            // The pid file of an older version: the lock is the OS lock now.
+            let _ = fs::remove_file(self.dir.join("worker.pid"));
+            let mut failed = self.read_failed();
+            // Only what failed before this run is retried by it (a capture that just failed is
+            // not tried again at once).
+            let earlier: Vec<(String, String)> = failed.iter().map(|f| (f.sha.clone(), f.hook.clone())).collect();
             for (entry, end) in self.pending()? {
-                match entry.hook.strip_prefix("post-rewrite-") {
-                    // A malformed line: skipped (its offset still advances), nothing to log.
-                    _ if entry.sha.is_empty() => {}
-                    Some(kind) => self.link_one(&entry, kind, roots),
-                    None => self.capture_one(&entry, roots),
+                // A malformed line: skipped (its offset still advances), nothing to log.
+                if !entry.sha.is_empty() {
+                    let result = self.handle(&entry, roots);
+                    failed.retain(|f| f.sha != entry.sha || f.hook != entry.hook);
+                    if let Err(last_error) = result {
+                        failed.push(Failed {
+                            hook: entry.hook.clone(),
+                            sha: entry.sha.clone(),
+                            work_tree: entry.work_tree.clone(),
+                            queued_at: entry.queued_at,
+                            attempts: 1,
+                            last_try: now_secs(),
+                            last_error: one_line(&last_error),
+                        });
+                    }
+                    // The failure is in `failed.json` before the queue moves past it.
+                    self.write_failed(&failed)?;
                 }
-                fsutil::write_atomic(&self.done_path(), format!("{end}\n").as_bytes())?;
+                self.mark_done(end)?;
                 handled += 1;
             }
-            let _ = fs::remove_file(self.dir.join("worker.pid"));
+            if !retried {
+                retried = true;
+                let now = now_secs();
+                let retry = |f: &Failed| earlier.iter().any(|(sha, hook)| *sha == f.sha && *hook == f.hook);
+                for f in failed.iter_mut().filter(|f| retry(f) && (wait || f.due(now))) {
+                    match self.handle(&f.entry(), roots) {
+                        Ok(()) => f.attempts = 0,
+                        Err(error) => {
+                            f.attempts += 1;
+                            f.last_try = now_secs();
+                            f.last_error = one_line(&error);
+                        }
+                    }
+                    handled += 1;
+                }
+                failed.retain(|f| f.attempts > 0);
+                self.write_failed(&failed)?;
+            }
             drop(lock);
-            // An entry appended after our last read but before the unlock found us alive and
-            // started no worker: loop to take it.
+            // An entry appended after our last read but before the unlock found the lock held
+            // and its worker gave up: loop to take it.
         }
+    }
+
+    /// Captures (or links) one entry and logs how it went; the error's text when it failed.
+    fn handle(&self, entry: &Entry, roots: &RootOverrides) -> std::result::Result<(), String> {
+        if let Err(e) = self.check_work_tree(entry) {
+            // Refused, not retried: it names no work tree of this repository.
+            let queued = fsutil::format_unix(entry.queued_at, 0, false);
+            self.log_line(&entry.hook, false, &format!("error: {e:#} (queued {queued}, spool)"));
+            return Ok(());
+        }
+        match entry.hook.strip_prefix("post-rewrite-") {
+            Some(kind) => self.link_one(entry, kind, roots),
+            None => self.capture_one(entry, roots),
+        }
+    }
+
+    /// The entry's work tree must be a work tree of the repository this spool belongs to.
+    fn check_work_tree(&self, entry: &Entry) -> Result<()> {
+        let Some(common) = self.dir.parent().and_then(Path::parent) else { return Ok(()) };
+        let repo = crate::gitfacts::open(&entry.work_tree).with_context(|| {
+            format!("refused the queued commit {} of {:?}: not a git work tree", entry.sha, entry.work_tree)
+        })?;
+        let theirs = repo.commondir().canonicalize().unwrap_or_else(|_| repo.commondir().to_path_buf());
+        let ours = common.canonicalize().unwrap_or_else(|_| common.to_path_buf());
+        if theirs != ours {
+            anyhow::bail!(
+                "refused the queued commit {} of {:?}: not a work tree of the repository at {}",
+                entry.sha,
+                entry.work_tree,
+                ours.display()
+            );
+        }
+        Ok(())
     }
 
     /// Where the hook saved git's `old new` pairs for a queued post-rewrite (`<new HEAD>`).
@@ -193,7 +422,7 @@ impl Spool {
         self.dir.join(format!("rewrite-{head_sha}.pairs"))
     }
 
-    fn capture_one(&self, e: &Entry, roots: &RootOverrides) {
+    fn capture_one(&self, e: &Entry, roots: &RootOverrides) -> std::result::Result<(), String> {
         let req = CaptureRequest {
             repo_root: e.work_tree.clone(),
             roots: roots.clone(),
@@ -208,11 +437,11 @@ impl Spool {
             CaptureOutcome::Captured(c) => c.manifest_path.display().to_string(),
             CaptureOutcome::Deferred(why) => why,
         });
-        self.record(e, result);
+        self.record(e, result)
     }
 
     /// A queued post-rewrite: links the rewritten commits with the pairs the hook saved.
-    fn link_one(&self, e: &Entry, kind: &str, roots: &RootOverrides) {
+    fn link_one(&self, e: &Entry, kind: &str, roots: &RootOverrides) -> std::result::Result<(), String> {
         let path = self.pairs_path(&e.sha);
         let result = fs::read_to_string(&path)
             .with_context(|| format!("cannot read the saved post-rewrite pairs {}", path.display()))
@@ -225,12 +454,16 @@ impl Spool {
                     head: Some(e.sha.clone()),
                 })
             });
-        self.record(e, result);
-        let _ = fs::remove_file(&path);
+        let outcome = self.record(e, result);
+        if outcome.is_ok() {
+            let _ = fs::remove_file(&path);
+        }
+        outcome
     }
 
-    /// Logs how an entry went, as the shell block logs a synchronous run.
-    fn record(&self, e: &Entry, result: Result<String>) {
+    /// Logs how an entry went, as the shell block logs a synchronous run; the error line when it
+    /// failed.
+    fn record(&self, e: &Entry, result: Result<String>) -> std::result::Result<(), String> {
         let (status, message) = match result {
             Ok(message) => (exit::SUCCESS, message),
             Err(err) => match AlreadyCaptured::find(&err) {
@@ -250,14 +483,35 @@ impl Spool {
                 message: format!("{} (queued {}, spool)", message, fsutil::format_unix(e.queued_at, 0, false)),
             },
         );
+        if ok { Ok(()) } else { Err(message) }
     }
+}
+
+/// An error message on one line (TOML errors span several).
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A short hash of the queue's first line (`None` for an empty queue): tells the queue `done`
+/// describes from one truncated or re-created since.
+fn first_line_hash(file: &mut File) -> Result<Option<String>> {
+    use std::io::BufRead;
+    file.seek(SeekFrom::Start(0)).context("cannot seek the spool queue")?;
+    let mut line = Vec::new();
+    std::io::BufReader::new(&mut *file)
+        .take(64 * 1024)
+        .read_until(b'\n', &mut line)
+        .context("cannot read the spool queue")?;
+    file.seek(SeekFrom::Start(0)).context("cannot seek the spool queue")?;
+    Ok((!line.is_empty()).then(|| blake3::hash(&line).to_hex()[..16].to_owned()))
 }
 
 /// Drains the spool of the repository at `repo_root` when it has entries, without waiting for
 /// a worker that is on it: how a nexus command takes commits no worker took.
 pub fn take_pending(repo_root: &Path, roots: &RootOverrides) {
+    let now = now_secs();
     if let Ok(spool) = Spool::for_repo(repo_root)
-        && spool.pending().is_ok_and(|p| !p.is_empty())
+        && (spool.pending().is_ok_and(|p| !p.is_empty()) || spool.failed().iter().any(|f| f.due(now)))
     {
         let _ = spool.drain(roots, false);
     }

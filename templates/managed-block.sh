@@ -13,6 +13,7 @@ nexus_event_store_root=@EVENT_STORE_ROOT@
 # without git's hook environment, and appends one status line to the log (bounded: rotated to
 # .1 past 256 KiB). Exit status 3 ("already captured") is success. Always returns 0.
 nexus_hook_run() (
+  umask 077
   unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_PREFIX GIT_COMMON_DIR GIT_OBJECT_DIRECTORY \
     GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_NAMESPACE GIT_QUARANTINE_PATH
   nexus_hook=$1
@@ -49,11 +50,16 @@ nexus_hook_run() (
 )
 # nexus_hook_spool HOOK [PAIRS]: queues HEAD for a detached capture and returns at once (a
 # commit pays a few milliseconds, not the capture): appends `<time> <hook> <sha> <work tree>`
-# to the spool under the common git dir, then starts a worker in the background unless one is
-# alive. HOOK post-rewrite-<kind> with the file of git's `old new` PAIRS queues the linking of
+# to the spool under the common git dir, then starts a worker in the background (which exits
+# at once when another holds the spool's lock). HOOK post-rewrite-<kind> with the file of
+# git's `old new` PAIRS queues the linking of
 # rewritten commits instead. A post-commit or an amend during a rebase is left to the rebase's
 # own post-rewrite. NEXUS_HOOK_SYNC=1 runs nexus synchronously instead.
 nexus_hook_spool() (
+  umask 077
+  # A work tree path with a line break or a tab cannot be a queue field: captured synchronously.
+  case $PWD in *'
+'* | *'	'*) NEXUS_HOOK_SYNC=1 ;; esac
   if [ "${NEXUS_HOOK_SYNC:-}" = 1 ]; then
     case $1 in
       post-rewrite-*)
@@ -70,6 +76,13 @@ nexus_hook_spool() (
   if [ "$1" != post-rewrite-rebase ] && { [ -d "$nexus_git/rebase-merge" ] || [ -d "$nexus_git/rebase-apply" ]; }; then
     exit 0
   fi
+  # The queue and log of the repository that commits (a global hooks path serves many
+  # repositories): under its common git dir, which a linked worktree's git dir names.
+  nexus_common=$nexus_git
+  if [ -f "$nexus_git/commondir" ] && IFS= read -r nexus_c <"$nexus_git/commondir" 2>/dev/null; then
+    case $nexus_c in /*) nexus_common=$nexus_c ;; *) nexus_common=$nexus_git/$nexus_c ;; esac
+  fi
+  nexus_dir=$nexus_common/nexus-hooks
   # HEAD without forking git: the loose ref a commit has just written (else ask git).
   nexus_sha=
   IFS= read -r nexus_head <"$nexus_git/HEAD" 2>/dev/null
@@ -89,10 +102,16 @@ nexus_hook_spool() (
   # the queue file's modification time instead.
   if [ -n "${2:-}" ]; then cp "$2" "$nexus_spool/rewrite-$nexus_sha.pairs" 2>/dev/null || exit 0; fi
   printf '%s\t%s\t%s\t%s\n' - "$1" "$nexus_sha" "$PWD" >>"$nexus_spool/queue" 2>/dev/null || exit 0
-  nexus_pid=
-  [ -f "$nexus_spool/worker.pid" ] && IFS= read -r nexus_pid <"$nexus_spool/worker.pid" 2>/dev/null
-  if [ -n "$nexus_pid" ] && kill -0 "$nexus_pid" 2>/dev/null; then exit 0; fi
-  [ -x "$nexus_bin" ] || nexus_bin=nexus
+  # A worker always starts: one that finds the spool's OS lock held exits at once.
+  if [ ! -x "$nexus_bin" ]; then
+    if command -v nexus >/dev/null 2>&1; then
+      nexus_bin=nexus
+    else
+      printf '%s %s exit=127 FAILED nexus not found: %s is missing and there is no nexus on PATH; commit %s stays queued in %s (re-run nexus install-codex-commit-checkpoint-hook)\n' \
+        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" "$nexus_bin" "$nexus_sha" "$nexus_spool" >>"$nexus_dir/codex-commit-checkpoint.log" 2>/dev/null
+      exit 0
+    fi
+  fi
   set -- drain-codex-commit-spool --background
   [ -n "$nexus_source_root" ] && set -- "$@" --source-root "$nexus_source_root"
   [ -n "$nexus_objects_root" ] && set -- "$@" --objects-root "$nexus_objects_root"

@@ -264,6 +264,19 @@ pub fn audit_repo(path: &Path, rec: Option<&RepoRecord>, commits: usize) -> Repo
             ),
         ));
     }
+    for f in spool.failed().iter().filter(|f| f.attempts >= crate::spool::FAILED_AFTER) {
+        a.problems.push(problem(
+            ProblemCode::CaptureFailed,
+            format!(
+                "the capture of commit {} failed {} times, last at {}: {} (fix the cause, then run \
+                 `nexus drain-codex-commit-spool`; it is retried until it succeeds)",
+                f.sha,
+                f.attempts,
+                crate::fsutil::format_unix(f.last_try, 0, false),
+                f.last_error
+            ),
+        ));
+    }
     if let Some(b) = &baked {
         let (checked, with) = count_checkpoints(&loc, &b.event_store_root, commits);
         a.commits_checked = checked;

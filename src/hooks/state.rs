@@ -72,6 +72,8 @@ pub enum ProblemCode {
     RootNotWritable,
     LastCaptureFailed,
     SpoolStuck,
+    /// A spooled capture failed `spool::FAILED_AFTER` times (it is retried until it succeeds).
+    CaptureFailed,
     CommitsUncaptured,
     FixFailed,
 }
@@ -94,6 +96,7 @@ impl ProblemCode {
             ProblemCode::RootNotWritable => "root_not_writable",
             ProblemCode::LastCaptureFailed => "last_capture_failed",
             ProblemCode::SpoolStuck => "spool_stuck",
+            ProblemCode::CaptureFailed => "capture_failed",
             ProblemCode::CommitsUncaptured => "commits_uncaptured",
             ProblemCode::FixFailed => "fix_failed",
         }
