@@ -77,6 +77,13 @@ impl VerifyReport {
 /// Runs every check. Errors are only for what stops the check itself (an unreadable root);
 /// everything found wrong in the stores is a [`Problem`].
 pub fn verify(roots: &Roots) -> Result<VerifyReport> {
+    // Under both stores' locks (as a capture takes them): a capture in progress is waited for,
+    // never reported as damage (a snapshot half-written, an import not yet in its head).
+    let _locks = if roots.objects.path.is_dir() && roots.event_store.path.is_dir() {
+        Some(crate::lock::lock_stores(roots, "verify")?)
+    } else {
+        None
+    };
     let mut r = VerifyReport {
         objects_root: roots.objects.path.display().to_string(),
         event_store_root: roots.event_store.path.display().to_string(),
