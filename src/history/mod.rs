@@ -77,14 +77,19 @@ impl EventStore {
     }
 }
 
-/// Conversation ids come from transcripts (untrusted): keep file names tame.
+/// The file stem of a conversation id (canonical file, state entry, span log). Ids come from
+/// transcripts (untrusted), so names are kept tame, and the mapping is injective (issue 12): two
+/// conversations never share a file. A tame id (ASCII letters, digits, `-`, `_`, `.`, not
+/// starting with `.`, at most 128 bytes: every Codex UUID) is its own stem; any other id is a
+/// sanitized prefix, `~` (never in a tame id) and 128 bits of the BLAKE3 of the whole id.
 pub fn safe_file_stem(id: &str) -> String {
-    let s: String = id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
-        .collect();
-    let s = s.trim_start_matches('.').to_owned();
-    if s.is_empty() { "unnamed".to_owned() } else { s.chars().take(128).collect() }
+    let tame = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+    if !id.is_empty() && id.len() <= 128 && !id.starts_with('.') && id.chars().all(tame) {
+        return id.to_owned();
+    }
+    let prefix: String = id.chars().map(|c| if tame(c) { c } else { '_' }).take(64).collect();
+    let prefix = prefix.trim_start_matches('.');
+    format!("{prefix}~{}", &blake3::hash(id.as_bytes()).to_hex()[..32])
 }
 
 /// One canonical record: a normalized item with a deterministic id and a way back to the raw
