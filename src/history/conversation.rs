@@ -139,3 +139,47 @@ fn normalize(p: &Path) -> String {
     }
     out.display().to_string()
 }
+
+/// Rebuilds a conversation's state entry from its canonical history when the entry is missing
+/// or unreadable (issue 12: state is a cache of the truth). Streams the canonical file up to its
+/// last complete record (a torn tail is left for the import to cut); the span log is kept up to
+/// its last complete line. `None` when the conversation has no canonical history.
+pub(super) fn rebuild(es: &super::EventStore, id: &str) -> anyhow::Result<Option<ConversationState>> {
+    use std::io::BufRead;
+
+    use anyhow::Context;
+
+    let path = es.conversation_path(id);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
+    };
+    let mut c = ConversationState { id: id.to_owned(), ..Default::default() };
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            break;
+        }
+        let Ok(rec) = serde_json::from_slice::<super::Record>(&line) else { break };
+        offset += n as u64;
+        c.records += 1;
+        if rec.is_message() {
+            c.messages += 1;
+        }
+        remember(&mut c.source_paths, &rec.source.path, 16);
+        let item = Item { offset: rec.source.offset, index_in_line: 0, ordinal: None, ts: rec.ts, kind: rec.item };
+        update_conversation(&mut c, &item, &rec.source.path);
+    }
+    c.canonical_len = offset;
+    // The span log: every complete line (a span past the rebuilt history would be ignored).
+    let spans = es.root.join("state").join("spans").join(format!("{}.jsonl", super::safe_file_stem(id)));
+    if let Ok(bytes) = std::fs::read(&spans) {
+        c.spans_len = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i as u64 + 1);
+    }
+    Ok(Some(c))
+}

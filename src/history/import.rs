@@ -200,21 +200,51 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
 }
 
 impl Importer<'_> {
-    /// A file's cursor: as this import left it, else as committed.
-    fn cursor(&self, rel: &str) -> Result<Option<Cursor>> {
+    /// A file's cursor: as this import left it, else as committed. An unreadable cursor is a
+    /// cache miss (issue 12): the file is read again from its start (record ids de-duplicate),
+    /// and the import manifest says so.
+    fn cursor(&mut self, rel: &str) -> Result<Option<Cursor>> {
         match self.cursors.get(rel) {
             Some(staged) => Ok(staged.clone()),
-            None => self.store.cursor(rel),
+            None => match self.store.cursor(rel) {
+                Ok(c) => Ok(c),
+                Err(e) => {
+                    self.problems.push(format!(
+                        "recovered: the cursor of {rel} was unreadable ({e:#}); {rel} is read again from its start"
+                    ));
+                    self.cursors.insert(rel.to_owned(), None);
+                    Ok(None)
+                }
+            },
         }
     }
 
     /// Loads a conversation's committed entry (or a new one) for this import to change.
     fn load_conversation(&mut self, id: &str) -> Result<()> {
         if !self.conversations.contains_key(id) {
-            let c = self
-                .store
-                .conversation(id)?
-                .unwrap_or_else(|| ConversationState { id: id.to_owned(), ..Default::default() });
+            let entry = match self.store.conversation(id) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.problems
+                        .push(format!("recovered: the state entry of conversation {id} was unreadable ({e:#})"));
+                    None
+                }
+            };
+            // A missing (or unreadable) entry of a conversation with canonical history is rebuilt
+            // from that history: the entry is a cache, the canonical file the truth (issue 12).
+            let c = match entry {
+                Some(c) => c,
+                None => match super::conversation::rebuild(self.es, id)? {
+                    Some(c) => {
+                        self.problems.push(format!(
+                            "recovered: the state entry of conversation {id} was rebuilt from its canonical history ({} records)",
+                            c.records
+                        ));
+                        c
+                    }
+                    None => ConversationState { id: id.to_owned(), ..Default::default() },
+                },
+            };
             self.conversations.insert(id.to_owned(), c);
         }
         Ok(())

@@ -157,7 +157,9 @@ impl StateStore {
         seq: u64,
         value: Option<&T>,
     ) -> Result<()> {
-        let old: Option<Versions<serde_json::Value>> = fsutil::read_json_opt(path)?;
+        // A damaged file is replaced: its committed version is lost either way, and the reader
+        // has rebuilt what it said (a cursor re-reads its file, an entry its canonical history).
+        let old: Option<Versions<serde_json::Value>> = fsutil::read_json_opt(path).ok().flatten();
         let mut versions: Vec<Version<serde_json::Value>> = old
             .map(|f| f.versions)
             .unwrap_or_default()

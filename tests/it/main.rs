@@ -9,6 +9,7 @@ mod codex_shapes;
 mod common;
 mod crash;
 mod fuzz_props;
+mod harden_ids;
 mod harden_redact;
 mod harden_spool;
 mod harden_state;
