@@ -46,7 +46,14 @@ pub struct CommitReport {
     pub found_via_patch_id: Option<String>,
     pub tokens: TokenUsage,
     pub import_counts: crate::history::ImportCounts,
+    /// The linking model of the manifest (absent: the earlier time-window model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_model: Option<String>,
+    /// The commit's meaningful added lines.
+    pub lines_added: u64,
     pub conversations: Vec<ConversationReport>,
+    /// Circumstantial evidence only: "possibly related", never ranked with the links.
+    pub candidates: Vec<crate::link::Candidate>,
     /// The repository's work tree when captured (the human report shows it; not in the JSON).
     #[serde(skip)]
     pub repo_root: String,
@@ -65,6 +72,11 @@ pub struct ConversationReport {
     pub files_touched_in_commit: Vec<String>,
     pub evidence: Vec<Evidence>,
     pub tokens: TokenUsage,
+    /// The commit's added lines its edits wrote, and their share of the commit.
+    pub lines_matched: u64,
+    pub share: f64,
+    pub edits: Vec<crate::link::MatchedEdit>,
+    pub turns: Vec<crate::link::Turn>,
     pub first_record_id: String,
     pub last_record_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,6 +155,10 @@ pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_m
             files_touched_in_commit: c.files_touched_in_commit.clone(),
             evidence: c.evidence.clone(),
             tokens: c.tokens,
+            lines_matched: c.lines_matched,
+            share: c.share,
+            edits: c.edits.clone(),
+            turns: c.turns.clone(),
             first_record_id: c.window.first_record_id.clone(),
             last_record_id: c.window.last_record_id.clone(),
             messages,
@@ -167,7 +183,10 @@ pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_m
             t
         }),
         import_counts: m.import_counts.clone(),
+        link_model: m.link_model.clone(),
+        lines_added: m.lines_added,
         conversations,
+        candidates: m.candidates.clone(),
         repo_root: m.repo_root.clone(),
         rewrite_kind: m.rewrite_kind.clone(),
     })

@@ -3,9 +3,7 @@
 //! atomically and only after the export and import it names are complete. A replaced manifest
 //! (`--force`, or a rewrite annotation) is moved under `superseded/`, never destroyed.
 
-pub mod link;
-
-pub use link::{Evidence, LinkedConversation, Window, link_conversations};
+pub use crate::link::{Candidate, Evidence, EvidenceKind, LinkedConversation, Window};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -79,8 +77,21 @@ pub struct CheckpointManifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewrite_kind: Option<String>,
     pub import_counts: ImportCounts,
+    /// The linking model that wrote `conversations` (absent: the earlier time-window model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_model: Option<String>,
+    /// The commit's meaningful added lines (what `lines_matched` is counted against).
+    #[serde(default)]
+    pub lines_added: u64,
+    /// What linking read of the edit index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_reads: Option<crate::history::edits::IndexReads>,
+    /// Conversations linked by content (their edits are in the commit).
     #[serde(default)]
     pub conversations: Vec<LinkedConversation>,
+    /// Conversations with circumstantial evidence only ("possibly related").
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
 }
 
 impl CheckpointManifest {

@@ -67,8 +67,10 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
         "counts    {} new records, {} new messages, {} conversations seen, {} duplicates skipped, {} lines skipped, {} pending",
         c.new_records, c.new_messages, c.conversations_seen, c.duplicates_skipped, c.lines_skipped, c.pending_tails
     )?;
+    let content_model = r.link_model.is_some();
     if r.conversations.is_empty() {
-        writeln!(out, "\nno conversation linked to this commit")?;
+        let why = if content_model { " (no Codex edit is in its diff)" } else { "" };
+        writeln!(out, "\nno conversation linked to this commit{why}")?;
     }
     for conv in &r.conversations {
         writeln!(out)?;
@@ -79,13 +81,36 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
             conv.provider_conversation_id,
             conv.title.as_deref().unwrap_or("(untitled)")
         )?;
-        writeln!(
-            out,
-            "   {} messages in the window ({} in the conversation), {} tokens",
-            conv.new_messages, conv.message_count_hint, conv.tokens.total_tokens
-        )?;
+        if content_model {
+            writeln!(
+                out,
+                "   wrote {} of {} added lines ({:.0}%), {} turn{}, {} messages, {} tokens",
+                conv.lines_matched,
+                r.lines_added,
+                conv.share * 100.0,
+                conv.turns.len(),
+                if conv.turns.len() == 1 { "" } else { "s" },
+                conv.new_messages,
+                conv.tokens.total_tokens
+            )?;
+        } else {
+            writeln!(
+                out,
+                "   {} messages in the window ({} in the conversation), {} tokens",
+                conv.new_messages, conv.message_count_hint, conv.tokens.total_tokens
+            )?;
+        }
         if !conv.files_touched_in_commit.is_empty() {
-            writeln!(out, "   touched: {}", conv.files_touched_in_commit.join(", "))?;
+            writeln!(out, "   files: {}", conv.files_touched_in_commit.join(", "))?;
+        }
+        for t in &conv.turns {
+            writeln!(
+                out,
+                "   turn {}: {}{}",
+                t.first_ts.as_deref().unwrap_or("-"),
+                t.prompt.as_deref().unwrap_or("(no prompt)"),
+                if t.has_matched_edits { "" } else { " (discussion before the edits)" }
+            )?;
         }
         for e in &conv.evidence {
             writeln!(out, "   evidence: {} ({:.2}): {}", e.kind, e.confidence, e.detail)?;
@@ -118,6 +143,19 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
                     }
                 }
             }
+        }
+    }
+    if !r.candidates.is_empty() {
+        writeln!(out, "\npossibly related (worked here before the commit; none of their edits is in it):")?;
+        for c in &r.candidates {
+            let why: Vec<String> = c.evidence.iter().map(|e| format!("{}: {}", e.kind, e.detail)).collect();
+            writeln!(
+                out,
+                "   {} — {} ({})",
+                c.provider_conversation_id,
+                c.title.as_deref().unwrap_or("(untitled)"),
+                why.join("; ")
+            )?;
         }
     }
     Ok(())

@@ -16,6 +16,7 @@ mod hooks_install;
 mod hooks_managers;
 mod hooks_uninstall;
 mod hostile;
+mod link_content;
 mod linking;
 mod roots_and_git;
 mod security;
