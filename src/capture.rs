@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Serialize, Serializer};
 
-use crate::checkpoint::{self, CheckpointManifest};
+use crate::checkpoint::{self, CheckpointManifest, CheckpointStore};
 use crate::export::{self, ExportOutcome};
 use crate::gitfacts::{self, CommitFacts, RepoFacts};
 use crate::history::{self, EventStore, ImportOutcome};
@@ -175,7 +175,7 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
 
     // 7. Link.
     let es = EventStore::new(&roots.event_store.path);
-    let previous = previous_checkpoint(&repo, &roots.event_store.path, &commit)?;
+    let previous = CheckpointStore::new(&roots.event_store.path).previous_checkpoint(&repo, &commit.sha)?;
     let state = history::StateStore::open(&es)?;
     let linked = crate::link::link_commit(&es, &state, &repo, &facts, &commit)?;
 
@@ -184,7 +184,7 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     let manifest =
         build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, patch_id, linked)?;
     crate::fault::point("capture.before_checkpoint_write");
-    let path = checkpoint::write_manifest(&roots.event_store.path, &manifest, req.force)?;
+    let path = CheckpointStore::new(&roots.event_store.path).write(&manifest, req.force)?;
     Ok(CaptureOutcome::Captured(Box::new(Captured {
         manifest_path: path,
         manifest,
@@ -197,34 +197,11 @@ fn refuse_if_captured(roots: &Roots, facts: &RepoFacts, commit: &CommitFacts, fo
     if force {
         return Ok(());
     }
-    let own = checkpoint::manifest_path(&roots.event_store.path, &facts.slug, &commit.sha);
-    let existing =
-        if own.exists() { Some(own) } else { checkpoint::find_by_commit(&roots.event_store.path, &commit.sha)? };
-    if let Some(path) = existing {
+    let _ = facts;
+    if let Some(path) = CheckpointStore::new(&roots.event_store.path).find_by_commit(&commit.sha)? {
         return Err(AlreadyCaptured { commit_short_sha: commit.short_sha.clone(), manifest_path: path }.into());
     }
     Ok(())
-}
-
-/// The nearest first-parent ancestor (up to 100 commits back) that has a checkpoint: recorded
-/// for people reading the manifest; linking does not depend on it.
-fn previous_checkpoint(
-    repo: &git2::Repository,
-    event_store_root: &Path,
-    commit: &CommitFacts,
-) -> Result<Option<CheckpointManifest>> {
-    if let Ok(oid) = git2::Oid::from_str(&commit.sha)
-        && let Ok(mut current) = repo.find_commit(oid)
-    {
-        for _ in 0..100 {
-            let Ok(parent) = current.parent(0) else { break };
-            if let Some(path) = checkpoint::find_by_commit(event_store_root, &parent.id().to_string())? {
-                return Ok(Some(checkpoint::read_manifest(&path)?));
-            }
-            current = parent;
-        }
-    }
-    Ok(None)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::args::{JsonArgs, RepoArgs, RootArgs};
 use crate::exit;
-use crate::report::{self, CheckpointList, CommitReport, CommitReportRequest, ConversationCommit};
+use crate::report::{self, CheckpointList, CommitReport, CommitReportRequest, ConversationCommits};
 
 /// The arguments of `report-codex-commit-checkpoint`.
 #[derive(Debug, Args)]
@@ -214,29 +214,37 @@ pub struct ConversationArgs {
     pub json: JsonArgs,
 }
 
-/// Runs `report-codex-conversation`.
+/// Runs `report-codex-conversation`: an unknown or ambiguous id is an error (exit 1).
 pub fn run_conversation(args: &ConversationArgs, out: &mut dyn Write) -> Result<u8> {
     let roots = args.roots.resolve()?;
-    let rows = report::conversation_commits(&roots, &args.conversation_id)?;
+    let found = report::conversation_commits(&roots, &args.conversation_id)?;
     if args.json.json {
-        super::write_json(out, &rows)?;
+        super::write_json(out, &found.commits)?;
     } else {
-        render_conversation(&args.conversation_id, &rows, out)?;
+        render_conversation(&found, out)?;
     }
     Ok(exit::SUCCESS)
 }
 
-/// One line per commit that links the conversation (or why there is none).
-pub fn render_conversation(id: &str, rows: &[ConversationCommit], out: &mut dyn Write) -> std::io::Result<()> {
-    if rows.is_empty() {
-        writeln!(out, "no checkpoint links conversation {id}")?;
+/// The conversation, then one line per commit that links it with the share of the commit it
+/// wrote (or why there is none).
+pub fn render_conversation(found: &ConversationCommits, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "conversation {} — {}",
+        found.provider_conversation_id,
+        found.title.as_deref().unwrap_or("(untitled)")
+    )?;
+    if found.commits.is_empty() {
+        writeln!(out, "no checkpoint links it")?;
     }
-    for r in rows {
-        writeln!(
-            out,
-            "{}  {}  {:<20} {:>4} msg  {}",
-            r.commit_short_sha, r.commit_time, r.repo_slug, r.new_messages, r.commit_summary
-        )?;
+    for r in &found.commits {
+        let share = if r.lines_added > 0 {
+            format!("wrote {:>3.0}% ({}/{} lines)", r.share * 100.0, r.lines_matched, r.lines_added)
+        } else {
+            format!("{} msg", r.new_messages)
+        };
+        writeln!(out, "{}  {}  {:<20} {share}  {}", r.commit_short_sha, r.commit_time, r.repo_slug, r.commit_summary)?;
     }
     Ok(())
 }

@@ -165,7 +165,8 @@ fn a_conversation_leads_back_to_its_commits_across_repositories() {
     s.turn("three", "three.txt", "ok");
     std::thread::sleep(std::time::Duration::from_millis(1100));
     fs::write(b.join("three.txt"), "generated\n").unwrap();
-    env.git(&b, &["add", "three.txt"]);
+    fs::write(b.join("notes.txt"), "typed by hand\n").unwrap();
+    env.git(&b, &["add", "three.txt", "notes.txt"]);
     let second = env.commit_file(&b, "two.txt", "generated\n", "beta two");
     env.ok(&b, ["capture"]);
 
@@ -179,10 +180,22 @@ fn a_conversation_leads_back_to_its_commits_across_repositories() {
         })
         .collect();
     assert_eq!(got, vec![(second.as_str(), "beta", 4), (first.as_str(), "alpha", 2)], "the turns that wrote each");
-    let human = env.ok(&a, ["report-codex-conversation", WRITER]);
+    // A unique prefix is enough; the human form shows the share of each commit it wrote.
+    let human = env.ok(&a, ["report-codex-conversation", &WRITER[..13]]);
+    assert!(human.starts_with(&format!("conversation {WRITER}")), "{human}");
     assert!(human.find("beta two").unwrap() < human.find("alpha one").unwrap(), "{human}");
-    let none = env.ok(&a, ["report-codex-conversation", "no-such-conversation"]);
-    assert!(none.contains("no checkpoint links"), "{none}");
+    assert!(human.contains("wrote 100% (1/1 lines)"), "{human}");
+    assert!(human.contains("wrote  67% (2/3 lines)"), "two.txt and three.txt, not notes.txt: {human}");
+    // An unknown id, or a prefix of several, is an error.
+    let none = env.run(&a, ["report-codex-conversation", "no-such-conversation"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no conversation no-such-conversation"));
+    Session::create(&env.codex_home(), "a0000000-0000-0000-0000-000000000009", &a).turn("x", "x.txt", "ok");
+    env.ok(&a, ["export"]);
+    env.ok(&a, ["import"]);
+    let ambiguous = env.run(&a, ["report-codex-conversation", "a0000000"]);
+    assert_eq!(ambiguous.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&ambiguous.stderr).contains("ambiguous"));
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod hooks_managers;
 mod hooks_uninstall;
 mod hostile;
 mod link_content;
+mod link_identity;
 mod linking;
 mod roots_and_git;
 mod security;
