@@ -177,7 +177,13 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     let es = EventStore::new(&roots.event_store.path);
     let previous = CheckpointStore::new(&roots.event_store.path).previous_checkpoint(&repo, &commit.sha)?;
     let state = history::StateStore::open(&es)?;
-    let linked = crate::link::link_commit(&es, &state, &repo, &facts, &commit)?;
+    let mut linked = crate::link::link_commit(&es, &state, &repo, &facts, &commit)?;
+    if let Some(from) = &req.rewritten_from
+        && let Some((_, original)) = CheckpointStore::new(&roots.event_store.path).read_commit(from)?
+    {
+        let kind = req.rewrite_kind.clone().unwrap_or_else(|| "rewrite".to_owned());
+        checkpoint::relink::annotate_rewrite(&mut linked, &original, &kind);
+    }
 
     // 8. The manifest.
     let patch_id = gitfacts::patch_id(&repo, &commit.sha);

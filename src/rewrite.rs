@@ -170,7 +170,14 @@ pub fn link(rw: &Rewrite) -> Result<String> {
                 continue;
             };
             let commit = gitfacts::resolve_commit(&repo, new)?;
-            let derived = derive(&original, &facts, &commit, &es_root, old, &kind);
+            let mut derived = derive(&original, &facts, &commit, &es_root, old, &kind);
+            // The rewritten commit's own content decides its links (a conflict resolved in a
+            // rebase changes them); the original's links are extra evidence.
+            let es = crate::history::EventStore::new(&es_root);
+            let state = crate::history::StateStore::open(&es)?;
+            let mut linked = crate::link::link_commit(&es, &state, &repo, &facts, &commit)?;
+            crate::checkpoint::relink::annotate_rewrite(&mut linked, &original, &kind);
+            crate::checkpoint::relink::apply(&mut derived, linked);
             store.write(&derived, false)?;
             linked += 1;
         }
@@ -185,6 +192,9 @@ pub fn link(rw: &Rewrite) -> Result<String> {
             let _locks = lock::lock_stores(&roots, &format!("{kind} annotation in {}", facts.slug))?;
             let mut m = crate::checkpoint::read_manifest(&path)?;
             if m.rewritten_from.as_deref() != Some(from.as_str()) {
+                if let Some((_, original)) = store.read_commit(&from)? {
+                    crate::checkpoint::relink::annotate_links(&mut m.conversations, &original, &kind);
+                }
                 m.rewritten_from = Some(from);
                 m.rewrite_kind = Some(kind.clone());
                 store.write(&m, true)?;

@@ -6,6 +6,7 @@
 //! [`CheckpointStore`] owns the directory: every lookup (by commit, by patch id, a repository's
 //! list, the previous checkpoint of a commit) goes through it; nobody else walks it.
 
+pub mod relink;
 mod store;
 
 pub use crate::link::{Candidate, Evidence, EvidenceKind, LinkedConversation, Window};

@@ -11,6 +11,7 @@
 //! a backfill, a cherry-pick or a capture from another worktree gives the same links. Cost: the
 //! commit's diff and the edit index files of the paths in it (see [`crate::history::edits`]).
 
+pub mod blame;
 pub mod diff;
 pub mod turns;
 

@@ -5,7 +5,7 @@
 //! Read by streaming the conversation's canonical file from its start up to the end of the
 //! last turn needed; only one summary per turn is kept.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, BufReader, Read};
 
 use anyhow::{Context, Result};
@@ -132,4 +132,40 @@ fn cut(text: &str) -> String {
     } else {
         format!("{}…", trimmed.chars().take(PROMPT_CHARS).collect::<String>())
     }
+}
+
+/// For each record offset in `offsets`: the prompt of the turn it is in (the last user
+/// message before it). Reads the conversation up to the last offset.
+pub fn prompts_at(
+    es: &EventStore,
+    conversation_id: &str,
+    offsets: &BTreeSet<u64>,
+) -> Result<Vec<(u64, Option<String>)>> {
+    let Some(&last) = offsets.iter().next_back() else { return Ok(Vec::new()) };
+    let path = es.conversation_path(conversation_id);
+    let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader = BufReader::new(file);
+    let mut prompt: Option<String> = None;
+    let mut out = Vec::new();
+    let mut pos = 0u64;
+    let mut line = Vec::new();
+    while pos <= last {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        let at = pos;
+        pos += n as u64;
+        let Ok(rec) = serde_json::from_slice::<Record>(&line) else { continue };
+        match &rec.item {
+            ItemKind::TurnStarted { .. } => prompt = None,
+            ItemKind::UserMessage { text, .. } => prompt = Some(cut(text)),
+            _ => {}
+        }
+        if offsets.contains(&at) {
+            out.push((at, prompt.clone()));
+        }
+    }
+    Ok(out)
 }
