@@ -57,7 +57,7 @@ pub fn render(b: &Blame, out: &mut dyn Write) -> std::io::Result<()> {
                 )?;
                 last_prompt = Some(key);
             }
-        } else {
+        } else if !l.generic {
             last_prompt = None;
         }
         let who = match (&l.provider_conversation_id, l.generic) {
@@ -65,7 +65,8 @@ pub fn render(b: &Blame, out: &mut dyn Write) -> std::io::Result<()> {
             (None, true) => String::new(),
             (None, false) => "by hand".to_owned(),
         };
-        writeln!(out, "{:>w$}  {} {:<14} {}", l.line, &l.commit_sha[..8], who, l.text, w = width)?;
+        let row = format!("{:>w$}  {} {:<14} {}", l.line, &l.commit_sha[..12], who, l.text, w = width);
+        writeln!(out, "{}", row.trim_end())?;
     }
     Ok(())
 }

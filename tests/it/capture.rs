@@ -26,9 +26,13 @@ fn capture_in_a_fresh_repo_writes_a_complete_manifest() {
     assert!(out.contains("checkpoint"), "{out}");
 
     let path = env.checkpoint_path(&sha).expect("manifest written");
-    assert_eq!(path, env.event_store_root().join(format!("work-batches/commit-checkpoints/widget-tool/{sha}.toml")));
     let m = env.checkpoint(&sha);
     let s = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("missing {k}")).to_owned();
+    // `<slug>-<first 12 hex of the repository id>`: the id is the root commit.
+    let root = env.git(&repo, &["rev-list", "--max-parents=0", "HEAD"]);
+    assert_eq!(s("repo_id"), root);
+    let dir = format!("widget-tool-{}", &root[..12]);
+    assert_eq!(path, env.event_store_root().join(format!("work-batches/commit-checkpoints/{dir}/{sha}.toml")));
     assert_eq!(m["schema_version"].as_integer(), Some(1));
     assert_eq!(s("checkpoint_kind"), "codex_commit_checkpoint");
     assert_eq!(s("repo_slug"), "widget-tool");
