@@ -538,7 +538,13 @@ fn a_rollback_imported_later_marks_the_earlier_commits_turn() {
     let text = String::from_utf8(fixture(LEGACY_ZST)).unwrap();
     let cut = text.find("{\"timestamp\":\"2025-11-20T10:13:00.000Z\",\"type\":\"event_msg\",\"payload\":{\"type\":\"thread_rolled_back\"").expect("the rollback line");
     let rel = "sessions/2025/11/20/rollout-2025-11-20T11-00-00-0199d000-0000-7000-8000-000000000b01.jsonl";
+    // The second turn writes the file the first commit holds (links are by content).
+    let call = serde_json::json!({"timestamp": "2025-11-20T10:12:59.000Z", "type": "response_item", "payload": {"type": "custom_tool_call", "status": "completed", "call_id": "call_l1", "name": "apply_patch", "input": "*** Begin Patch\n*** Add File: lru.py\n+CACHE = LRUCache(maxsize=128)\n*** End Patch\n"}});
+    let text = format!("{}{call}\n{}", &text[..cut], &text[cut..]);
+    let cut = cut + call.to_string().len() + 1;
     install_text(&env, rel, &text[..cut], &repo);
+    fs::write(repo.join("lru.py"), "CACHE = LRUCache(maxsize=128)\n").unwrap();
+    env.git(&repo, &["add", "lru.py"]);
     let first = env.empty_commit(&repo, "lru");
     capture(&env, &repo);
     install_text(&env, rel, &text, &repo);
