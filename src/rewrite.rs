@@ -175,9 +175,9 @@ pub fn link(rw: &Rewrite) -> Result<String> {
             // rebase changes them); the original's links are extra evidence.
             let es = crate::history::EventStore::new(&es_root);
             let state = crate::history::StateStore::open(&es)?;
-            let mut linked = crate::link::link_commit(&es, &state, &repo, &facts, &commit)?;
-            crate::checkpoint::relink::annotate_rewrite(&mut linked, &original, &kind);
-            crate::checkpoint::relink::apply(&mut derived, linked);
+            let mut by_content = crate::link::link_commit(&es, &state, &repo, &facts, &commit)?;
+            crate::checkpoint::relink::annotate_rewrite(&mut by_content, &original, &kind);
+            crate::checkpoint::relink::apply(&mut derived, by_content);
             store.write(&derived, false)?;
             linked += 1;
         }
