@@ -6,8 +6,7 @@
 //! 4. take the shared-root locks;
 //! 5. export the Codex home incrementally into a new snapshot;
 //! 6. import what changed into canonical history;
-//! 7. link the conversations of this repository that have records since the previous
-//!    checkpoint;
+//! 7. link the conversations whose edits are in the commit's diff (by content, see `link`);
 //! 8. write the checkpoint manifest, atomically, last.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Serialize, Serializer};
 
-use crate::checkpoint::{self, CheckpointManifest};
+use crate::checkpoint::{self, CheckpointManifest, CheckpointStore};
 use crate::export::{self, ExportOutcome};
 use crate::gitfacts::{self, CommitFacts, RepoFacts};
 use crate::history::{self, EventStore, ImportOutcome};
@@ -176,19 +175,22 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
 
     // 7. Link.
     let es = EventStore::new(&roots.event_store.path);
-    let previous = previous_checkpoint(&repo, &roots.event_store.path, &facts.slug, &commit)?;
+    let previous = CheckpointStore::new(&roots.event_store.path).previous_checkpoint(&repo, &commit.sha)?;
     let state = history::StateStore::open(&es)?;
-    let after = previous.as_ref().map(|p| p.import_seq);
-    let conversations = checkpoint::link_conversations(&es, &state, &facts, after, imported.import_seq, &mut || {
-        changed_files(&repo, &commit).unwrap_or_default()
-    })?;
+    let mut linked = crate::link::link_commit(&es, &state, &repo, &facts, &commit)?;
+    if let Some(from) = &req.rewritten_from
+        && let Some((_, original)) = CheckpointStore::new(&roots.event_store.path).read_commit(from)?
+    {
+        let kind = req.rewrite_kind.clone().unwrap_or_else(|| "rewrite".to_owned());
+        checkpoint::relink::annotate_rewrite(&mut linked, &original, &kind);
+    }
 
     // 8. The manifest.
     let patch_id = gitfacts::patch_id(&repo, &commit.sha);
     let manifest =
-        build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, patch_id, conversations)?;
+        build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, patch_id, linked)?;
     crate::fault::point("capture.before_checkpoint_write");
-    let path = checkpoint::write_manifest(&roots.event_store.path, &manifest, req.force)?;
+    let path = CheckpointStore::new(&roots.event_store.path).write(&manifest, req.force)?;
     Ok(CaptureOutcome::Captured(Box::new(Captured {
         manifest_path: path,
         manifest,
@@ -201,63 +203,11 @@ fn refuse_if_captured(roots: &Roots, facts: &RepoFacts, commit: &CommitFacts, fo
     if force {
         return Ok(());
     }
-    let own = checkpoint::manifest_path(&roots.event_store.path, &facts.slug, &commit.sha);
-    let existing =
-        if own.exists() { Some(own) } else { checkpoint::find_by_commit(&roots.event_store.path, &commit.sha)? };
-    if let Some(path) = existing {
+    let _ = facts;
+    if let Some(path) = CheckpointStore::new(&roots.event_store.path).find_by_commit(&commit.sha)? {
         return Err(AlreadyCaptured { commit_short_sha: commit.short_sha.clone(), manifest_path: path }.into());
     }
     Ok(())
-}
-
-/// The checkpoint the window starts after: the nearest first-parent ancestor (up to 100
-/// commits back) that has one; failing that, this repository's latest checkpoint (by import),
-/// so that a long uncaptured stretch (a big pull) does not turn the window into all history.
-/// None only for a repository's first checkpoint.
-fn previous_checkpoint(
-    repo: &git2::Repository,
-    event_store_root: &Path,
-    slug: &str,
-    commit: &CommitFacts,
-) -> Result<Option<CheckpointManifest>> {
-    if let Ok(oid) = git2::Oid::from_str(&commit.sha)
-        && let Ok(mut current) = repo.find_commit(oid)
-    {
-        for _ in 0..100 {
-            let Ok(parent) = current.parent(0) else { break };
-            if let Some(path) = checkpoint::find_by_commit(event_store_root, &parent.id().to_string())? {
-                return Ok(Some(checkpoint::read_manifest(&path)?));
-            }
-            current = parent;
-        }
-    }
-    let latest = checkpoint::list_repo(event_store_root, slug)?
-        .into_iter()
-        .map(|(_, m)| m)
-        .filter(|m| m.commit_sha != commit.sha)
-        .max_by_key(|m| m.import_seq);
-    Ok(latest)
-}
-
-/// Paths (repo-relative) the commit changed against its first parent.
-pub fn changed_files(repo: &git2::Repository, commit: &CommitFacts) -> Result<Vec<String>> {
-    let c = repo.find_commit(git2::Oid::from_str(&commit.sha)?)?;
-    let tree = c.tree()?;
-    let parent_tree = match c.parent(0) {
-        Ok(p) => Some(p.tree()?),
-        Err(_) => None,
-    };
-    let diff = repo.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)?;
-    let mut out = Vec::new();
-    for delta in diff.deltas() {
-        for f in [delta.old_file().path(), delta.new_file().path()].into_iter().flatten() {
-            let s = f.display().to_string();
-            if !out.contains(&s) {
-                out.push(s);
-            }
-        }
-    }
-    Ok(out)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -270,7 +220,7 @@ fn build_manifest(
     previous: Option<&CheckpointManifest>,
     req: &CaptureRequest,
     patch_id: Option<String>,
-    conversations: Vec<checkpoint::LinkedConversation>,
+    linked: crate::link::LinkOutcome,
 ) -> Result<CheckpointManifest> {
     let objects = ObjectStore::new(&roots.objects.path);
     let es_root = &roots.event_store.path;
@@ -297,7 +247,11 @@ fn build_manifest(
         rewritten_from: req.rewritten_from.clone(),
         rewrite_kind: req.rewrite_kind.clone(),
         import_counts: fsutil_read_counts(&imported.manifest_path)?,
-        conversations,
+        link_model: Some(crate::link::LINK_MODEL.to_owned()),
+        lines_added: linked.lines_added,
+        link_reads: Some(linked.reads),
+        conversations: linked.links,
+        candidates: linked.candidates,
         ..Default::default()
     };
     manifest.set_commit(facts, commit, es_root);

@@ -53,6 +53,10 @@ pub struct RepoFacts {
     pub branch: Option<String>,
     pub remote_origin: Option<String>,
     pub slug: String,
+    /// The repository's identity (SPEC §6): its root commit, reached by first parents from
+    /// HEAD. The same in every clone, different for unrelated repositories of one name. None
+    /// before the first commit.
+    pub identity: Option<String>,
 }
 
 pub fn open(path: &Path) -> Result<Repository> {
@@ -100,7 +104,34 @@ pub fn repo_facts(repo: &Repository) -> Result<RepoFacts> {
     let remote_origin =
         repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(crate::redact::strip_url_credentials));
     let slug = repo_slug(remote_origin.as_deref(), &main_work_tree);
-    Ok(RepoFacts { work_tree, main_work_tree, work_trees, common_dir, branch, remote_origin, slug })
+    let identity = repo_identity(repo, &common_dir);
+    Ok(RepoFacts { work_tree, main_work_tree, work_trees, common_dir, branch, remote_origin, slug, identity })
+}
+
+/// The file in the common git dir that remembers the identity (walking to the root commit
+/// costs the length of the history; the root of a repository does not change).
+const IDENTITY_FILE: &str = "nexus-repo-identity";
+
+/// The root commit reached by first parents from HEAD (cached in the common git dir; a cached
+/// value is used only while the repository still has that commit).
+pub fn repo_identity(repo: &Repository, common_dir: &Path) -> Option<String> {
+    let cache = common_dir.join(IDENTITY_FILE);
+    if let Ok(text) = std::fs::read_to_string(&cache) {
+        let id = text.trim();
+        if let Ok(oid) = git2::Oid::from_str(id)
+            && repo.find_commit(oid).is_ok_and(|c| c.parent_count() == 0)
+        {
+            return Some(id.to_owned());
+        }
+    }
+    let mut commit = repo.head().ok()?.peel_to_commit().ok()?;
+    while let Ok(parent) = commit.parent(0) {
+        commit = parent;
+    }
+    let id = commit.id().to_string();
+    // Best effort: without the cache the next capture walks again.
+    let _ = crate::fsutil::write_atomic(&cache, format!("{id}\n").as_bytes());
+    Some(id)
 }
 
 /// The HEAD commit, with a clear message on an unborn branch.

@@ -8,7 +8,8 @@
 //! - [`objects`]: the object store layout, manifests and reconstruction from the archive chain;
 //! - [`export`]: the incremental export of the Codex home into the object store;
 //! - [`history`]: the import of a snapshot into canonical history (the event store);
-//! - [`checkpoint`]: linking conversations to a commit and the checkpoint manifest;
+//! - [`link`]: linking a commit to the conversations whose edits are in it (by content);
+//! - [`checkpoint`]: the checkpoint manifests and the one type that owns their directory;
 //! - [`capture`]: the recipe that runs the steps above for one commit;
 //! - [`rewrite`]: checkpoints of commits rewritten by an amend or a rebase (post-rewrite);
 //! - [`report`]: from a commit (or a conversation) back to the other side;
@@ -47,6 +48,7 @@ pub mod history;
 pub(crate) mod hooklog;
 pub(crate) mod hookname;
 pub(crate) mod hooks;
+pub(crate) mod link;
 pub(crate) mod lock;
 #[allow(missing_docs)] // public for tests, fuzz targets and the benchmark; not fully documented yet
 pub mod objects;

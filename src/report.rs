@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::checkpoint::{self, CheckpointManifest, Evidence, LinkedConversation};
+use crate::checkpoint::{CheckpointManifest, CheckpointStore, Evidence, LinkedConversation, RepoKey};
 use crate::codex::{ItemKind, TokenUsage};
 use crate::gitfacts;
 use crate::history::{EventStore, Record, StateStore, read_records};
@@ -46,7 +46,14 @@ pub struct CommitReport {
     pub found_via_patch_id: Option<String>,
     pub tokens: TokenUsage,
     pub import_counts: crate::history::ImportCounts,
+    /// The linking model of the manifest (absent: the earlier time-window model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_model: Option<String>,
+    /// The commit's meaningful added lines.
+    pub lines_added: u64,
     pub conversations: Vec<ConversationReport>,
+    /// Circumstantial evidence only: "possibly related", never ranked with the links.
+    pub candidates: Vec<crate::link::Candidate>,
     /// The repository's work tree when captured (the human report shows it; not in the JSON).
     #[serde(skip)]
     pub repo_root: String,
@@ -65,6 +72,11 @@ pub struct ConversationReport {
     pub files_touched_in_commit: Vec<String>,
     pub evidence: Vec<Evidence>,
     pub tokens: TokenUsage,
+    /// The commit's added lines its edits wrote, and their share of the commit.
+    pub lines_matched: u64,
+    pub share: f64,
+    pub edits: Vec<crate::link::MatchedEdit>,
+    pub turns: Vec<crate::link::Turn>,
     pub first_record_id: String,
     pub last_record_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,14 +107,12 @@ pub fn commit_report(roots: &Roots, args: &CommitReportRequest) -> Result<Commit
     let repo = gitfacts::open(&args.repo_root)?;
     let commit = gitfacts::resolve_commit(&repo, &args.commit)?;
     let es_root = &roots.event_store.path;
-    let (path, manifest, found_via) = match checkpoint::find_by_commit(es_root, &commit.sha)? {
-        Some(path) => {
-            let m = checkpoint::read_manifest(&path)?;
-            (path, m, None)
-        }
+    let store = CheckpointStore::new(es_root);
+    let (path, manifest, found_via) = match store.read_commit(&commit.sha)? {
+        Some((path, m)) => (path, m, None),
         None => {
             let by_patch = gitfacts::patch_id(&repo, &commit.sha)
-                .map(|id| checkpoint::find_by_patch_id(es_root, &id).map(|found| found.map(|f| (f, id))))
+                .map(|id| store.find_by_patch_id(&id).map(|found| found.map(|f| (f, id))))
                 .transpose()?
                 .flatten();
             let ((path, m), id) = by_patch.with_context(|| {
@@ -143,6 +153,10 @@ pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_m
             files_touched_in_commit: c.files_touched_in_commit.clone(),
             evidence: c.evidence.clone(),
             tokens: c.tokens,
+            lines_matched: c.lines_matched,
+            share: c.share,
+            edits: c.edits.clone(),
+            turns: c.turns.clone(),
             first_record_id: c.window.first_record_id.clone(),
             last_record_id: c.window.last_record_id.clone(),
             messages,
@@ -167,7 +181,10 @@ pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_m
             t
         }),
         import_counts: m.import_counts.clone(),
+        link_model: m.link_model.clone(),
+        lines_added: m.lines_added,
         conversations,
+        candidates: m.candidates.clone(),
         repo_root: m.repo_root.clone(),
         rewrite_kind: m.rewrite_kind.clone(),
     })
@@ -271,7 +288,10 @@ pub struct CheckpointList {
 pub fn list(roots: &Roots, repo_root: &Path, limit: Option<usize>) -> Result<CheckpointList> {
     let repo = gitfacts::open(repo_root)?;
     let facts = gitfacts::repo_facts(&repo)?;
-    let mut rows: Vec<ListRow> = checkpoint::list_repo(&roots.event_store.path, &facts.slug)?
+    let has_commit = |sha: &str| git2::Oid::from_str(sha).is_ok_and(|oid| repo.find_commit(oid).is_ok());
+    let store = CheckpointStore::new(&roots.event_store.path);
+    let mut rows: Vec<ListRow> = store
+        .list_repo(&RepoKey::of(&facts), &has_commit)?
         .into_iter()
         .map(|(path, m)| ListRow {
             new_messages: m.conversations.iter().map(|c| c.new_messages).sum(),
@@ -301,35 +321,72 @@ pub struct ConversationCommit {
     pub repo_slug: String,
     pub new_messages: u64,
     pub new_records: u64,
+    /// The commit's added lines the conversation wrote, of `lines_added`.
+    pub lines_matched: u64,
+    pub lines_added: u64,
+    /// `lines_matched / lines_added` (0 for manifests of the earlier model).
+    pub share: f64,
     pub rank: u32,
     pub manifest_path: PathBuf,
 }
 
-/// The commits (of every repository) whose checkpoints link the conversation, newest first.
-pub fn conversation_commits(roots: &Roots, conversation_id: &str) -> Result<Vec<ConversationCommit>> {
-    let es = EventStore::new(&roots.event_store.path);
-    let mut rows = Vec::new();
-    let dir = es.checkpoints_dir();
-    if dir.is_dir() {
-        for slug in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
-            let slug = slug?.file_name().to_string_lossy().into_owned();
-            for (path, m) in checkpoint::list_repo(&roots.event_store.path, &slug)? {
-                if let Some(c) = m.conversations.iter().find(|c| c.provider_conversation_id == conversation_id) {
-                    rows.push(ConversationCommit {
-                        commit_sha: m.commit_sha.clone(),
-                        commit_short_sha: m.commit_short_sha.clone(),
-                        commit_time: m.commit_time.clone(),
-                        commit_summary: m.commit_summary.clone(),
-                        repo_slug: m.repo_slug.clone(),
-                        new_messages: c.new_messages,
-                        new_records: c.new_records,
-                        rank: c.rank,
-                        manifest_path: path,
-                    });
-                }
-            }
+/// A conversation and the commits that link it.
+#[derive(Debug, Serialize)]
+pub struct ConversationCommits {
+    /// The full id (the argument may be a unique prefix).
+    pub provider_conversation_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub commits: Vec<ConversationCommit>,
+}
+
+/// The full id of a conversation from its id or a unique prefix of it; an error names an
+/// unknown or ambiguous one.
+pub fn resolve_conversation(es: &EventStore, id: &str) -> Result<String> {
+    if es.conversation_path(id).is_file() && crate::history::safe_file_stem(id) == id {
+        return Ok(id.to_owned());
+    }
+    let mut found: Vec<String> = Vec::new();
+    for path in crate::fsutil::list_dir(&es.conversations_dir())? {
+        if let Some(stem) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".jsonl"))
+            && stem.starts_with(id)
+        {
+            found.push(stem.to_owned());
         }
     }
-    rows.sort_by(|a, b| b.commit_time.cmp(&a.commit_time));
-    Ok(rows)
+    found.sort();
+    match found.len() {
+        0 => anyhow::bail!("no conversation {id} in canonical history ({})", es.conversations_dir().display()),
+        1 => Ok(found.remove(0)),
+        n => anyhow::bail!("'{id}' is ambiguous: {n} conversations start with it ({}, …)", found[..2].join(", ")),
+    }
+}
+
+/// The commits (of every repository) whose checkpoints link the conversation (its id or a
+/// unique prefix), newest first.
+pub fn conversation_commits(roots: &Roots, conversation_id: &str) -> Result<ConversationCommits> {
+    let es = EventStore::new(&roots.event_store.path);
+    let id = resolve_conversation(&es, conversation_id)?;
+    let title = crate::history::StateStore::open(&es)?.conversation(&id)?.and_then(|c| c.title);
+    let mut rows = Vec::new();
+    for (path, m) in CheckpointStore::new(&roots.event_store.path).all()? {
+        if let Some(c) = m.conversations.iter().find(|c| c.provider_conversation_id == id) {
+            rows.push(ConversationCommit {
+                commit_sha: m.commit_sha.clone(),
+                commit_short_sha: m.commit_short_sha.clone(),
+                commit_time: m.commit_time.clone(),
+                commit_summary: m.commit_summary.clone(),
+                repo_slug: m.repo_slug.clone(),
+                new_messages: c.new_messages,
+                new_records: c.new_records,
+                lines_matched: c.lines_matched,
+                lines_added: m.lines_added,
+                share: c.share,
+                rank: c.rank,
+                manifest_path: path,
+            });
+        }
+    }
+    rows.sort_by(|a, b| b.commit_time.cmp(&a.commit_time).then(a.commit_sha.cmp(&b.commit_sha)));
+    Ok(ConversationCommits { provider_conversation_id: id, title, commits: rows })
 }

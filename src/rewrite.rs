@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::capture::{self, AlreadyCaptured, CaptureRequest};
-use crate::checkpoint::{self, CheckpointManifest};
+use crate::checkpoint::{CheckpointManifest, CheckpointStore};
 use crate::gitfacts::{self, CommitFacts, RepoFacts};
 use crate::hookname::HookName;
 use crate::lock;
@@ -142,6 +142,7 @@ pub fn link(rw: &Rewrite) -> Result<String> {
     let (overrides, kind) = (rw.roots.clone(), rw.kind.clone());
     let roots = Roots::resolve(&overrides)?;
     let es_root = roots.event_store.path.clone();
+    let store = CheckpointStore::new(&es_root);
     let repo = gitfacts::open(&rw.repo_root)?;
     let facts = gitfacts::repo_facts(&repo)?;
     let head = match &rw.head {
@@ -162,32 +163,41 @@ pub fn link(rw: &Rewrite) -> Result<String> {
     if pairs.iter().any(|(_, new)| *new != head.sha) {
         let _locks = lock::lock_stores(&roots, &format!("{kind} linking in {}", facts.slug))?;
         for (old, new) in pairs.iter().filter(|(_, new)| *new != head.sha) {
-            if checkpoint::find_by_commit(&es_root, new)?.is_some() {
+            if store.find_by_commit(new)?.is_some() {
                 continue;
             }
-            let Some(old_path) = checkpoint::find_by_commit(&es_root, old)? else {
+            let Some((_, original)) = store.read_commit(old)? else {
                 continue;
             };
-            let original = checkpoint::read_manifest(&old_path)?;
             let commit = gitfacts::resolve_commit(&repo, new)?;
-            let derived = derive(&original, &facts, &commit, &es_root, old, &kind);
-            checkpoint::write_manifest(&es_root, &derived, false)?;
+            let mut derived = derive(&original, &facts, &commit, &es_root, old, &kind);
+            // The rewritten commit's own content decides its links (a conflict resolved in a
+            // rebase changes them); the original's links are extra evidence.
+            let es = crate::history::EventStore::new(&es_root);
+            let state = crate::history::StateStore::open(&es)?;
+            let mut by_content = crate::link::link_commit(&es, &state, &repo, &facts, &commit)?;
+            crate::checkpoint::relink::annotate_rewrite(&mut by_content, &original, &kind);
+            crate::checkpoint::relink::apply(&mut derived, by_content);
+            store.write(&derived, false)?;
             linked += 1;
         }
     }
 
     // 2. HEAD: what it rewrote (the first original, for a squash of several).
     let head_from = pairs.iter().find(|(_, new)| *new == head.sha).map(|(old, _)| old.clone());
-    let existing = checkpoint::find_by_commit(&es_root, &head.sha)?;
+    let existing = store.find_by_commit(&head.sha)?;
     match (existing, head_from) {
         (Some(path), Some(from)) => {
             // Captured already (an amend's post-commit): record what it amended.
             let _locks = lock::lock_stores(&roots, &format!("{kind} annotation in {}", facts.slug))?;
-            let mut m = checkpoint::read_manifest(&path)?;
+            let mut m = crate::checkpoint::read_manifest(&path)?;
             if m.rewritten_from.as_deref() != Some(from.as_str()) {
+                if let Some((_, original)) = store.read_commit(&from)? {
+                    crate::checkpoint::relink::annotate_links(&mut m.conversations, &original, &kind);
+                }
                 m.rewritten_from = Some(from);
                 m.rewrite_kind = Some(kind.clone());
-                checkpoint::write_manifest(&es_root, &m, true)?;
+                store.write(&m, true)?;
             }
             linked += 1;
         }

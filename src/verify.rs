@@ -289,11 +289,9 @@ fn check_imports(es: &EventStore, snapshots: &[String], r: &mut VerifyReport) ->
 }
 
 fn check_checkpoints(es: &EventStore, store: &ObjectStore, snapshots: &[String], r: &mut VerifyReport) -> Result<()> {
-    for slug_dir in fsutil::list_dir(&es.checkpoints_dir())? {
-        for path in fsutil::list_dir(&slug_dir)? {
-            if path.is_dir() || path.extension().is_none_or(|x| x != "toml") {
-                continue; // superseded/ keeps replaced manifests as they were
-            }
+    // superseded/ keeps replaced manifests as they were: not checked.
+    for path in crate::checkpoint::CheckpointStore::new(&es.root).manifest_files()? {
+        {
             r.checked.checkpoints += 1;
             let m: CheckpointManifest = match fsutil::read_toml(&path) {
                 Ok(m) => m,

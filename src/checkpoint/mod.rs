@@ -1,21 +1,25 @@
 //! Checkpoint manifests (README, *On-disk layout*): one TOML file per captured commit at
-//! `<event-store>/work-batches/commit-checkpoints/<repo-slug>/<full-sha>.toml`, written
+//! `<event-store>/work-batches/commit-checkpoints/<slug>-<repo id>/<full-sha>.toml`, written
 //! atomically and only after the export and import it names are complete. A replaced manifest
-//! (`--force`, or a rewrite annotation) is moved under `superseded/`, never destroyed.
+//! (`--force`, a rewrite annotation, a re-link) is moved under `superseded/`, never destroyed.
+//!
+//! [`CheckpointStore`] owns the directory: every lookup (by commit, by patch id, a repository's
+//! list, the previous checkpoint of a commit) goes through it; nobody else walks it.
 
-pub mod link;
+pub mod relink;
+mod store;
 
-pub use link::{Evidence, LinkedConversation, Window, link_conversations};
+pub use crate::link::{Candidate, Evidence, EvidenceKind, LinkedConversation, Window};
+pub use store::{CheckpointStore, RepoKey};
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil;
 use crate::gitfacts::{CommitFacts, RepoFacts};
-use crate::history::{EventStore, ImportCounts};
+use crate::history::ImportCounts;
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const CHECKPOINT_KIND: &str = "codex_commit_checkpoint";
@@ -26,6 +30,10 @@ pub struct CheckpointManifest {
     pub schema_version: u32,
     pub checkpoint_kind: String,
     pub repo_slug: String,
+    /// The repository's identity (its root commit, SPEC §6): with the slug, the name of its
+    /// checkpoint directory. Absent in manifests written before identities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_id: Option<String>,
     pub repo_root: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch_name: Option<String>,
@@ -79,8 +87,21 @@ pub struct CheckpointManifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewrite_kind: Option<String>,
     pub import_counts: ImportCounts,
+    /// The linking model that wrote `conversations` (absent: the earlier time-window model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_model: Option<String>,
+    /// The commit's meaningful added lines (what `lines_matched` is counted against).
+    #[serde(default)]
+    pub lines_added: u64,
+    /// What linking read of the edit index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_reads: Option<crate::history::edits::IndexReads>,
+    /// Conversations linked by content (their edits are in the commit).
     #[serde(default)]
     pub conversations: Vec<LinkedConversation>,
+    /// Conversations with circumstantial evidence only ("possibly related").
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
 }
 
 impl CheckpointManifest {
@@ -101,7 +122,9 @@ impl CheckpointManifest {
         self.commit_author = commit.author.clone();
         self.commit_time = commit.time.clone();
         self.parent_shas = commit.parents.clone();
-        let path = manifest_path(event_store_root, &facts.slug, &commit.sha);
+        self.repo_id = facts.identity.clone();
+        let store = CheckpointStore::new(event_store_root);
+        let path = store.manifest_path(&RepoKey::of(facts), &commit.sha);
         self.manifest_relative_path = relative_display(&path, event_store_root);
     }
 }
@@ -111,94 +134,6 @@ pub fn relative_display(path: &Path, base: &Path) -> String {
     path.strip_prefix(base).map(|r| r.display().to_string()).unwrap_or_else(|_| path.display().to_string())
 }
 
-pub fn repo_dir(es: &EventStore, slug: &str) -> PathBuf {
-    es.checkpoints_dir().join(slug)
-}
-
-pub fn manifest_path(event_store_root: &Path, slug: &str, sha: &str) -> PathBuf {
-    repo_dir(&EventStore::new(event_store_root), slug).join(format!("{sha}.toml"))
-}
-
-/// Finds a commit's checkpoint in any repo slug directory (the slug may have changed since).
-pub fn find_by_commit(event_store_root: &Path, sha: &str) -> Result<Option<PathBuf>> {
-    if sha.len() < 7 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("'{sha}' is not a commit SHA");
-    }
-    let dir = EventStore::new(event_store_root).checkpoints_dir();
-    for slug_dir in fsutil::list_dir(&dir)? {
-        let candidate = slug_dir.join(format!("{sha}.toml"));
-        if candidate.is_file() {
-            return Ok(Some(candidate));
-        }
-    }
-    Ok(None)
-}
-
 pub fn read_manifest(path: &Path) -> Result<CheckpointManifest> {
     fsutil::read_toml(path)
-}
-
-/// Writes the manifest atomically. With `replace`, an existing manifest is first moved to
-/// `<slug>/superseded/<sha>.<timestamp>.toml`; without it, an existing one is an error.
-pub fn write_manifest(event_store_root: &Path, manifest: &CheckpointManifest, replace: bool) -> Result<PathBuf> {
-    let path = manifest_path(event_store_root, &manifest.repo_slug, &manifest.commit_sha);
-    if path.exists() {
-        if !replace {
-            bail!("{} already exists", path.display());
-        }
-        let dir = path.parent().context("manifest path without parent")?.join(SUPERSEDED_DIR);
-        fsutil::create_private_dir_all(&dir)?;
-        let stamp = fsutil::now_rfc3339().replace(':', "-");
-        let mut target = dir.join(format!("{}.{stamp}.toml", manifest.commit_sha));
-        let mut n = 2;
-        while target.exists() {
-            target = dir.join(format!("{}.{stamp}-{n}.toml", manifest.commit_sha));
-            n += 1;
-        }
-        fs::copy(&path, &target).with_context(|| format!("cannot keep the superseded manifest {}", path.display()))?;
-        fsutil::sync_dir(&dir)?;
-    }
-    fsutil::write_toml_atomic(&path, manifest)?;
-    Ok(path)
-}
-
-/// Every checkpoint of a repo slug, newest commit first.
-pub fn list_repo(event_store_root: &Path, slug: &str) -> Result<Vec<(PathBuf, CheckpointManifest)>> {
-    let dir = repo_dir(&EventStore::new(event_store_root), slug);
-    let mut out = Vec::new();
-    for path in fsutil::list_dir(&dir)? {
-        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
-            out.push((path.clone(), read_manifest(&path)?));
-        }
-    }
-    out.sort_by(|a, b| b.1.commit_time.cmp(&a.1.commit_time).then(b.1.captured_at.cmp(&a.1.captured_at)));
-    Ok(out)
-}
-
-/// A checkpoint of another commit with the same patch id (a rebase, cherry-pick or single-commit
-/// squash done where no checkpoint was captured). Cheap pre-filter on the raw text before
-/// parsing, since this scans every manifest.
-pub fn find_by_patch_id(event_store_root: &Path, patch_id: &str) -> Result<Option<(PathBuf, CheckpointManifest)>> {
-    let dir = EventStore::new(event_store_root).checkpoints_dir();
-    let Ok(slugs) = fs::read_dir(&dir) else { return Ok(None) };
-    let needle = format!("patch_id = \"{patch_id}\"");
-    let mut best: Option<(PathBuf, CheckpointManifest)> = None;
-    for slug in slugs.flatten() {
-        let Ok(files) = fs::read_dir(slug.path()) else { continue };
-        for file in files.flatten() {
-            let path = file.path();
-            if path.extension().is_none_or(|e| e != "toml") {
-                continue;
-            }
-            let Ok(text) = fs::read_to_string(&path) else { continue };
-            if !text.contains(&needle) {
-                continue;
-            }
-            let m = read_manifest(&path)?;
-            if best.as_ref().is_none_or(|(_, b)| m.captured_at > b.captured_at) {
-                best = Some((path, m));
-            }
-        }
-    }
-    Ok(best)
 }

@@ -17,11 +17,13 @@ use clap::{Parser, Subcommand};
 use crate::exit;
 
 pub(crate) mod args;
+pub(crate) mod blame;
 pub(crate) mod capture;
 pub(crate) mod drain;
 pub(crate) mod export;
 pub(crate) mod hooks;
 pub(crate) mod import;
+pub(crate) mod relink;
 pub(crate) mod report;
 pub(crate) mod roots;
 pub(crate) mod verify;
@@ -81,6 +83,11 @@ pub(crate) enum Command {
     /// Capture the commits the post-commit hook queued (waits for a running worker first).
     #[command(name = "drain-codex-commit-spool", visible_alias = "drain")]
     Drain(drain::DrainArgs),
+    /// For each line of a file: the commit, the Codex conversation and tool call that wrote it, the prompt
+    Blame(blame::BlameArgs),
+    /// Recomputes the links of existing checkpoints with the current linking model
+    #[command(name = "relink-codex-commit-checkpoints", visible_alias = "relink")]
+    Relink(relink::RelinkArgs),
 }
 
 /// Runs one parsed command, writing what it prints to `out`. Returns the exit status of a
@@ -101,6 +108,8 @@ pub(crate) fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Roots(args) => roots::run(&args, out),
         Command::LinkRewritten(args) => hooks::run_link_rewritten(&args, out),
         Command::Drain(args) => drain::run(&args),
+        Command::Blame(args) => blame::run(&args, out),
+        Command::Relink(args) => relink::run(&args, out),
     }
 }
 

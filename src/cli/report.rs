@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::args::{JsonArgs, RepoArgs, RootArgs};
 use crate::exit;
-use crate::report::{self, CheckpointList, CommitReport, CommitReportRequest, ConversationCommit};
+use crate::report::{self, CheckpointList, CommitReport, CommitReportRequest, ConversationCommits};
 use crate::text::{block, line};
 
 /// The arguments of `report-codex-commit-checkpoint`.
@@ -70,8 +70,10 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
         "counts    {} new records, {} new messages, {} conversations seen, {} duplicates skipped, {} lines skipped, {} pending",
         c.new_records, c.new_messages, c.conversations_seen, c.duplicates_skipped, c.lines_skipped, c.pending_tails
     )?;
+    let content_model = r.link_model.is_some();
     if r.conversations.is_empty() {
-        writeln!(out, "\nno conversation linked to this commit")?;
+        let why = if content_model { " (no Codex edit is in its diff)" } else { "" };
+        writeln!(out, "\nno conversation linked to this commit{why}")?;
     }
     for conv in &r.conversations {
         writeln!(out)?;
@@ -82,13 +84,36 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
             line(&conv.provider_conversation_id),
             line(conv.title.as_deref().unwrap_or("(untitled)"))
         )?;
-        writeln!(
-            out,
-            "   {} messages in the window ({} in the conversation), {} tokens",
-            conv.new_messages, conv.message_count_hint, conv.tokens.total_tokens
-        )?;
+        if content_model {
+            writeln!(
+                out,
+                "   wrote {} of {} added lines ({:.0}%), {} turn{}, {} messages, {} tokens",
+                conv.lines_matched,
+                r.lines_added,
+                conv.share * 100.0,
+                conv.turns.len(),
+                if conv.turns.len() == 1 { "" } else { "s" },
+                conv.new_messages,
+                conv.tokens.total_tokens
+            )?;
+        } else {
+            writeln!(
+                out,
+                "   {} messages in the window ({} in the conversation), {} tokens",
+                conv.new_messages, conv.message_count_hint, conv.tokens.total_tokens
+            )?;
+        }
         if !conv.files_touched_in_commit.is_empty() {
-            writeln!(out, "   touched: {}", line(&conv.files_touched_in_commit.join(", ")))?;
+            writeln!(out, "   files: {}", line(&conv.files_touched_in_commit.join(", ")))?;
+        }
+        for t in &conv.turns {
+            writeln!(
+                out,
+                "   turn {}: {}{}",
+                line(t.first_ts.as_deref().unwrap_or("-")),
+                line(t.prompt.as_deref().unwrap_or("(no prompt)")),
+                if t.has_matched_edits { "" } else { " (discussion before the edits)" }
+            )?;
         }
         for e in &conv.evidence {
             writeln!(out, "   evidence: {} ({:.2}): {}", line(&e.kind.to_string()), e.confidence, line(&e.detail))?;
@@ -121,6 +146,19 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
                     }
                 }
             }
+        }
+    }
+    if !r.candidates.is_empty() {
+        writeln!(out, "\npossibly related (worked here before the commit; none of their edits is in it):")?;
+        for c in &r.candidates {
+            let why: Vec<String> = c.evidence.iter().map(|e| format!("{}: {}", e.kind, e.detail)).collect();
+            writeln!(
+                out,
+                "   {} — {} ({})",
+                line(&c.provider_conversation_id),
+                line(c.title.as_deref().unwrap_or("(untitled)")),
+                line(&why.join("; "))
+            )?;
         }
     }
     Ok(())
@@ -183,31 +221,42 @@ pub struct ConversationArgs {
     pub json: JsonArgs,
 }
 
-/// Runs `report-codex-conversation`.
+/// Runs `report-codex-conversation`: an unknown or ambiguous id is an error (exit 1).
 pub fn run_conversation(args: &ConversationArgs, out: &mut dyn Write) -> Result<u8> {
     let roots = args.roots.resolve()?;
-    let rows = report::conversation_commits(&roots, &args.conversation_id)?;
+    let found = report::conversation_commits(&roots, &args.conversation_id)?;
     if args.json.json {
-        super::write_json(out, &rows)?;
+        super::write_json(out, &found.commits)?;
     } else {
-        render_conversation(&args.conversation_id, &rows, out)?;
+        render_conversation(&found, out)?;
     }
     Ok(exit::SUCCESS)
 }
 
-/// One line per commit that links the conversation (or why there is none).
-pub fn render_conversation(id: &str, rows: &[ConversationCommit], out: &mut dyn Write) -> std::io::Result<()> {
-    if rows.is_empty() {
-        writeln!(out, "no checkpoint links conversation {}", line(id))?;
+/// The conversation, then one line per commit that links it with the share of the commit it
+/// wrote (or why there is none).
+pub fn render_conversation(found: &ConversationCommits, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "conversation {} — {}",
+        line(&found.provider_conversation_id),
+        line(found.title.as_deref().unwrap_or("(untitled)"))
+    )?;
+    if found.commits.is_empty() {
+        writeln!(out, "no checkpoint links it")?;
     }
-    for r in rows {
+    for r in &found.commits {
+        let share = if r.lines_added > 0 {
+            format!("wrote {:>3.0}% ({}/{} lines)", r.share * 100.0, r.lines_matched, r.lines_added)
+        } else {
+            format!("{} msg", r.new_messages)
+        };
         writeln!(
             out,
-            "{}  {}  {:<20} {:>4} msg  {}",
+            "{}  {}  {:<20} {share}  {}",
             line(&r.commit_short_sha),
             line(&r.commit_time),
             crate::text::line_string(&r.repo_slug),
-            r.new_messages,
             line(&r.commit_summary)
         )?;
     }

@@ -11,11 +11,16 @@
 //! channel may still duplicate) lives in [`ParserState`], which the importer persists in its
 //! per-file cursor so an appended transcript costs only its new lines.
 
+pub mod edit;
 mod parse;
 
 pub use parse::{LineParser, parse_json_document};
 
 use std::collections::BTreeMap;
+/// Seconds since the epoch of a Codex timestamp (RFC 3339), None when it is not one.
+pub fn timestamp_secs(ts: &str) -> Option<i64> {
+    parse::rfc3339_ms(ts).map(|ms| ms.div_euclid(1000))
+}
 
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +128,10 @@ pub enum ItemKind {
         /// `mcp__server__tool` name).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         namespace: Option<String>,
+        /// What the call wrote, line fingerprints per file, when its content is known (an
+        /// `apply_patch` in any form, a heredoc shell write): what linking by content matches.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        edits: Vec<edit::FileEdit>,
     },
     /// A tool call's output, paired with its call by `call_id`.
     ToolResult {
@@ -140,6 +149,9 @@ pub enum ItemKind {
     FilesTouched {
         call_id: Option<String>,
         paths: Vec<String>,
+        /// The recorded changes' content as line fingerprints (see [`edit`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        edits: Vec<edit::FileEdit>,
     },
     TurnStarted {
         #[serde(default, skip_serializing_if = "Option::is_none")]

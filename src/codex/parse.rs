@@ -29,6 +29,7 @@ use serde_json::Value;
 use super::{Item, ItemKind, LineStats, ParserState};
 pub use document::parse_json_document;
 use normalize::{Msg, Obj, Role, Tokens, str_of};
+pub(crate) use time::rfc3339_ms;
 
 /// Channels a message, result or compaction was seen on (bit flags).
 const CH_RESPONSE: u8 = 1;
@@ -547,7 +548,8 @@ impl LineParser {
             }
             "patch_apply_begin" | "patch_apply_end" => {
                 let paths = normalize::change_paths(p.get("changes"));
-                return self.files(ctx, owned("call_id"), paths, &kind_name("event_msg", ty), out);
+                let edits = crate::codex::edit::file_changes(p.get("changes"));
+                return self.files(ctx, owned("call_id"), (paths, edits), &kind_name("event_msg", ty), out);
             }
             "collab_agent_interaction_end" => {
                 let text = owned("prompt").unwrap_or_default();
@@ -568,7 +570,7 @@ impl LineParser {
         &mut self,
         ctx: &Ctx,
         call_id: Option<String>,
-        paths: Vec<String>,
+        (paths, edits): (Vec<String>, Vec<crate::codex::edit::FileEdit>),
         kind: &str,
         out: &mut Vec<Item>,
     ) -> Outcome {
@@ -584,7 +586,7 @@ impl LineParser {
             }
             self.inner.files.push(id.to_owned());
         }
-        self.emit(ctx, ItemKind::FilesTouched { call_id, paths }, false, out);
+        self.emit(ctx, ItemKind::FilesTouched { call_id, paths, edits }, false, out);
         Outcome::Item
     }
 
@@ -599,7 +601,10 @@ impl LineParser {
             "UserMessage" | "userMessage" => Role::User,
             "AgentMessage" | "agentMessage" => Role::Assistant,
             "FileChange" | "fileChange" => {
-                let paths = normalize::change_paths(item.get("changes"));
+                let paths = (
+                    normalize::change_paths(item.get("changes")),
+                    crate::codex::edit::file_changes(item.get("changes")),
+                );
                 let id = str_of(item, "id").or_else(|| str_of(item, "call_id")).map(str::to_owned);
                 return self.files(ctx, id, paths, "event_msg.item_completed", out);
             }

@@ -168,6 +168,7 @@ mod tests {
             files_touched: Vec::new(),
             workdir: None,
             namespace: None,
+            edits: Vec::new(),
         }
     }
 

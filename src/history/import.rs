@@ -101,6 +101,8 @@ struct Importer<'a> {
     problems: Vec<String>,
     writes: BTreeMap<String, ConvWrite>,
     seen: HashSet<String>,
+    /// The edits this import adds to the edit index (appended before the commit point).
+    index: super::edits::IndexWriter,
 }
 
 /// Finishes an import that crashed between its state write (the commit point) and its manifest
@@ -156,6 +158,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
         problems: Vec::new(),
         writes: BTreeMap::new(),
         seen: HashSet::new(),
+        index: Default::default(),
     };
 
     let mut recon = Reconstructor::new(&objects);
@@ -492,7 +495,15 @@ impl Importer<'_> {
                 span.last_ts = rec.ts.clone();
             }
             span.records += 1;
-            span.end += line.len() as u64;
+            let range = [span.end, span.end + line.len() as u64];
+            span.end = range[1];
+            for entry in super::edits::entries_of(&rec, self.import_seq, range, cstate.last_cwd.as_deref()) {
+                self.index.add(es, &entry)?;
+            }
+            for key in super::edits::places_of(&rec.item) {
+                let place = super::edits::PlaceEntry { seq: self.import_seq, conversation_id: conv.to_owned() };
+                self.index.add_place(es, &key, &place)?;
+            }
             if let ItemKind::TokenCount { last, .. } = &rec.item {
                 span.tokens += *last;
             }
@@ -571,6 +582,7 @@ impl Importer<'_> {
         if !self.writes.is_empty() {
             batch.sync_dir(&self.es.conversations_dir())?;
         }
+        std::mem::take(&mut self.index).finish()?;
         crate::fault::point("import.after_canonical_sync");
         let snapshot_manifest_rel = objects
             .snapshot_manifest_path(&self.snapshot)

@@ -8,6 +8,7 @@
 //! state/import-head.json                                  the import commit point (see state)
 //! state/{cursors,conversations,spans}/…                   per-file cursors, conversation index
 //! work-batches/commit-checkpoints/<slug>/<sha>.toml       checkpoint manifests (see checkpoint)
+//! index/edits/<xx>/<path hash>.jsonl                      the edits of each path (see edits)
 //! ```
 //!
 //! The truth is the canonical records and the manifests. The state (see [`state`]) is what makes imports
@@ -17,6 +18,7 @@
 //! added to it, which is how a commit's window is found without scanning history.
 
 mod conversation;
+pub mod edits;
 mod identity;
 mod import;
 mod lines;

@@ -234,16 +234,7 @@ pub fn made_here(message: &str) -> Option<bool> {
 
 /// The SHAs of every commit with a checkpoint in the event store (any repository slug).
 pub fn checkpointed(event_store: &Path) -> HashSet<String> {
-    let mut have = HashSet::new();
-    let dir = event_store.join("work-batches/commit-checkpoints");
-    for slug in crate::fsutil::list_dir(&dir).unwrap_or_default() {
-        for f in crate::fsutil::list_dir(&slug).unwrap_or_default() {
-            if let Some(sha) = f.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".toml")) {
-                have.insert(sha.to_owned());
-            }
-        }
-    }
-    have
+    crate::checkpoint::CheckpointStore::new(event_store).captured_shas().unwrap_or_default()
 }
 
 /// How many entries the HEAD reflog of the work tree has now.

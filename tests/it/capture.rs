@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::common::{Session, TestEnv, all_files, install_fixture, install_fork_fixture};
+use crate::common::{Session, TestEnv, add_file_patch, all_files, install_fixture, install_fork_fixture};
 
 fn capture_json(env: &TestEnv, repo: &Path) -> serde_json::Value {
     env.json(repo, ["capture-codex-commit-checkpoint", "--json"])
@@ -26,9 +26,13 @@ fn capture_in_a_fresh_repo_writes_a_complete_manifest() {
     assert!(out.contains("checkpoint"), "{out}");
 
     let path = env.checkpoint_path(&sha).expect("manifest written");
-    assert_eq!(path, env.event_store_root().join(format!("work-batches/commit-checkpoints/widget-tool/{sha}.toml")));
     let m = env.checkpoint(&sha);
     let s = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("missing {k}")).to_owned();
+    // `<slug>-<first 12 hex of the repository id>`: the id is the root commit.
+    let root = env.git(&repo, &["rev-list", "--max-parents=0", "HEAD"]);
+    assert_eq!(s("repo_id"), root);
+    let dir = format!("widget-tool-{}", &root[..12]);
+    assert_eq!(path, env.event_store_root().join(format!("work-batches/commit-checkpoints/{dir}/{sha}.toml")));
     assert_eq!(m["schema_version"].as_integer(), Some(1));
     assert_eq!(s("checkpoint_kind"), "codex_commit_checkpoint");
     assert_eq!(s("repo_slug"), "widget-tool");
@@ -244,6 +248,7 @@ fn a_fork_attributes_the_copied_history_to_the_parent_only() {
     let env = TestEnv::new();
     let repo = env.new_repo("proj");
     install_fork_fixture(&env.codex_home(), &repo);
+    env.commit_all_at(&repo, "nothing Codex wrote", "2026-03-04T10:30:00Z");
     let out = capture_json(&env, &repo);
     let child = "019c9b00-1111-7222-8333-944455556666";
     let parent = "019c8a4d-8f45-7010-8b5d-7fad920aa6f9";
@@ -259,10 +264,16 @@ fn a_fork_attributes_the_copied_history_to_the_parent_only() {
         }
     );
     assert!(out["import"]["counts"]["lines_fork_copied"].as_u64().unwrap() >= 5);
-    let convs = out["manifest"]["conversations"].as_array().unwrap();
-    assert_eq!(convs.len(), 1);
-    assert_eq!(convs[0]["provider_conversation_id"].as_str(), Some(child));
-    assert_eq!(convs[0]["new_messages"].as_u64(), Some(1));
+    // Nothing of the commit was written by Codex: the child (which worked here) is a
+    // candidate, the parent (whose copied history is not the child's) is not.
+    assert_eq!(out["manifest"]["conversations"], serde_json::json!([]));
+    let cands: Vec<&str> = out["manifest"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["provider_conversation_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(cands, vec![child]);
 }
 
 #[test]
@@ -301,13 +312,20 @@ fn a_session_in_another_directory_is_not_linked() {
     fs::create_dir_all(&elsewhere).unwrap();
     Session::create(&env.codex_home(), "eeeeeeee-0000-0000-0000-000000000001", &elsewhere).turn("x", "y", "z");
     Session::create(&env.codex_home(), "eeeeeeee-0000-0000-0000-000000000002", &repo.join("src")).turn("a", "b", "c");
-    let sha = env.empty_commit(&repo, "work");
+    let sha = env.commit_all_at(&repo, "work", "2026-01-10T13:00:00Z");
     capture_json(&env, &repo);
-    let ids: Vec<String> = conversations(&env.checkpoint(&sha))
+    let m = env.checkpoint(&sha);
+    let ids: Vec<String> = m["candidates"]
+        .as_array()
+        .unwrap()
         .iter()
         .map(|c| c["provider_conversation_id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(ids, vec!["eeeeeeee-0000-0000-0000-000000000002".to_owned()]);
+    assert_eq!(
+        ids,
+        vec!["eeeeeeee-0000-0000-0000-000000000002".to_owned()],
+        "candidates: only the one that worked here"
+    );
 }
 
 #[test]
@@ -320,7 +338,8 @@ fn a_message_codex_records_twice_counts_once() {
         "sessions/2025/10/14/rollout-2025-10-14T11-12-03-0199e1a2-7c3b-7d10-9f2e-5a1b2c3d4e5f.jsonl",
         &repo,
     );
-    let sha = env.empty_commit(&repo, "retry");
+    // The fixture's patch: `-def upload(path):` / `+def upload(path, retries=3):`.
+    let sha = env.commit_file(&repo, "src/upload.py", "def upload(path, retries=3):\n    pass\n", "retry");
     let out = capture_json(&env, &repo);
     // One user message (response_item + event_msg) and one assistant message (event + item).
     assert_eq!(out["import"]["counts"]["new_messages"].as_u64(), Some(2));
@@ -345,10 +364,11 @@ fn captures_from_two_repositories_at_the_same_moment_both_succeed() {
     let mut sa = Session::create(&env.codex_home(), "f0000000-0000-0000-0000-00000000000a", &a);
     let mut sb = Session::create(&env.codex_home(), "f0000000-0000-0000-0000-00000000000b", &b);
     for round in 0..3 {
-        sa.turn(&format!("alpha {round}"), "a.txt", "ok");
-        sb.turn(&format!("beta {round}"), "b.txt", "ok");
-        let sha_a = env.empty_commit(&a, &format!("a{round}"));
-        let sha_b = env.empty_commit(&b, &format!("b{round}"));
+        let (la, lb) = (format!("alpha line {round}"), format!("beta line {round}"));
+        sa.patch_turn(&format!("alpha {round}"), &add_file_patch(&format!("a{round}.txt"), &[&la]), "ok");
+        sb.patch_turn(&format!("beta {round}"), &add_file_patch(&format!("b{round}.txt"), &[&lb]), "ok");
+        let sha_a = env.commit_file(&a, &format!("a{round}.txt"), &format!("{la}\n"), &format!("a{round}"));
+        let sha_b = env.commit_file(&b, &format!("b{round}.txt"), &format!("{lb}\n"), &format!("b{round}"));
         let ca = env.nexus(&a).args(["capture-codex-commit-checkpoint", "--quiet"]).spawn().unwrap();
         let cb = env.nexus(&b).args(["capture-codex-commit-checkpoint", "--quiet"]).spawn().unwrap();
         let (ra, rb) = (ca.wait_with_output().unwrap(), cb.wait_with_output().unwrap());

@@ -16,6 +16,11 @@ fn report_messages_into_a_pipe_closed_early_exits_0_silently() {
     for i in 0..80 {
         s.turn(&format!("question {i}"), &format!("f{i}.txt"), &format!("{i}: {long}"));
     }
+    // The commit holds what every turn wrote, so every turn is linked.
+    for i in 1..80 {
+        std::fs::write(repo.join(format!("f{i}.txt")), "generated\n").expect("write");
+    }
+    env.git(&repo, &["add", "-A"]);
     env.commit_file(&repo, "f0.txt", "generated\n", "Many turns");
     env.ok(&repo, ["capture-codex-commit-checkpoint", "--quiet"]);
     let whole = env.ok(&repo, ["report", "--messages"]);

@@ -119,7 +119,13 @@ fn paginated_tui_thread_keeps_tools_models_failures_and_titles() {
         files,
         vec![&ItemKind::FilesTouched {
             call_id: Some("call_p1".to_owned()),
-            paths: vec!["/home/dev/proj/CHANGELOG.md".to_owned()]
+            paths: vec!["/home/dev/proj/CHANGELOG.md".to_owned()],
+            // The recorded change's diff, as line fingerprints (what linking by content uses).
+            edits: vec![nexus::codex::edit::FileEdit {
+                path: "/home/dev/proj/CHANGELOG.md".to_owned(),
+                added: vec![nexus::codex::edit::fingerprint("## 1.2.0").unwrap()],
+                removed: Vec::new(),
+            }],
         }]
     );
     let models: Vec<&str> = kinds
@@ -349,13 +355,36 @@ fn report_messages_marks_rolled_back_and_reverted_work() {
         "sessions/2026/10/02/rollout-2026-10-02T09-00-00-01a1b2c3-0000-7000-8000-00000000a001.jsonl",
         &repo,
     );
-    install_fixture(
+    let revert = install_fixture(
         &env.codex_home(),
         REVERT,
         "sessions/2026/10/02/rollout-2026-10-02T09-30-00-01a1b2c3-0000-7000-8000-00000000a001_01a1b2c3-0000-7000-8000-00000000e001.jsonl",
         &repo,
     );
-    let text = String::from_utf8(fixture(LEGACY_ZST)).unwrap();
+    // Links are by content: each thread's last turn writes a file the commit holds, so the
+    // turns before it (back to the previous turn with edits) are the linked discussion.
+    let patch = |file: &str, line: &str| format!("*** Begin Patch\n*** Add File: {file}\n+{line}\n*** End Patch\n");
+    let call = |ts: &str, ordinal: Option<u64>, id: &str, file: &str, line: &str| {
+        let mut v = serde_json::json!({"timestamp": ts, "type": "response_item", "payload": {"type": "custom_tool_call", "status": "completed", "call_id": id, "name": "apply_patch", "input": patch(file, line)}});
+        if let Some(o) = ordinal {
+            v["ordinal"] = serde_json::json!(o);
+        }
+        format!("{v}\n")
+    };
+    let mut f = fs::OpenOptions::new().append(true).open(&revert).unwrap();
+    std::io::Write::write_all(
+        &mut f,
+        call("2026-10-02T07:30:06.000Z", Some(31), "call_n1", "NOTES.md", "Release 1.2.0: faster uploads").as_bytes(),
+    )
+    .unwrap();
+    let mut text = String::from_utf8(fixture(LEGACY_ZST)).unwrap();
+    text.push_str(&call(
+        "2025-11-20T10:19:30.000Z",
+        None,
+        "call_c1",
+        "cache.py",
+        "CACHE = TTLCache(maxsize=128, ttl=60)",
+    ));
     let legacy = install_text(
         &env,
         "sessions/2025/11/20/rollout-2025-11-20T11-00-00-0199d000-0000-7000-8000-000000000b01.jsonl",
@@ -363,6 +392,10 @@ fn report_messages_marks_rolled_back_and_reverted_work() {
         &repo,
     );
     assert!(legacy.is_file());
+    fs::write(repo.join("CHANGELOG.md"), "## 1.2.0\n").unwrap();
+    fs::write(repo.join("NOTES.md"), "Release 1.2.0: faster uploads\n").unwrap();
+    fs::write(repo.join("cache.py"), "CACHE = TTLCache(maxsize=128, ttl=60)\n").unwrap();
+    env.git(&repo, &["add", "-A"]);
     let sha = env.empty_commit(&repo, "release");
     capture(&env, &repo);
     let r = env.json(&repo, ["report-codex-commit-checkpoint", "--json", "--messages", "--commit", &sha]);
@@ -505,7 +538,13 @@ fn a_rollback_imported_later_marks_the_earlier_commits_turn() {
     let text = String::from_utf8(fixture(LEGACY_ZST)).unwrap();
     let cut = text.find("{\"timestamp\":\"2025-11-20T10:13:00.000Z\",\"type\":\"event_msg\",\"payload\":{\"type\":\"thread_rolled_back\"").expect("the rollback line");
     let rel = "sessions/2025/11/20/rollout-2025-11-20T11-00-00-0199d000-0000-7000-8000-000000000b01.jsonl";
+    // The second turn writes the file the first commit holds (links are by content).
+    let call = serde_json::json!({"timestamp": "2025-11-20T10:12:59.000Z", "type": "response_item", "payload": {"type": "custom_tool_call", "status": "completed", "call_id": "call_l1", "name": "apply_patch", "input": "*** Begin Patch\n*** Add File: lru.py\n+CACHE = LRUCache(maxsize=128)\n*** End Patch\n"}});
+    let text = format!("{}{call}\n{}", &text[..cut], &text[cut..]);
+    let cut = cut + call.to_string().len() + 1;
     install_text(&env, rel, &text[..cut], &repo);
+    fs::write(repo.join("lru.py"), "CACHE = LRUCache(maxsize=128)\n").unwrap();
+    env.git(&repo, &["add", "lru.py"]);
     let first = env.empty_commit(&repo, "lru");
     capture(&env, &repo);
     install_text(&env, rel, &text, &repo);

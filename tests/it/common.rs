@@ -304,6 +304,12 @@ impl Session {
     /// One turn as Codex writes it: the user message on two channels, an apply_patch call that
     /// writes `file` (relative to the cwd), its output, the assistant message on two channels.
     pub fn turn(&mut self, user: &str, file: &str, assistant: &str) {
+        self.patch_turn(user, &format!("*** Add File: {file}\n+generated\n"), assistant);
+    }
+
+    /// One turn whose `apply_patch` carries `patch_body` (the headers and hunks between
+    /// `*** Begin Patch` and `*** End Patch`).
+    pub fn patch_turn(&mut self, user: &str, patch_body: &str, assistant: &str) {
         self.append_json(
             "event_msg",
             serde_json::json!({"type": "task_started", "turn_id": format!("t{}", self.minute)}),
@@ -314,7 +320,7 @@ impl Session {
         );
         self.append_json("event_msg", serde_json::json!({"type": "user_message", "message": user, "images": []}));
         let call_id = format!("call_{}", self.minute);
-        let patch = format!("*** Begin Patch\n*** Add File: {file}\n+generated\n*** End Patch\n");
+        let patch = format!("*** Begin Patch\n{patch_body}*** End Patch\n");
         self.append_json(
             "response_item",
             serde_json::json!({"type": "custom_tool_call", "status": "completed", "call_id": call_id, "name": "apply_patch", "input": patch}),
@@ -332,6 +338,61 @@ impl Session {
             "event_msg",
             serde_json::json!({"type": "task_complete", "turn_id": format!("t{}", self.minute)}),
         );
+    }
+
+    /// A turn without edits (a question and its answer).
+    pub fn chat_turn(&mut self, user: &str, assistant: &str) {
+        self.append_json("event_msg", serde_json::json!({"type": "task_started"}));
+        self.append_json("event_msg", serde_json::json!({"type": "user_message", "message": user, "images": []}));
+        self.append_json("event_msg", serde_json::json!({"type": "agent_message", "message": assistant}));
+        self.append_json("event_msg", serde_json::json!({"type": "task_complete"}));
+    }
+
+    /// Starts the clock at `hour:minute` of the session's day (later lines follow it).
+    pub fn set_clock(&mut self, hour: u32, minute: u32) {
+        self.minute = (hour - 12) * 60 + minute;
+    }
+
+    /// The next timestamp, consumed (e.g. the time the user then commits at).
+    pub fn next_ts(&mut self) -> String {
+        self.ts()
+    }
+}
+
+/// An `*** Add File:` patch body writing `lines` (what `write_lines` then puts in the work tree).
+pub fn add_file_patch(file: &str, lines: &[&str]) -> String {
+    let mut body = format!("*** Add File: {file}\n");
+    for l in lines {
+        body.push('+');
+        body.push_str(l);
+        body.push('\n');
+    }
+    body
+}
+
+/// Writes `lines` as a file of the work tree (creating directories).
+pub fn write_lines(repo: &Path, file: &str, lines: &[&str]) {
+    let path = repo.join(file);
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).expect("mkdir");
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    fs::write(path, text).expect("write file");
+}
+
+impl TestEnv {
+    /// `git add -A && git commit --allow-empty` with the commit (author and committer) dated `date` (RFC 3339).
+    pub fn commit_all_at(&self, repo: &Path, message: &str, date: &str) -> String {
+        self.git(repo, &["add", "-A"]);
+        let out = self
+            .git_cmd(repo, &["commit", "-q", "--allow-empty", "-m", message])
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .output()
+            .expect("run git commit");
+        assert!(out.status.success(), "git commit failed: {}", String::from_utf8_lossy(&out.stderr));
+        self.git(repo, &["rev-parse", "HEAD"])
     }
 }
 

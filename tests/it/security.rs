@@ -187,7 +187,10 @@ fn a_failing_write_is_one_clear_error_and_leaves_the_stores_consistent() {
         big.turn(&format!("big turn {i} {}", "y".repeat(200)), "b.txt", "fine");
     }
     s.turn("second turn", "c.txt", "ok");
-    env.empty_commit(&repo, "big");
+    // The commit holds what both conversations wrote (`turn` writes "generated").
+    fs::write(repo.join("b.txt"), "generated\n").unwrap();
+    env.git(&repo, &["add", "b.txt"]);
+    env.commit_file(&repo, "c.txt", "generated\n", "big");
     let out = capture_with_fsize_limit(&env, &repo, 64 * 1024);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");

@@ -26,6 +26,8 @@ fn settings(env: &TestEnv) -> insta::Settings {
     // A filtered path was padded to a column width computed on the real one.
     s.add_filter(r"(\[TMP\]\S*) {2,}", "$1 ");
     s.add_filter(r"\b[0-9a-f]{40}\b", "[SHA]");
+    // A checkpoint directory is `<slug>-<first 12 hex of the root commit>`.
+    s.add_filter(r"(commit-checkpoints/[a-z0-9._-]+)-[0-9a-f]{12}/", "$1-[REPO-ID]/");
     // (Not the last group of a conversation id, which is 12 hex digits too.)
     s.add_filter(r"(^|[^-0-9a-f])[0-9a-f]{12}\b", "${1}[SHORT-SHA]");
     s.add_filter(r"__[0-9a-f]{8}\b", "__[SHA8]");
@@ -88,4 +90,17 @@ fn snapshots_install_dry_run_managed_block_and_audit() {
 
 fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+#[test]
+fn snapshots_blame_and_possibly_related() {
+    let env = TestEnv::new();
+    let repo = captured_repo(&env);
+    fs::write(repo.join("widget.txt"), "generated\n\ntuned by hand\n").expect("write widget");
+    env.commit_all_at(&repo, "Tune the widget", "2026-01-10T13:00:00Z");
+    env.ok(&repo, ["capture-codex-commit-checkpoint", "--quiet"]);
+    settings(&env).bind(|| {
+        insta::assert_snapshot!("blame", env.ok(&repo, ["blame", "widget.txt"]));
+        insta::assert_snapshot!("report_possibly_related", env.ok(&repo, ["report-codex-commit-checkpoint"]));
+    });
 }

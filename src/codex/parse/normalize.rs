@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::{inject, patch, shell};
-use crate::codex::{HistoryBase, ItemKind, MAX_MESSAGE_TEXT, MAX_TOOL_TEXT, TokenUsage};
+use crate::codex::{HistoryBase, ItemKind, MAX_MESSAGE_TEXT, MAX_TOOL_TEXT, TokenUsage, edit};
 
 pub(crate) type Obj = Map<String, Value>;
 
@@ -276,15 +276,15 @@ pub(crate) fn tool_call(ptype: &str, p: &Obj) -> Option<ItemKind> {
         }
         _ => return None,
     };
-    let files_touched = if name == "apply_patch" {
-        patch::patch_paths(&text)
+    let (files_touched, edits) = if name == "apply_patch" {
+        (patch::patch_paths(&text), edit::patch_edits(&text))
     } else if let Some(argv) = argv.as_deref() {
         match patch::shell_patch(argv) {
-            Some(p) => patch::patch_paths(p),
-            None => shell::shell_writes(argv),
+            Some(p) => (patch::patch_paths(p), edit::patch_edits(p)),
+            None => (shell::shell_writes(argv), edit::shell_edits(argv.last().map_or("", String::as_str))),
         }
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     Some(ItemKind::ToolCall {
         call_id,
@@ -294,6 +294,7 @@ pub(crate) fn tool_call(ptype: &str, p: &Obj) -> Option<ItemKind> {
         files_touched,
         workdir,
         namespace,
+        edits,
     })
 }
 

@@ -195,7 +195,8 @@ fn tool_call_shapes_and_result_channels() {
     assert!(items.iter().any(|i| i.kind
         == ItemKind::FilesTouched {
             call_id: Some("p1".to_owned()),
-            paths: vec!["/abs/a.txt".to_owned(), "/abs/b.rs".to_owned()]
+            paths: vec!["/abs/a.txt".to_owned(), "/abs/b.rs".to_owned()],
+            edits: Vec::new(),
         }));
 }
 

@@ -1,0 +1,311 @@
+//! The edit index: for every absolute path Codex wrote, the edits that wrote it (SPEC §7).
+//!
+//! Linking a commit by content must read the edits of the paths in the commit's diff and
+//! nothing else, and `blame` the edits of one file; scanning history for them would cost the
+//! size of the Codex home. So the import, which sees every record once, appends each edit
+//! (one line per file an edit wrote) to `index/edits/<xx>/<hash of the absolute path>.jsonl`.
+//!
+//! The index is rebuildable from canonical history and apart from it (machine-local: it is
+//! keyed by this machine's absolute paths). Appends happen before the import's commit point;
+//! a line of an import that never committed carries that import's sequence number, which
+//! readers check against the import head and skip. A re-import after a crash may append an
+//! edit twice: readers de-duplicate by record id.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{EventStore, ImportHead, Record, resolve_path};
+use crate::codex::ItemKind;
+use crate::fsutil;
+
+/// One file written by one edit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditEntry {
+    /// The import that added the record (checked against the import head).
+    pub seq: u64,
+    pub conversation_id: String,
+    pub record_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+    /// `apply_patch`, a shell tool name, or `patch_event` (Codex's recorded file changes).
+    pub tool: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<String>,
+    /// Absolute path written.
+    pub path: String,
+    /// The record's bytes `[start, end)` in the conversation's canonical file.
+    pub range: [u64; 2],
+    #[serde(default)]
+    pub added: Vec<String>,
+    #[serde(default)]
+    pub removed: Vec<String>,
+}
+
+pub fn index_dir(es: &EventStore) -> PathBuf {
+    es.root.join("index").join("edits")
+}
+
+/// The index file of an absolute path.
+pub fn index_file(es: &EventStore, abs_path: &str) -> PathBuf {
+    let h = blake3::hash(abs_path.as_bytes()).to_hex();
+    index_dir(es).join(&h[..2]).join(format!("{}.jsonl", &h[2..32]))
+}
+
+/// The index entries of a record (none for a record that is not an edit with known content).
+/// `cwd` is the conversation's working directory at the record.
+pub fn entries_of(rec: &Record, seq: u64, range: [u64; 2], cwd: Option<&str>) -> Vec<EditEntry> {
+    let recovered;
+    let (edits, workdir, call_id, tool) = match &rec.item {
+        ItemKind::ToolCall { edits, workdir, call_id, name, .. } if !edits.is_empty() => {
+            (edits, workdir.as_deref(), Some(call_id.clone()), name.clone())
+        }
+        // A record imported before edits were kept: its patch, when not truncated.
+        ItemKind::ToolCall { arguments, arguments_size, workdir, call_id, name, .. }
+            if arguments.len() as u64 == *arguments_size && arguments.contains("*** Begin Patch") =>
+        {
+            recovered = crate::codex::edit::patch_edits(arguments);
+            (&recovered, workdir.as_deref(), Some(call_id.clone()), name.clone())
+        }
+        ItemKind::FilesTouched { edits, call_id, .. } if !edits.is_empty() => {
+            (edits, None, call_id.clone(), "patch_event".to_owned())
+        }
+        _ => return Vec::new(),
+    };
+    let base = workdir.map(|w| resolve_path(w, cwd).unwrap_or_else(|| w.to_owned()));
+    edits
+        .iter()
+        .filter_map(|e| {
+            Some(EditEntry {
+                seq,
+                conversation_id: rec.conversation_id.clone(),
+                record_id: rec.id.clone(),
+                call_id: call_id.clone().filter(|c| !c.is_empty()),
+                tool: tool.clone(),
+                ts: rec.ts.clone(),
+                path: resolve_path(&e.path, base.as_deref().or(cwd))?,
+                range,
+                added: e.added.clone(),
+                removed: e.removed.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Buffers one import's entries and appends them, grouped by file, before its commit point.
+#[derive(Default)]
+pub struct IndexWriter {
+    pending: BTreeMap<PathBuf, Vec<u8>>,
+    bytes: usize,
+    written: Vec<PathBuf>,
+}
+
+/// Buffered bytes after which entries are appended early (memory stays bounded).
+const FLUSH_BYTES: usize = 4 << 20;
+
+impl IndexWriter {
+    pub fn add(&mut self, es: &EventStore, entry: &EditEntry) -> Result<()> {
+        let mut line = serde_json::to_vec(entry).context("cannot serialize an edit index entry")?;
+        line.push(b'\n');
+        self.bytes += line.len();
+        self.pending.entry(index_file(es, &entry.path)).or_default().extend_from_slice(&line);
+        if self.bytes > FLUSH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Records that a conversation worked at a place (see [`places_of`]).
+    pub fn add_place(&mut self, es: &EventStore, key: &str, entry: &PlaceEntry) -> Result<()> {
+        let mut line = serde_json::to_vec(entry).context("cannot serialize a place index entry")?;
+        line.push(b'\n');
+        self.bytes += line.len();
+        self.pending.entry(place_file(es, key)).or_default().extend_from_slice(&line);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        for (file, bytes) in std::mem::take(&mut self.pending) {
+            if let Some(dir) = file.parent() {
+                fsutil::create_private_dir_all(dir)?;
+            }
+            let mut f = fsutil::open_private_append(&file)?;
+            f.write_all(&bytes).with_context(|| format!("cannot append to {}", file.display()))?;
+            if !self.written.contains(&file) {
+                self.written.push(file);
+            }
+        }
+        self.bytes = 0;
+        Ok(())
+    }
+
+    /// Appends what is left and makes every appended file durable.
+    pub fn finish(mut self) -> Result<()> {
+        self.flush()?;
+        for path in &self.written {
+            let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            fsutil::sync_file(&f, path)?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts of what reading the index cost (the work-proportional test reads them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexReads {
+    pub files: u64,
+    pub entries: u64,
+}
+
+/// The committed edits of one absolute path, oldest first, each record once.
+pub fn read_path(es: &EventStore, head: &ImportHead, abs_path: &str, reads: &mut IndexReads) -> Result<Vec<EditEntry>> {
+    let file = index_file(es, abs_path);
+    let f = match std::fs::File::open(&file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot open {}", file.display())),
+    };
+    reads.files += 1;
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for line in BufReader::new(f).split(b'\n') {
+        let line = line.with_context(|| format!("cannot read {}", file.display()))?;
+        // A torn last line (a crash mid-append) or a stranger's line is skipped, not fatal.
+        let Ok(entry) = serde_json::from_slice::<EditEntry>(&line) else { continue };
+        reads.entries += 1;
+        // Hash collisions of paths are harmless: the entry names its own path.
+        if entry.path != abs_path || !head.is_committed(entry.seq) {
+            continue;
+        }
+        if seen.insert((entry.record_id.clone(), entry.path.clone())) {
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+/// Rebuilds the whole index from canonical history (for stores imported before the index
+/// existed, or a lost index). Reads every conversation once, streaming.
+pub fn rebuild(es: &EventStore, head: &ImportHead) -> Result<u64> {
+    for dir in [index_dir(es), places_dir(es)] {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+        }
+    }
+    let mut writer = IndexWriter::default();
+    let mut count = 0;
+    for path in fsutil::list_dir(&es.conversations_dir())? {
+        if path.extension().is_none_or(|e| e != "jsonl") {
+            continue;
+        }
+        let f = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut reader = BufReader::new(f);
+        let mut pos = 0u64;
+        let mut cwd: Option<String> = None;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line).with_context(|| format!("cannot read {}", path.display()))?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                break;
+            }
+            let range = [pos, pos + n as u64];
+            pos += n as u64;
+            let Ok(rec) = serde_json::from_slice::<Record>(&line) else { continue };
+            match &rec.item {
+                ItemKind::Cwd { cwd: c } | ItemKind::SessionMeta { cwd: Some(c), .. } => cwd = Some(c.clone()),
+                _ => {}
+            }
+            let seq = head.committed_seq.max(1);
+            for entry in entries_of(&rec, seq, range, cwd.as_deref()) {
+                writer.add(es, &entry)?;
+                count += 1;
+            }
+            for key in places_of(&rec.item) {
+                writer.add_place(es, &key, &PlaceEntry { seq, conversation_id: rec.conversation_id.clone() })?;
+            }
+        }
+    }
+    writer.finish()?;
+    Ok(count)
+}
+
+/// True when `path` lies inside `dir` (component-wise).
+pub fn inside(path: &str, dir: &Path) -> Option<String> {
+    Path::new(path).strip_prefix(dir).ok().map(|r| r.display().to_string())
+}
+
+/// "This conversation worked here": the place index answers "which conversations worked in this
+/// directory (or below it), or on this remote" without reading every conversation's entry —
+/// the candidates of a commit (circumstantial evidence, SPEC §7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaceEntry {
+    pub seq: u64,
+    pub conversation_id: String,
+}
+
+pub fn places_dir(es: &EventStore) -> PathBuf {
+    es.root.join("index").join("places")
+}
+
+fn place_file(es: &EventStore, key: &str) -> PathBuf {
+    let h = blake3::hash(key.as_bytes()).to_hex();
+    places_dir(es).join(&h[..2]).join(format!("{}.jsonl", &h[2..32]))
+}
+
+/// The place key of a directory (a cwd, or a work tree looked up).
+pub fn dir_key(dir: &str) -> String {
+    format!("dir:{}", dir.trim_end_matches('/'))
+}
+
+/// The place key of a git remote.
+pub fn remote_key(url: &str) -> String {
+    format!("remote:{}", crate::gitfacts::normalize_remote(url))
+}
+
+/// The places a record says its conversation worked at: a cwd and every directory above it
+/// (so a work tree finds the conversations that worked anywhere inside it), a git remote.
+pub fn places_of(item: &ItemKind) -> Vec<String> {
+    let mut out = Vec::new();
+    let (cwd, remote) = match item {
+        ItemKind::SessionMeta { cwd, git_repository_url, .. } => (cwd.as_deref(), git_repository_url.as_deref()),
+        ItemKind::Cwd { cwd } => (Some(cwd.as_str()), None),
+        _ => return out,
+    };
+    if let Some(cwd) = cwd.filter(|c| Path::new(c).is_absolute()) {
+        let mut p = Some(Path::new(cwd));
+        while let Some(dir) = p {
+            if dir.parent().is_none() {
+                break;
+            }
+            out.push(dir_key(&dir.display().to_string()));
+            p = dir.parent();
+        }
+    }
+    if let Some(url) = remote {
+        out.push(remote_key(url));
+    }
+    out
+}
+
+/// The conversations that worked at a place (committed imports only), each once.
+pub fn read_place(es: &EventStore, head: &ImportHead, key: &str) -> Result<Vec<String>> {
+    let file = place_file(es, key);
+    let f = match std::fs::File::open(&file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot open {}", file.display())),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for line in BufReader::new(f).split(b'\n') {
+        let line = line.with_context(|| format!("cannot read {}", file.display()))?;
+        let Ok(entry) = serde_json::from_slice::<PlaceEntry>(&line) else { continue };
+        if head.is_committed(entry.seq) && !out.contains(&entry.conversation_id) {
+            out.push(entry.conversation_id);
+        }
+    }
+    Ok(out)
+}
