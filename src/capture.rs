@@ -22,6 +22,7 @@ use crate::history::{self, EventStore, ImportOutcome};
 use crate::hookname::HookName;
 use crate::lock;
 use crate::objects::ObjectStore;
+use crate::rewrite::RewriteKind;
 use crate::roots::{RootOverrides, Roots};
 
 /// A capture starting this long after the hook queued its commit is recorded as late
@@ -40,8 +41,8 @@ pub struct CaptureRequest {
     pub force: bool,
     /// The commit this one rewrote (post-rewrite).
     pub rewritten_from: Option<String>,
-    /// `amend` or `rebase`, with `rewritten_from`.
-    pub rewrite_kind: Option<String>,
+    /// What rewrote it, with `rewritten_from`.
+    pub rewrite_kind: Option<RewriteKind>,
     /// The git hook running this capture, if any.
     pub hook: Option<HookName>,
     /// Capture this commit instead of HEAD (a commit taken from the spool). The export and
@@ -295,7 +296,7 @@ fn build_manifest(
         previous_checkpoint_sha: previous.map(|p| p.commit_sha.clone()),
         previous_import_seq: previous.map(|p| p.import_seq),
         rewritten_from: req.rewritten_from.clone(),
-        rewrite_kind: req.rewrite_kind.clone(),
+        rewrite_kind: req.rewrite_kind,
         import_counts: fsutil_read_counts(&imported.manifest_path)?,
         conversations,
         ..Default::default()

@@ -24,7 +24,7 @@ mod archive;
 use crate::fsutil;
 use crate::objects::{
     EXPORT_MANIFEST, ExportCounts, ExportManifest, FileEntry, FileKind, MANIFEST_KIND, ObjectStore, SCHEMA_VERSION,
-    Storage,
+    Scope, Storage,
 };
 use crate::roots::Roots;
 
@@ -242,7 +242,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     let manifest = ExportManifest {
         schema_version: SCHEMA_VERSION,
         manifest_kind: MANIFEST_KIND.to_owned(),
-        scope: "snapshot".to_owned(),
+        scope: Scope::Snapshot,
         snapshot_name: name.clone(),
         previous_snapshot: previous_snapshot.clone(),
         exported_at: fsutil::now_rfc3339(),
@@ -340,7 +340,7 @@ fn write_latest_manifest(store: &ObjectStore, state: &ExportState, snapshot: &Ex
         })
         .collect();
     let latest = ExportManifest {
-        scope: "latest".to_owned(),
+        scope: Scope::Latest,
         previous_snapshot: None,
         removed: Vec::new(),
         problems: Vec::new(),

@@ -173,13 +173,22 @@ pub struct ExportCounts {
     pub unreadable: u64,
 }
 
+/// Which `export-manifest.toml` a manifest is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// A snapshot's: what that export stored.
+    Snapshot,
+    /// `latest/`'s: every captured file, each naming the snapshot that describes it.
+    Latest,
+}
+
 /// `export-manifest.toml`, for a snapshot (what it stores) or for `latest/` (every file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportManifest {
     pub schema_version: u32,
     pub manifest_kind: String,
-    /// `snapshot` or `latest`.
-    pub scope: String,
+    pub scope: Scope,
     pub snapshot_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_snapshot: Option<String>,

@@ -52,7 +52,7 @@ pub struct CommitReport {
     pub repo_root: String,
     /// `amend` or `rebase`, with `rewritten_from` (the human report shows it; not in the JSON).
     #[serde(skip)]
-    pub rewrite_kind: Option<String>,
+    pub rewrite_kind: Option<crate::rewrite::RewriteKind>,
 }
 
 #[derive(Debug, Serialize)]
@@ -169,7 +169,7 @@ pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_m
         import_counts: m.import_counts.clone(),
         conversations,
         repo_root: m.repo_root.clone(),
-        rewrite_kind: m.rewrite_kind.clone(),
+        rewrite_kind: m.rewrite_kind,
     })
 }
 

@@ -14,10 +14,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 
 use crate::capture::{self, AlreadyCaptured, CaptureRequest};
 use crate::checkpoint::{self, CheckpointManifest};
-use crate::gitfacts::{self, CommitFacts, RepoFacts};
+use crate::gitfacts::{self, CommitFacts, CommitSha, RepoFacts};
 use crate::hookname::HookName;
 use crate::lock;
 use crate::roots::{RootOverrides, Roots};
@@ -29,8 +30,7 @@ pub fn parse_pairs(input: &str) -> Vec<(String, String)> {
         .filter_map(|line| {
             let mut w = line.split_whitespace();
             let (old, new) = (w.next()?, w.next()?);
-            let hex = |s: &str| s.len() >= 7 && s.bytes().all(|b| b.is_ascii_hexdigit());
-            (hex(old) && hex(new)).then(|| (old.to_owned(), new.to_owned()))
+            Some((CommitSha::parse(old)?.into_string(), CommitSha::parse(new)?.into_string()))
         })
         .collect()
 }
@@ -40,7 +40,7 @@ pub fn parse_pairs(input: &str) -> Vec<(String, String)> {
 /// old -> new). A rebase's entries run from `rebase (start)` (whose old value is the branch's
 /// original tip) to the last pick: each new commit is paired with the original commit of the
 /// same author, author time and summary, else the same patch id. Empty when nothing matches.
-pub fn recover_pairs(repo: &git2::Repository, kind: &str, head: &str) -> Vec<(String, String)> {
+pub fn recover_pairs(repo: &git2::Repository, kind: RewriteKind, head: &str) -> Vec<(String, String)> {
     let Ok(reflog) = repo.reflog("HEAD") else { return Vec::new() };
     let entries: Vec<(String, git2::Oid, git2::Oid)> = reflog
         .iter()
@@ -49,7 +49,7 @@ pub fn recover_pairs(repo: &git2::Repository, kind: &str, head: &str) -> Vec<(St
         .collect();
     // The newest entry that produced `head`.
     let Some(at) = entries.iter().position(|(_, _, new)| new.to_string() == head) else { return Vec::new() };
-    if kind == "amend" {
+    if kind == RewriteKind::Amend {
         return entries[at..]
             .iter()
             .find(|(m, _, new)| m.starts_with("commit (amend)") && new.to_string() == head)
@@ -109,14 +109,50 @@ pub fn recover_pairs(repo: &git2::Repository, kind: &str, head: &str) -> Vec<(St
     pairs
 }
 
+/// What rewrote the commits: git's first argument to post-rewrite, recorded in the checkpoint
+/// manifest's `rewrite_kind` as `amend` / `rebase`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RewriteKind {
+    Amend,
+    Rebase,
+}
+
+impl RewriteKind {
+    pub const ALL: [RewriteKind; 2] = [RewriteKind::Amend, RewriteKind::Rebase];
+
+    /// git's word (and the manifest's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RewriteKind::Amend => "amend",
+            RewriteKind::Rebase => "rebase",
+        }
+    }
+}
+
+impl std::fmt::Display for RewriteKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RewriteKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<RewriteKind> {
+        RewriteKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| anyhow::anyhow!("not a kind of rewrite git reports (amend, rebase): {s}"))
+    }
+}
+
 /// What one post-rewrite reported.
 pub struct Rewrite {
     /// Any path inside the repository.
     pub repo_root: PathBuf,
     /// Roots named explicitly.
     pub roots: RootOverrides,
-    /// `amend` or `rebase`.
-    pub kind: String,
+    pub kind: RewriteKind,
     /// git's `old new` pairs.
     pub pairs: Vec<(String, String)>,
     /// HEAD when git ran the hook (the spool worker runs later, when HEAD may have moved on);
@@ -130,7 +166,7 @@ pub struct Rewrite {
 /// Returns what was done, for the hook log (None: left to the rebase).
 pub fn link_reported(rw: &Rewrite) -> Result<Option<String>> {
     let repo = gitfacts::open(&rw.repo_root)?;
-    if rw.kind == "amend" && gitfacts::rebase_in_progress(&repo) {
+    if rw.kind == RewriteKind::Amend && gitfacts::rebase_in_progress(&repo) {
         return Ok(None);
     }
     link(rw).map(Some)
@@ -139,7 +175,7 @@ pub fn link_reported(rw: &Rewrite) -> Result<Option<String>> {
 /// Links each rewritten commit to its original's checkpoint and captures HEAD once. Returns the
 /// log line: how many rewritten commits were linked, and where the pairs came from.
 pub fn link(rw: &Rewrite) -> Result<String> {
-    let (overrides, kind) = (rw.roots.clone(), rw.kind.clone());
+    let (overrides, kind) = (rw.roots.clone(), rw.kind);
     let roots = Roots::resolve(&overrides)?;
     let es_root = roots.event_store.path.clone();
     let repo = gitfacts::open(&rw.repo_root)?;
@@ -151,7 +187,7 @@ pub fn link(rw: &Rewrite) -> Result<String> {
     let recovered = rw.pairs.is_empty();
     let owned;
     let pairs = if recovered {
-        owned = recover_pairs(&repo, &kind, &head.sha);
+        owned = recover_pairs(&repo, kind, &head.sha);
         &owned
     } else {
         &rw.pairs
@@ -170,7 +206,7 @@ pub fn link(rw: &Rewrite) -> Result<String> {
             };
             let original = checkpoint::read_manifest(&old_path)?;
             let commit = gitfacts::resolve_commit(&repo, new)?;
-            let derived = derive(&original, &facts, &commit, &es_root, old, &kind);
+            let derived = derive(&original, &facts, &commit, &es_root, old, kind);
             checkpoint::write_manifest(&es_root, &derived, false)?;
             linked += 1;
         }
@@ -186,7 +222,7 @@ pub fn link(rw: &Rewrite) -> Result<String> {
             let mut m = checkpoint::read_manifest(&path)?;
             if m.rewritten_from.as_deref() != Some(from.as_str()) {
                 m.rewritten_from = Some(from);
-                m.rewrite_kind = Some(kind.clone());
+                m.rewrite_kind = Some(kind);
                 checkpoint::write_manifest(&es_root, &m, true)?;
             }
             linked += 1;
@@ -198,7 +234,7 @@ pub fn link(rw: &Rewrite) -> Result<String> {
                 roots: overrides,
                 commit: Some(head.sha.clone()),
                 force: false,
-                rewrite_kind: from.as_ref().map(|_| kind.clone()),
+                rewrite_kind: from.as_ref().map(|_| kind),
                 rewritten_from: from.clone(),
                 hook: Some(HookName::PostRewrite),
                 ..Default::default()
@@ -230,12 +266,12 @@ fn derive(
     commit: &CommitFacts,
     es_root: &Path,
     old: &str,
-    kind: &str,
+    kind: RewriteKind,
 ) -> CheckpointManifest {
     let mut m = CheckpointManifest {
         captured_at: crate::fsutil::now_rfc3339(),
         rewritten_from: Some(old.to_owned()),
-        rewrite_kind: Some(kind.to_owned()),
+        rewrite_kind: Some(kind),
         ..original.clone()
     };
     m.set_commit(facts, commit, es_root);

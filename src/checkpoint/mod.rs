@@ -77,7 +77,7 @@ pub struct CheckpointManifest {
     pub rewritten_from: Option<String>,
     /// `amend` or `rebase`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rewrite_kind: Option<String>,
+    pub rewrite_kind: Option<crate::rewrite::RewriteKind>,
     pub import_counts: ImportCounts,
     #[serde(default)]
     pub conversations: Vec<LinkedConversation>,
@@ -120,9 +120,7 @@ pub fn manifest_path(event_store_root: &Path, slug: &str, sha: &str) -> PathBuf 
 
 /// Finds a commit's checkpoint in any repo slug directory (the slug may have changed since).
 pub fn find_by_commit(event_store_root: &Path, sha: &str) -> Result<Option<PathBuf>> {
-    if sha.len() < 7 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("'{sha}' is not a commit SHA");
-    }
+    let sha: crate::gitfacts::CommitSha = sha.parse()?;
     let dir = EventStore::new(event_store_root).checkpoints_dir();
     for slug_dir in fsutil::list_dir(&dir)? {
         let candidate = slug_dir.join(format!("{sha}.toml"));

@@ -11,6 +11,7 @@ use clap::Args;
 use super::args::{JsonArgs, RepoArgs, RootArgs};
 use crate::exit;
 use crate::report::{self, CheckpointList, CommitReport, CommitReportRequest, ConversationCommit};
+use crate::rewrite::RewriteKind;
 
 /// The arguments of `report-codex-commit-checkpoint`.
 #[derive(Debug, Args)]
@@ -55,7 +56,7 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
     writeln!(out, "commit    {} {}", r.commit_sha, r.commit_summary)?;
     writeln!(out, "repo      {} ({})", r.repo_slug, r.repo_root)?;
     if let Some(from) = &r.rewritten_from {
-        writeln!(out, "rewritten from {from} ({})", r.rewrite_kind.as_deref().unwrap_or("rewrite"))?;
+        writeln!(out, "rewritten from {from} ({})", r.rewrite_kind.map_or("rewrite", RewriteKind::as_str))?;
     }
     writeln!(out, "manifest  {}", r.manifest_path.display())?;
     writeln!(out, "captured  {}", r.captured_at)?;
