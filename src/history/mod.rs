@@ -299,7 +299,7 @@ pub fn import(roots: &Roots, snapshot: Option<&str>) -> Result<ImportOutcome> {
     match snapshot {
         Some(name) => import_snapshot(roots, name),
         None => {
-            let latest = crate::export::last_snapshot(&objects)?.with_context(|| {
+            let latest = objects.last_snapshot()?.with_context(|| {
                 format!("no snapshot in {}: run export-codex-sessions or a capture first", objects.root.display())
             })?;
             import_pending(roots, &latest)
