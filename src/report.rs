@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::checkpoint::{self, CheckpointManifest, Evidence, LinkedConversation};
 use crate::codex::{ItemKind, TokenUsage};
 use crate::gitfacts;
-use crate::history::{EventStore, Record, StateStore, read_records};
+use crate::history::{EventStore, Record, RecordReader, StateStore};
 use crate::roots::Roots;
 
 /// `report-codex-commit-checkpoint`: which commit, and how much to read.
@@ -178,7 +178,9 @@ pub fn window_entries(es: &EventStore, c: &LinkedConversation) -> Result<Vec<Win
     let mut out: Vec<WindowEntry> = Vec::new();
     let mut records: Vec<Record> = Vec::new();
     for [start, end] in &c.window.ranges {
-        records.extend(read_records(es, &c.provider_conversation_id, *start, *end)?);
+        for record in RecordReader::open(es, &c.provider_conversation_id, *start, *end)? {
+            records.push(record?.1);
+        }
     }
     let mut results = std::collections::HashMap::new();
     for r in &records {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codex::{ItemKind, TokenUsage};
 use crate::gitfacts::{RepoFacts, normalize_remote};
-use crate::history::{ConversationState, EventStore, Record, Span, StateStore, read_records_at};
+use crate::history::{ConversationState, EventStore, Record, RecordReader, Span, StateStore};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkedConversation {
@@ -155,7 +155,8 @@ pub fn link_conversations(
         let mut touched = BTreeSet::new();
         for span in &spans {
             let mut cwd = span.start_cwd.clone().or_else(|| conv.cwds.first().cloned());
-            for (range, rec) in read_records_at(es, id, span.start, span.end)? {
+            for record in RecordReader::open(es, id, span.start, span.end)? {
+                let (range, rec) = record?;
                 match &rec.item {
                     ItemKind::Cwd { cwd: c } | ItemKind::SessionMeta { cwd: Some(c), .. } => cwd = Some(c.clone()),
                     _ => {}
