@@ -22,7 +22,6 @@ use crate::history::{self, EventStore, ImportOutcome};
 use crate::hookname::HookName;
 use crate::lock;
 use crate::objects::ObjectStore;
-use crate::rewrite::RewriteKind;
 use crate::roots::{RootOverrides, Roots};
 
 /// A capture starting this long after the hook queued its commit is recorded as late
@@ -42,7 +41,7 @@ pub struct CaptureRequest {
     /// The commit this one rewrote (post-rewrite).
     pub rewritten_from: Option<String>,
     /// What rewrote it, with `rewritten_from`.
-    pub rewrite_kind: Option<RewriteKind>,
+    pub rewrite_kind: Option<crate::gitfacts::RewriteKind>,
     /// The git hook running this capture, if any.
     pub hook: Option<HookName>,
     /// Capture this commit instead of HEAD (a commit taken from the spool). The export and

@@ -61,6 +61,45 @@ impl std::str::FromStr for CommitSha {
     }
 }
 
+/// What rewrote commits: git's first argument to post-rewrite, recorded in the checkpoint
+/// manifest's `rewrite_kind` as `amend` / `rebase`. Here, with the other words git hands us, so
+/// that capture, checkpoint and rewrite can all name it without importing one another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RewriteKind {
+    Amend,
+    Rebase,
+}
+
+impl RewriteKind {
+    /// Both kinds, in git's documentation order.
+    pub const ALL: [RewriteKind; 2] = [RewriteKind::Amend, RewriteKind::Rebase];
+
+    /// git's word (and the manifest's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RewriteKind::Amend => "amend",
+            RewriteKind::Rebase => "rebase",
+        }
+    }
+}
+
+impl std::fmt::Display for RewriteKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RewriteKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<RewriteKind> {
+        RewriteKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| anyhow::anyhow!("not a kind of rewrite git reports (amend, rebase): {s}"))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CommitFacts {
     pub sha: String,

@@ -52,7 +52,7 @@ pub struct CommitReport {
     pub repo_root: String,
     /// `amend` or `rebase`, with `rewritten_from` (the human report shows it; not in the JSON).
     #[serde(skip)]
-    pub rewrite_kind: Option<crate::rewrite::RewriteKind>,
+    pub rewrite_kind: Option<crate::gitfacts::RewriteKind>,
 }
 
 #[derive(Debug, Serialize)]

@@ -14,11 +14,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 
 use crate::capture::{self, AlreadyCaptured, CaptureRequest};
 use crate::checkpoint::{self, CheckpointManifest};
-use crate::gitfacts::{self, CommitFacts, CommitSha, RepoFacts};
+use crate::gitfacts::{self, CommitFacts, CommitSha, RepoFacts, RewriteKind};
 use crate::hookname::HookName;
 use crate::lock;
 use crate::roots::{RootOverrides, Roots};
@@ -107,43 +106,6 @@ pub fn recover_pairs(repo: &git2::Repository, kind: RewriteKind, head: &str) -> 
         }
     }
     pairs
-}
-
-/// What rewrote the commits: git's first argument to post-rewrite, recorded in the checkpoint
-/// manifest's `rewrite_kind` as `amend` / `rebase`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RewriteKind {
-    Amend,
-    Rebase,
-}
-
-impl RewriteKind {
-    pub const ALL: [RewriteKind; 2] = [RewriteKind::Amend, RewriteKind::Rebase];
-
-    /// git's word (and the manifest's).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RewriteKind::Amend => "amend",
-            RewriteKind::Rebase => "rebase",
-        }
-    }
-}
-
-impl std::fmt::Display for RewriteKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for RewriteKind {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<RewriteKind> {
-        RewriteKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| anyhow::anyhow!("not a kind of rewrite git reports (amend, rebase): {s}"))
-    }
 }
 
 /// What one post-rewrite reported.

@@ -77,7 +77,7 @@ pub struct CheckpointManifest {
     pub rewritten_from: Option<String>,
     /// `amend` or `rebase`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rewrite_kind: Option<crate::rewrite::RewriteKind>,
+    pub rewrite_kind: Option<crate::gitfacts::RewriteKind>,
     pub import_counts: ImportCounts,
     #[serde(default)]
     pub conversations: Vec<LinkedConversation>,

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 use clap::builder::PossibleValue;
 
+use crate::gitfacts::RewriteKind;
 use crate::hookname::HookName;
-use crate::rewrite::RewriteKind;
 use crate::roots::{RootOverrides, Roots};
 
 /// `--repo-root`: the repository a command works on.

@@ -10,10 +10,11 @@ use clap::Args;
 
 use super::args::{JsonArgs, RepoArgs, RootArgs};
 use crate::exit;
+use crate::gitfacts::RewriteKind;
 use crate::hooks::audit::{self, AuditReport, AuditRequest};
 use crate::hooks::state::BlockState;
 use crate::hooks::{heal, install, uninstall};
-use crate::rewrite::{self, Rewrite, RewriteKind};
+use crate::rewrite::{self, Rewrite};
 
 /// The arguments of `install-codex-commit-checkpoint-hook`.
 #[derive(Debug, Args)]

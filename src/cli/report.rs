@@ -10,8 +10,8 @@ use clap::Args;
 
 use super::args::{JsonArgs, RepoArgs, RootArgs};
 use crate::exit;
+use crate::gitfacts::RewriteKind;
 use crate::report::{self, CheckpointList, CommitReport, CommitReportRequest, ConversationCommit};
-use crate::rewrite::RewriteKind;
 
 /// The arguments of `report-codex-commit-checkpoint`.
 #[derive(Debug, Args)]
