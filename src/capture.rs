@@ -39,8 +39,8 @@ pub struct CaptureRequest {
     pub force: bool,
     /// The commit this one rewrote (post-rewrite).
     pub rewritten_from: Option<String>,
-    /// `amend` or `rebase`, with `rewritten_from`.
-    pub rewrite_kind: Option<String>,
+    /// What rewrote it, with `rewritten_from`.
+    pub rewrite_kind: Option<crate::gitfacts::RewriteKind>,
     /// The git hook running this capture, if any.
     pub hook: Option<HookName>,
     /// Capture this commit instead of HEAD (a commit taken from the spool). The export and
@@ -181,8 +181,8 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     if let Some(from) = &req.rewritten_from
         && let Some((_, original)) = CheckpointStore::new(&roots.event_store.path).read_commit(from)?
     {
-        let kind = req.rewrite_kind.clone().unwrap_or_else(|| "rewrite".to_owned());
-        checkpoint::relink::annotate_rewrite(&mut linked, &original, &kind);
+        let kind = req.rewrite_kind.map_or("rewrite", crate::gitfacts::RewriteKind::as_str);
+        checkpoint::relink::annotate_rewrite(&mut linked, &original, kind);
     }
 
     // 8. The manifest.
@@ -245,7 +245,7 @@ fn build_manifest(
         previous_checkpoint_sha: previous.map(|p| p.commit_sha.clone()),
         previous_import_seq: previous.map(|p| p.import_seq),
         rewritten_from: req.rewritten_from.clone(),
-        rewrite_kind: req.rewrite_kind.clone(),
+        rewrite_kind: req.rewrite_kind,
         import_counts: fsutil_read_counts(&imported.manifest_path)?,
         link_model: Some(crate::link::LINK_MODEL.to_owned()),
         lines_added: linked.lines_added,

@@ -14,17 +14,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 mod archive;
 
 use crate::fsutil;
 use crate::objects::{
-    EXPORT_MANIFEST, ExportCounts, ExportManifest, FileEntry, FileKind, MANIFEST_KIND, ObjectStore, SCHEMA_VERSION,
-    Storage,
+    EXPORT_MANIFEST, ExportCounts, ExportManifest, ExportState, FileEntry, FileKind, MANIFEST_KIND, ObjectStore,
+    SCHEMA_VERSION, Scope, StateEntry, Storage,
 };
 use crate::roots::Roots;
 
@@ -35,46 +35,10 @@ mod store;
 use scan::{Scanned, SourceFile, scan_source};
 use store::{Plan, same_identity, store_one};
 
-pub use recovery::EXPORT_INCOMPLETE_MARKER;
 use recovery::{SourceError, remove_partial_snapshots, remove_temp_files};
 
 /// Head and tail windows compared to decide that an old version is still a prefix.
 const PREFIX_CHECK_BYTES: u64 = 4096;
-
-/// What the exporter remembers of each file in `latest/`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateEntry {
-    pub kind: FileKind,
-    pub size: u64,
-    pub mtime_ns: i128,
-    pub ino: u64,
-    pub dev: u64,
-    /// The snapshot whose manifest describes this version.
-    pub snapshot: String,
-    pub storage: Storage,
-    pub blake3: String,
-    pub stored_bytes: u64,
-}
-
-/// `export-state.json`: what the exporter knows of every captured file. Rewritten only when a
-/// file changed; the snapshot chain's head is the small `export-head.json`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct ExportState {
-    pub schema_version: u32,
-    pub files: BTreeMap<String, StateEntry>,
-}
-
-/// `export-head.json`: the last finished export. Written last: the export's commit point.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct ExportHead {
-    pub schema_version: u32,
-    pub last_snapshot: Option<String>,
-}
-
-/// The last finished export's snapshot name, if any.
-pub fn last_snapshot(store: &ObjectStore) -> Result<Option<String>> {
-    Ok(fsutil::read_json_opt::<ExportHead>(&store.head_path())?.and_then(|h| h.last_snapshot))
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportOutcome {
@@ -117,24 +81,18 @@ fn unique_snapshot_name(store: &ObjectStore, base: &str) -> String {
 }
 
 /// Exports the Codex home into a new snapshot. The caller holds the shared-root lock.
+///
+/// The steps, in the order of the module doc: recover from a crashed export, plan each source
+/// file against the exporter's state, store what changed (into the snapshot being built and
+/// `latest/`), write the snapshot (its manifest, then the rename into place), apply moves and
+/// removals to `latest/`, and commit (the `latest/` manifest, the head, the state, the marker).
 pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     let store = ObjectStore::new(&roots.objects.path);
     fsutil::create_private_dir_all(&store.archive_dir())?;
     fsutil::create_private_dir_all(&store.latest_dir())?;
-    let mut state: ExportState = fsutil::read_json_opt(&store.state_path())?.unwrap_or_default();
-    let previous_snapshot = last_snapshot(&store)?;
-
-    // A crashed export may have left a half-built snapshot and temp files; we hold the lock, so
-    // nothing else is writing them.
-    remove_partial_snapshots(&store)?;
-    // `latest/` is updated while the snapshot is built, before the state advances: after a crash
-    // it may hold versions the state does not describe. Until an export completes, the cheap
-    // prefix check against `latest/` cannot be trusted, so every grown file is stored whole once.
-    let marker = store.root.join(EXPORT_INCOMPLETE_MARKER);
-    let dirty = marker.exists();
-    if dirty {
-        remove_temp_files(&store.latest_dir());
-    }
+    let state = store.read_state()?;
+    let previous_snapshot = store.last_snapshot()?;
+    let dirty = recover(&store)?;
 
     let name = unique_snapshot_name(&store, snapshot_base);
     let tmp_dir = store.archive_dir().join(format!(".partial-{name}"));
@@ -147,8 +105,64 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     } else {
         Scanned { files: BTreeMap::new(), unlisted: Vec::new() }
     };
-    let source = &scanned.files;
+    let plans = plan(&scanned, &state, dirty);
+    let stored = store_all(&store, &tmp_dir, &name, plans, &state, &scanned, &mut counts, &mut problems)?;
+    counts.removed = stored.removed.len() as u64;
+    counts.files_total = stored.new_state.len() as u64;
+    let manifest = ExportManifest {
+        schema_version: SCHEMA_VERSION,
+        manifest_kind: MANIFEST_KIND.to_owned(),
+        scope: Scope::Snapshot,
+        snapshot_name: name.clone(),
+        previous_snapshot,
+        exported_at: fsutil::now_rfc3339(),
+        source_root: roots.source.path.display().to_string(),
+        removed: stored.removed.clone(),
+        problems: problems.clone(),
+        counts: counts.clone(),
+        files: stored.entries,
+    };
 
+    let final_dir = write_snapshot(&store, &tmp_dir, &name, &manifest)?;
+    update_latest(&store, &manifest)?;
+    commit(&store, state, stored.new_state, &manifest, dirty)?;
+
+    Ok(ExportOutcome {
+        snapshot_root: final_dir.clone(),
+        manifest_path: final_dir.join(EXPORT_MANIFEST),
+        snapshot_name: name,
+        counts,
+        problems,
+    })
+}
+
+/// Clears what a crashed export left (we hold the lock: nothing else is writing it) and tells
+/// whether `latest/` may be ahead of the state. `latest/` is updated while the snapshot is
+/// built, before the state advances: after a crash it may hold versions the state does not
+/// describe. Until an export completes, the cheap prefix check against `latest/` cannot be
+/// trusted, so every grown file is stored whole once.
+fn recover(store: &ObjectStore) -> Result<bool> {
+    remove_partial_snapshots(store)?;
+    let dirty = store.export_incomplete();
+    if dirty {
+        remove_temp_files(&store.latest_dir());
+    }
+    Ok(dirty)
+}
+
+/// One source file and what to do with it.
+struct Planned<'s> {
+    rel: &'s String,
+    src: &'s SourceFile,
+    kind: FileKind,
+    prev: Option<&'s StateEntry>,
+    plan: Plan,
+}
+
+/// Decides each source file's fate from metadata alone (and starts the progress bar with the
+/// bytes that will be copied).
+fn plan<'s>(scanned: &'s Scanned, state: &'s ExportState, dirty: bool) -> Vec<Planned<'s>> {
+    let source = &scanned.files;
     // Files that disappeared, indexed by identity, as move candidates.
     let mut gone: HashMap<(u64, u64), String> = HashMap::new();
     for (rel, e) in &state.files {
@@ -156,13 +170,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
             gone.insert((e.dev, e.ino), rel.clone());
         }
     }
-
-    crate::progress::start(work_estimate(source, &state), "exporting");
-    let latest = store.latest_dir();
-    let mut entries: Vec<FileEntry> = Vec::new();
-    let mut new_state: BTreeMap<String, StateEntry> = BTreeMap::new();
-    let mut moved_away: Vec<String> = Vec::new();
-
+    crate::progress::start(work_estimate(source, state), "exporting");
     let mut plans = Vec::with_capacity(source.len());
     for (rel, src) in source {
         let kind = FileKind::of(rel);
@@ -188,17 +196,46 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
             Plan::Append { .. } if dirty => Plan::Whole,
             other => other,
         };
-        plans.push((rel, src, kind, prev, plan));
+        plans.push(Planned { rel, src, kind, prev, plan });
     }
+    plans
+}
+
+/// What the store step produced: the snapshot's entries, the exporter's next state, and the
+/// paths removed from the captured set.
+struct Stored {
+    entries: Vec<FileEntry>,
+    new_state: BTreeMap<String, StateEntry>,
+    removed: Vec<String>,
+}
+
+/// Stores every planned file into the snapshot being built (`tmp_dir`) and `latest/`, under the
+/// incomplete marker when anything changes, through one [`fsutil::SyncBatch`] committed before
+/// returning: everything stored must be durable before the snapshot appears.
+#[allow(clippy::too_many_arguments)]
+fn store_all(
+    store: &ObjectStore,
+    tmp_dir: &Path,
+    name: &str,
+    plans: Vec<Planned<'_>>,
+    state: &ExportState,
+    scanned: &Scanned,
+    counts: &mut ExportCounts,
+    problems: &mut Vec<String>,
+) -> Result<Stored> {
+    let source = &scanned.files;
     // The marker spans the writes to `latest/`: only an export that changes something needs it.
     let disappears = state.files.keys().any(|rel| !source.contains_key(rel));
-    if disappears || plans.iter().any(|(.., plan)| !matches!(plan, Plan::Unchanged | Plan::Relink)) {
-        fsutil::write_atomic(&marker, b"an export started and has not finished\n")?;
+    if disappears || plans.iter().any(|p| !matches!(p.plan, Plan::Unchanged | Plan::Relink)) {
+        store.mark_export_incomplete()?;
     }
-    let writes = plans.iter().filter(|(.., plan)| !matches!(plan, Plan::Unchanged)).count();
+    let writes = plans.iter().filter(|p| !matches!(p.plan, Plan::Unchanged)).count();
     let batch = fsutil::SyncBatch::for_files(writes);
-    for (rel, src, kind, prev, plan) in plans {
-        let result = store_one(&store, &batch, &tmp_dir, &name, rel, src, kind, plan, prev, &state, &mut counts);
+    let mut entries: Vec<FileEntry> = Vec::new();
+    let mut new_state: BTreeMap<String, StateEntry> = BTreeMap::new();
+    let mut moved_away: Vec<String> = Vec::new();
+    for Planned { rel, src, kind, prev, plan } in plans {
+        let result = store_one(store, &batch, tmp_dir, name, rel, src, kind, plan, prev, state, counts);
         crate::fault::point("export.after_store_file");
         match result {
             Ok(Some((entry, st))) => {
@@ -236,34 +273,27 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     let mut removed: Vec<String> =
         state.files.keys().filter(|rel| !new_state.contains_key(*rel) && !moved_away.contains(rel)).cloned().collect();
     removed.sort();
-    counts.removed = removed.len() as u64;
-    counts.files_total = new_state.len() as u64;
-
-    let manifest = ExportManifest {
-        schema_version: SCHEMA_VERSION,
-        manifest_kind: MANIFEST_KIND.to_owned(),
-        scope: "snapshot".to_owned(),
-        snapshot_name: name.clone(),
-        previous_snapshot: previous_snapshot.clone(),
-        exported_at: fsutil::now_rfc3339(),
-        source_root: roots.source.path.display().to_string(),
-        removed: removed.clone(),
-        problems: problems.clone(),
-        counts: counts.clone(),
-        files: entries,
-    };
-    // Everything stored so far must be durable before the snapshot appears.
     batch.commit(&store.root)?;
-    fsutil::write_toml_atomic(&tmp_dir.join(EXPORT_MANIFEST), &manifest)?;
-    fsutil::sync_dir(&tmp_dir)?;
+    Ok(Stored { entries, new_state, removed })
+}
+
+/// Writes the snapshot's manifest into the directory being built and renames it into place.
+fn write_snapshot(store: &ObjectStore, tmp_dir: &Path, name: &str, manifest: &ExportManifest) -> Result<PathBuf> {
+    fsutil::write_toml_atomic(&tmp_dir.join(EXPORT_MANIFEST), manifest)?;
+    fsutil::sync_dir(tmp_dir)?;
     crate::fault::point("export.before_snapshot_rename");
-    let final_dir = store.snapshot_dir(&name);
-    fs::rename(&tmp_dir, &final_dir)
+    let final_dir = store.snapshot_dir(name);
+    fs::rename(tmp_dir, &final_dir)
         .with_context(|| format!("cannot move the finished snapshot into {}", final_dir.display()))?;
     fsutil::sync_dir(&store.archive_dir())?;
     crate::fault::point("export.after_snapshot_rename");
+    Ok(final_dir)
+}
 
-    // latest/: moves and removals (appends and whole copies were applied while storing).
+/// Applies the snapshot's moves and removals to `latest/` (appends and whole copies were applied
+/// while storing).
+fn update_latest(store: &ObjectStore, manifest: &ExportManifest) -> Result<()> {
+    let latest = store.latest_dir();
     for entry in &manifest.files {
         if let (Storage::Move, Some(from)) = (entry.storage, &entry.moved_from) {
             let (a, b) = (latest.join(from), latest.join(&entry.relative_path));
@@ -275,16 +305,27 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
             }
         }
     }
-    for rel in &removed {
+    for rel in &manifest.removed {
         let p = latest.join(rel);
         if p.exists() {
             fs::remove_file(&p).with_context(|| format!("cannot remove {} from latest/", p.display()))?;
         }
     }
+    Ok(())
+}
 
+/// The commit: the `latest/` manifest (when anything changed), the head naming the snapshot
+/// (the commit point), the exporter's state (when it changed), and the end of the marker.
+fn commit(
+    store: &ObjectStore,
+    mut state: ExportState,
+    new_state: BTreeMap<String, StateEntry>,
+    manifest: &ExportManifest,
+    dirty: bool,
+) -> Result<()> {
     let changed = !manifest.files.iter().all(|f| {
         f.kind == FileKind::SessionIndex && state.files.get(&f.relative_path).is_some_and(|p| p.blake3 == f.blake3)
-    }) || !removed.is_empty()
+    }) || !manifest.removed.is_empty()
         || dirty
         || !store.latest_dir().join(EXPORT_MANIFEST).exists();
     crate::fault::point("export.after_latest_update");
@@ -292,32 +333,21 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     state.files = new_state;
     state.schema_version = SCHEMA_VERSION;
     if changed {
-        write_latest_manifest(&store, &state, &manifest)?;
+        write_latest_manifest(store, &state, manifest)?;
     }
     // The head first: once it names this snapshot, the import chain reaches it. Were the state
     // written first and the head lost, the next export would plan against the new state (files
     // changed here look unchanged) while its snapshot's chain skipped this one: changes never
     // imported. A lost state write only makes the next export store those files again.
-    let head = ExportHead { schema_version: SCHEMA_VERSION, last_snapshot: Some(name.clone()) };
-    fsutil::write_json_atomic(&store.head_path(), &head)?;
+    store.write_head(&manifest.snapshot_name)?;
     crate::fault::point("export.before_state_write");
     // Also when only metadata moved (a rewritten but identical session index): else it would be
     // stored whole again on every export.
-    if changed || state_changed || !store.state_path().exists() {
-        fsutil::write_json_atomic(&store.state_path(), &state)?;
+    if changed || state_changed || !store.has_state() {
+        store.write_state(&state)?;
     }
     // Losing this removal (power cut) only costs one export storing grown files whole.
-    if marker.exists() {
-        fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;
-    }
-
-    Ok(ExportOutcome {
-        snapshot_root: final_dir.clone(),
-        manifest_path: final_dir.join(EXPORT_MANIFEST),
-        snapshot_name: name,
-        counts,
-        problems,
-    })
+    store.clear_export_incomplete()
 }
 
 fn write_latest_manifest(store: &ObjectStore, state: &ExportState, snapshot: &ExportManifest) -> Result<()> {
@@ -340,7 +370,7 @@ fn write_latest_manifest(store: &ObjectStore, state: &ExportState, snapshot: &Ex
         })
         .collect();
     let latest = ExportManifest {
-        scope: "latest".to_owned(),
+        scope: Scope::Latest,
         previous_snapshot: None,
         removed: Vec::new(),
         problems: Vec::new(),

@@ -27,6 +27,79 @@ pub const HOOK_ENV_VARS: &[&str] = &[
     "GIT_QUARANTINE_PATH",
 ];
 
+/// A commit SHA as nexus accepts one from outside (a hook's queue line, git's rewrite pairs, a
+/// `--commit` looked up in the checkpoints): at least 7 hex digits, so it can also name a
+/// checkpoint file without any path trick.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommitSha(String);
+
+impl CommitSha {
+    /// `Some` when `s` is at least 7 hex digits.
+    pub fn parse(s: &str) -> Option<CommitSha> {
+        (s.len() >= 7 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| CommitSha(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for CommitSha {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for CommitSha {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<CommitSha> {
+        CommitSha::parse(s).with_context(|| format!("'{s}' is not a commit SHA"))
+    }
+}
+
+/// What rewrote commits: git's first argument to post-rewrite, recorded in the checkpoint
+/// manifest's `rewrite_kind` as `amend` / `rebase`. Here, with the other words git hands us, so
+/// that capture, checkpoint and rewrite can all name it without importing one another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RewriteKind {
+    Amend,
+    Rebase,
+}
+
+impl RewriteKind {
+    /// Both kinds, in git's documentation order.
+    pub const ALL: [RewriteKind; 2] = [RewriteKind::Amend, RewriteKind::Rebase];
+
+    /// git's word (and the manifest's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RewriteKind::Amend => "amend",
+            RewriteKind::Rebase => "rebase",
+        }
+    }
+}
+
+impl std::fmt::Display for RewriteKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RewriteKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<RewriteKind> {
+        RewriteKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| anyhow::anyhow!("not a kind of rewrite git reports (amend, rebase): {s}"))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CommitFacts {
     pub sha: String,
@@ -271,6 +344,18 @@ pub fn patch_id(repo: &Repository, sha: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_commit_sha_is_seven_or_more_hex_digits() {
+        use super::CommitSha;
+        assert_eq!(CommitSha::parse("abcdef0").map(CommitSha::into_string).as_deref(), Some("abcdef0"));
+        assert!(CommitSha::parse(&"0123456789abcdef".repeat(2)).is_some());
+        for bad in ["", "abcdef", "abcdefg", "../../x", "abc def0"] {
+            assert!(CommitSha::parse(bad).is_none(), "{bad}");
+        }
+        let err = "HEAD".parse::<CommitSha>().expect_err("not hex");
+        assert_eq!(err.to_string(), "'HEAD' is not a commit SHA");
+    }
+
     #[test]
     fn the_managed_block_unsets_exactly_the_hook_env_vars() {
         let template = include_str!("../templates/managed-block.sh");

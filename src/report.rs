@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::checkpoint::{CheckpointManifest, CheckpointStore, Evidence, LinkedConversation, RepoKey};
 use crate::codex::{ItemKind, TokenUsage};
 use crate::gitfacts;
-use crate::history::{EventStore, Record, StateStore, read_records};
+use crate::history::{EventStore, Record, RecordReader, StateStore};
 use crate::roots::Roots;
 
 /// `report-codex-commit-checkpoint`: which commit, and how much to read.
@@ -59,7 +59,7 @@ pub struct CommitReport {
     pub repo_root: String,
     /// `amend` or `rebase`, with `rewritten_from` (the human report shows it; not in the JSON).
     #[serde(skip)]
-    pub rewrite_kind: Option<String>,
+    pub rewrite_kind: Option<crate::gitfacts::RewriteKind>,
 }
 
 #[derive(Debug, Serialize)]
@@ -186,7 +186,7 @@ pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_m
         conversations,
         candidates: m.candidates.clone(),
         repo_root: m.repo_root.clone(),
-        rewrite_kind: m.rewrite_kind.clone(),
+        rewrite_kind: m.rewrite_kind,
     })
 }
 
@@ -195,7 +195,9 @@ pub fn window_entries(es: &EventStore, c: &LinkedConversation) -> Result<Vec<Win
     let mut out: Vec<WindowEntry> = Vec::new();
     let mut records: Vec<Record> = Vec::new();
     for [start, end] in &c.window.ranges {
-        records.extend(read_records(es, &c.provider_conversation_id, *start, *end)?);
+        for record in RecordReader::open(es, &c.provider_conversation_id, *start, *end)? {
+            records.push(record?.1);
+        }
     }
     let mut results = std::collections::HashMap::new();
     for r in &records {

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 
 use crate::capture::{self, AlreadyCaptured, CaptureRequest};
 use crate::checkpoint::{CheckpointManifest, CheckpointStore};
-use crate::gitfacts::{self, CommitFacts, RepoFacts};
+use crate::gitfacts::{self, CommitFacts, CommitSha, RepoFacts, RewriteKind};
 use crate::hookname::HookName;
 use crate::lock;
 use crate::roots::{RootOverrides, Roots};
@@ -29,8 +29,7 @@ pub fn parse_pairs(input: &str) -> Vec<(String, String)> {
         .filter_map(|line| {
             let mut w = line.split_whitespace();
             let (old, new) = (w.next()?, w.next()?);
-            let hex = |s: &str| s.len() >= 7 && s.bytes().all(|b| b.is_ascii_hexdigit());
-            (hex(old) && hex(new)).then(|| (old.to_owned(), new.to_owned()))
+            Some((CommitSha::parse(old)?.into_string(), CommitSha::parse(new)?.into_string()))
         })
         .collect()
 }
@@ -40,7 +39,7 @@ pub fn parse_pairs(input: &str) -> Vec<(String, String)> {
 /// old -> new). A rebase's entries run from `rebase (start)` (whose old value is the branch's
 /// original tip) to the last pick: each new commit is paired with the original commit of the
 /// same author, author time and summary, else the same patch id. Empty when nothing matches.
-pub fn recover_pairs(repo: &git2::Repository, kind: &str, head: &str) -> Vec<(String, String)> {
+pub fn recover_pairs(repo: &git2::Repository, kind: RewriteKind, head: &str) -> Vec<(String, String)> {
     let Ok(reflog) = repo.reflog("HEAD") else { return Vec::new() };
     let entries: Vec<(String, git2::Oid, git2::Oid)> = reflog
         .iter()
@@ -49,7 +48,7 @@ pub fn recover_pairs(repo: &git2::Repository, kind: &str, head: &str) -> Vec<(St
         .collect();
     // The newest entry that produced `head`.
     let Some(at) = entries.iter().position(|(_, _, new)| new.to_string() == head) else { return Vec::new() };
-    if kind == "amend" {
+    if kind == RewriteKind::Amend {
         return entries[at..]
             .iter()
             .find(|(m, _, new)| m.starts_with("commit (amend)") && new.to_string() == head)
@@ -115,8 +114,7 @@ pub struct Rewrite {
     pub repo_root: PathBuf,
     /// Roots named explicitly.
     pub roots: RootOverrides,
-    /// `amend` or `rebase`.
-    pub kind: String,
+    pub kind: RewriteKind,
     /// git's `old new` pairs.
     pub pairs: Vec<(String, String)>,
     /// HEAD when git ran the hook (the spool worker runs later, when HEAD may have moved on);
@@ -130,7 +128,7 @@ pub struct Rewrite {
 /// Returns what was done, for the hook log (None: left to the rebase).
 pub fn link_reported(rw: &Rewrite) -> Result<Option<String>> {
     let repo = gitfacts::open(&rw.repo_root)?;
-    if rw.kind == "amend" && gitfacts::rebase_in_progress(&repo) {
+    if rw.kind == RewriteKind::Amend && gitfacts::rebase_in_progress(&repo) {
         return Ok(None);
     }
     link(rw).map(Some)
@@ -139,7 +137,7 @@ pub fn link_reported(rw: &Rewrite) -> Result<Option<String>> {
 /// Links each rewritten commit to its original's checkpoint and captures HEAD once. Returns the
 /// log line: how many rewritten commits were linked, and where the pairs came from.
 pub fn link(rw: &Rewrite) -> Result<String> {
-    let (overrides, kind) = (rw.roots.clone(), rw.kind.clone());
+    let (overrides, kind) = (rw.roots.clone(), rw.kind);
     let roots = Roots::resolve(&overrides)?;
     let es_root = roots.event_store.path.clone();
     let store = CheckpointStore::new(&es_root);
@@ -152,7 +150,7 @@ pub fn link(rw: &Rewrite) -> Result<String> {
     let recovered = rw.pairs.is_empty();
     let owned;
     let pairs = if recovered {
-        owned = recover_pairs(&repo, &kind, &head.sha);
+        owned = recover_pairs(&repo, kind, &head.sha);
         &owned
     } else {
         &rw.pairs
@@ -170,13 +168,13 @@ pub fn link(rw: &Rewrite) -> Result<String> {
                 continue;
             };
             let commit = gitfacts::resolve_commit(&repo, new)?;
-            let mut derived = derive(&original, &facts, &commit, &es_root, old, &kind);
+            let mut derived = derive(&original, &facts, &commit, &es_root, old, kind);
             // The rewritten commit's own content decides its links (a conflict resolved in a
             // rebase changes them); the original's links are extra evidence.
             let es = crate::history::EventStore::new(&es_root);
             let state = crate::history::StateStore::open(&es)?;
             let mut by_content = crate::link::link_commit(&es, &state, &repo, &facts, &commit)?;
-            crate::checkpoint::relink::annotate_rewrite(&mut by_content, &original, &kind);
+            crate::checkpoint::relink::annotate_rewrite(&mut by_content, &original, kind.as_str());
             crate::checkpoint::relink::apply(&mut derived, by_content);
             store.write(&derived, false)?;
             linked += 1;
@@ -193,10 +191,10 @@ pub fn link(rw: &Rewrite) -> Result<String> {
             let mut m = crate::checkpoint::read_manifest(&path)?;
             if m.rewritten_from.as_deref() != Some(from.as_str()) {
                 if let Some((_, original)) = store.read_commit(&from)? {
-                    crate::checkpoint::relink::annotate_links(&mut m.conversations, &original, &kind);
+                    crate::checkpoint::relink::annotate_links(&mut m.conversations, &original, kind.as_str());
                 }
                 m.rewritten_from = Some(from);
-                m.rewrite_kind = Some(kind.clone());
+                m.rewrite_kind = Some(kind);
                 store.write(&m, true)?;
             }
             linked += 1;
@@ -208,7 +206,7 @@ pub fn link(rw: &Rewrite) -> Result<String> {
                 roots: overrides,
                 commit: Some(head.sha.clone()),
                 force: false,
-                rewrite_kind: from.as_ref().map(|_| kind.clone()),
+                rewrite_kind: from.as_ref().map(|_| kind),
                 rewritten_from: from.clone(),
                 hook: Some(HookName::PostRewrite),
                 ..Default::default()
@@ -240,12 +238,12 @@ fn derive(
     commit: &CommitFacts,
     es_root: &Path,
     old: &str,
-    kind: &str,
+    kind: RewriteKind,
 ) -> CheckpointManifest {
     let mut m = CheckpointManifest {
         captured_at: crate::fsutil::now_rfc3339(),
         rewritten_from: Some(old.to_owned()),
-        rewrite_kind: Some(kind.to_owned()),
+        rewrite_kind: Some(kind),
         ..original.clone()
     };
     m.set_commit(facts, commit, es_root);

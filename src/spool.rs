@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::capture::{self, AlreadyCaptured, CaptureOutcome, CaptureRequest};
 pub use crate::fsutil::now_secs;
+use crate::gitfacts::CommitSha;
 use crate::hookname::HookName;
 use crate::rewrite;
 use crate::roots::RootOverrides;
@@ -125,14 +126,9 @@ impl Entry {
             t => t.parse().ok()?,
         };
         let hook = f.next()?.to_owned();
-        let sha = f.next()?.trim().to_owned();
+        let sha = CommitSha::parse(f.next()?.trim())?.into_string();
         let work_tree = PathBuf::from(f.next()?);
-        (sha.len() >= 7 && sha.bytes().all(|b| b.is_ascii_hexdigit())).then_some(Entry {
-            queued_at,
-            hook,
-            sha,
-            work_tree,
-        })
+        Some(Entry { queued_at, hook, sha, work_tree })
     }
 }
 
@@ -449,7 +445,7 @@ impl Spool {
                 rewrite::link(&rewrite::Rewrite {
                     repo_root: e.work_tree.clone(),
                     roots: roots.clone(),
-                    kind: kind.to_owned(),
+                    kind: kind.parse()?,
                     pairs: rewrite::parse_pairs(&text),
                     head: Some(e.sha.clone()),
                 })

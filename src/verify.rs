@@ -30,7 +30,6 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::CheckpointManifest;
-use crate::export::EXPORT_INCOMPLETE_MARKER;
 use crate::fsutil;
 use crate::history::{EventStore, ImportManifest, Record, StateStore, safe_file_stem};
 use crate::objects::{EXPORT_MANIFEST, ExportManifest, ObjectStore, Reconstructor, Storage};
@@ -204,14 +203,11 @@ fn check_latest(store: &ObjectStore, r: &mut VerifyReport) -> Result<()> {
     let manifest_path = latest.join(EXPORT_MANIFEST);
     // While an export is unfinished, latest/ may be ahead of its manifest: the next export
     // repairs it, so differences are warnings then.
-    let interrupted = store.root.join(EXPORT_INCOMPLETE_MARKER).exists();
+    let interrupted = store.export_incomplete();
     if interrupted {
-        r.warning(
-            &store.root.join(EXPORT_INCOMPLETE_MARKER),
-            "an export was interrupted; the next one repairs latest/",
-        );
+        r.warning(&store.incomplete_marker_path(), "an export was interrupted; the next one repairs latest/");
     }
-    if let Ok(Some(last)) = crate::export::last_snapshot(store)
+    if let Ok(Some(last)) = store.last_snapshot()
         && !store.snapshot_manifest_path(&last).is_file()
     {
         r.problem(&store.head_path(), format!("the last exported snapshot {last} is missing"));

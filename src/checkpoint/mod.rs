@@ -85,7 +85,7 @@ pub struct CheckpointManifest {
     pub rewritten_from: Option<String>,
     /// `amend` or `rebase`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rewrite_kind: Option<String>,
+    pub rewrite_kind: Option<crate::gitfacts::RewriteKind>,
     pub import_counts: ImportCounts,
     /// The linking model that wrote `conversations` (absent: the earlier time-window model).
     #[serde(default, skip_serializing_if = "Option::is_none")]

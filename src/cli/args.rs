@@ -1,12 +1,13 @@
 //! The flag groups several commands share, defined once and flattened into each: the
 //! repository (`--repo-root`), the roots (`--source-root`, `--objects-root`,
-//! `--event-store-root`, `--verbose`) and `--json`. Also the clap face of [`HookName`].
+//! `--event-store-root`, `--verbose`) and `--json`. Also the clap faces of [`HookName`] and [`RewriteKind`].
 
 use std::path::PathBuf;
 
 use clap::Args;
 use clap::builder::PossibleValue;
 
+use crate::gitfacts::RewriteKind;
 use crate::hookname::HookName;
 use crate::roots::{RootOverrides, Roots};
 
@@ -61,6 +62,16 @@ pub struct JsonArgs {
     /// Print the result as JSON on stdout (a stable schema) instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--kind amend|rebase`: git's words.
+impl clap::ValueEnum for RewriteKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &RewriteKind::ALL
+    }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
+    }
 }
 
 /// `--hook post-commit|post-merge|post-rewrite`: git's names.

@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::args::{JsonArgs, RepoArgs, RootArgs};
 use crate::exit;
+use crate::gitfacts::RewriteKind;
 use crate::hooks::audit::{self, AuditReport, AuditRequest};
 use crate::hooks::state::BlockState;
 use crate::hooks::{heal, install, uninstall};
@@ -158,7 +159,7 @@ pub struct RewriteArgs {
     pub roots: RootArgs,
     /// What git passed to post-rewrite: `amend` or `rebase`
     #[arg(long, value_name = "KIND", default_value = "rebase")]
-    pub kind: String,
+    pub kind: RewriteKind,
 }
 
 /// Runs `link-rewritten-codex-commit-checkpoints`: git's `old new` pairs on standard input.
@@ -168,7 +169,7 @@ pub fn run_link_rewritten(args: &RewriteArgs, out: &mut dyn Write) -> Result<u8>
     let done = rewrite::link_reported(&Rewrite {
         repo_root: args.repo.repo_root.clone(),
         roots: args.roots.overrides(),
-        kind: args.kind.clone(),
+        kind: args.kind,
         pairs: rewrite::parse_pairs(&input),
         head: None,
     })?;

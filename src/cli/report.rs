@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::args::{JsonArgs, RepoArgs, RootArgs};
 use crate::exit;
+use crate::gitfacts::RewriteKind;
 use crate::report::{self, CheckpointList, CommitReport, CommitReportRequest, ConversationCommits};
 use crate::text::{block, line};
 
@@ -58,7 +59,7 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
     writeln!(out, "commit    {} {}", line(&r.commit_sha), line(&r.commit_summary))?;
     writeln!(out, "repo      {} ({})", line(&r.repo_slug), line(&r.repo_root))?;
     if let Some(from) = &r.rewritten_from {
-        writeln!(out, "rewritten from {} ({})", line(from), line(r.rewrite_kind.as_deref().unwrap_or("rewrite")))?;
+        writeln!(out, "rewritten from {} ({})", line(from), r.rewrite_kind.map_or("rewrite", RewriteKind::as_str))?;
     }
     writeln!(out, "manifest  {}", line(&r.manifest_path.to_string_lossy()))?;
     writeln!(out, "captured  {}", line(&r.captured_at))?;

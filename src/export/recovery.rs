@@ -1,7 +1,7 @@
 //! Crash recovery and error classification for the export.
 //!
-//! An export writes `latest/` before its state advances; a marker file spans that interval so
-//! the next export knows `latest/` may describe a version the state does not (and then stores
+//! An export writes `latest/` before its state advances; a marker file (kept by the object
+//! store: `objects::EXPORT_INCOMPLETE_MARKER`) spans that interval so the next export knows `latest/` may describe a version the state does not (and then stores
 //! grown files whole instead of trusting the prefix check). Half-built `.partial-*` snapshots
 //! and temp files of a killed export are removed under the lock. Errors reading the *source*
 //! are tagged so the export can skip that file and go on, while a failure to write the store
@@ -14,9 +14,6 @@ use anyhow::{Context, Result};
 use walkdir::WalkDir;
 
 use crate::objects::ObjectStore;
-
-/// Present while an export is between its first write to `latest/` and its state write.
-pub const EXPORT_INCOMPLETE_MARKER: &str = ".export-incomplete";
 
 /// Removes `archive/.partial-*`: snapshots whose export crashed before the rename.
 pub(super) fn remove_partial_snapshots(store: &ObjectStore) -> Result<()> {

@@ -8,12 +8,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use super::PREFIX_CHECK_BYTES;
 use super::archive::{ArchiveWriter, stored_name};
 use super::recovery::source_err;
 use super::scan::SourceFile;
-use super::{ExportState, PREFIX_CHECK_BYTES, StateEntry};
 use crate::fsutil::{self, SyncBatch};
-use crate::objects::{ExportCounts, FileEntry, FileKind, ObjectStore, Storage};
+use crate::objects::{ExportCounts, ExportState, FileEntry, FileKind, ObjectStore, StateEntry, Storage};
 
 /// What to do with one source file.
 pub(super) enum Plan {

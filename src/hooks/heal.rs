@@ -301,7 +301,7 @@ pub fn backfill(work_tree: &Path, baked: &Baked, commits: &[MadeHere]) -> (usize
             roots: roots.clone(),
             commit: Some(c.sha.clone()),
             rewritten_from: c.amended.clone(),
-            rewrite_kind: c.amended.as_ref().map(|_| "amend".to_owned()),
+            rewrite_kind: c.amended.as_ref().map(|_| crate::gitfacts::RewriteKind::Amend),
             ..Default::default()
         };
         match capture::capture(&req) {

@@ -415,3 +415,21 @@ fn list_shows_checkpoints_newest_first() {
     let human = env.ok(&repo, ["list-codex-commit-checkpoints"]);
     assert!(human.find("listed commit #2").unwrap() < human.find("listed commit #0").unwrap(), "{human}");
 }
+
+/// The export manifests name their scope in the words they always had (`snapshot`, `latest`).
+#[test]
+fn export_manifests_on_disk_name_their_scope() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("scope");
+    let mut s = Session::create(&env.codex_home(), "11111111-2222-3333-4444-000000000001", &repo);
+    s.turn("scope please", "a.txt", "ok");
+    env.commit_file(&repo, "a.txt", "a\n", "add a");
+    let out = capture_json(&env, &repo);
+    let snapshot = out["export"]["snapshot_name"].as_str().unwrap_or_else(|| panic!("no snapshot name: {out:#}"));
+    let store = env.codex_store();
+    let text = |p: &Path| fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let snap = text(&store.join("archive").join(snapshot).join("export-manifest.toml"));
+    assert!(snap.contains("\nscope = \"snapshot\"\n"), "{snap}");
+    let latest = text(&store.join("latest/export-manifest.toml"));
+    assert!(latest.contains("\nscope = \"latest\"\n"), "{latest}");
+}

@@ -39,7 +39,9 @@ fn hooks_e2e_commit_amend_and_merges_leave_checkpoints() {
     let amended = env.git(&repo, &["rev-parse", "HEAD"]);
     let m = manifest(&env, &amended);
     assert_eq!(m.rewritten_from.as_deref(), Some(first.as_str()));
-    assert_eq!(m.rewrite_kind.as_deref(), Some("amend"));
+    assert_eq!(m.rewrite_kind.map(|k| k.to_string()).as_deref(), Some("amend"));
+    let text = fs::read_to_string(env.checkpoint_path(&amended).expect("checkpoint")).expect("manifest text");
+    assert!(text.contains("\nrewrite_kind = \"amend\"\n"), "the manifest keeps git's word: {text}");
     assert_eq!(m.commit_summary, "add a (amended)");
 
     env.git(&repo, &["checkout", "-q", "-b", "topic"]);
@@ -92,7 +94,7 @@ fn hooks_e2e_rebase_links_each_rewritten_commit_and_captures_once() {
         assert_ne!(old, new);
         let m = manifest(&env, new);
         assert_eq!(m.rewritten_from.as_deref(), Some(old.as_str()), "{new}");
-        assert_eq!(m.rewrite_kind.as_deref(), Some("rebase"));
+        assert_eq!(m.rewrite_kind.map(|k| k.to_string()).as_deref(), Some("rebase"));
         assert!(m.commit_summary.starts_with('C'), "the new commit's facts: {}", m.commit_summary);
         if new != rewritten.last().expect("head") {
             assert_eq!(m.snapshot_name, manifest(&env, old).snapshot_name, "points at the original's snapshot");

@@ -121,7 +121,7 @@ fn spool_a_rebase_queues_one_rewrite_that_links_every_rewritten_commit() {
     for (old, new) in originals.iter().zip(&rewritten) {
         let m = wait_for_checkpoint(&env, new);
         assert_eq!(m.rewritten_from.as_deref(), Some(old.as_str()), "{new} links back to {old}");
-        assert_eq!(m.rewrite_kind.as_deref(), Some("rebase"));
+        assert_eq!(m.rewrite_kind.map(|k| k.to_string()).as_deref(), Some("rebase"));
     }
     // The rebase queued one post-rewrite entry, not a capture per replayed commit.
     let queue = fs::read_to_string(repo.join(".git/nexus-hooks/spool/queue")).unwrap();

@@ -1,0 +1,72 @@
+//! The object store (`NEXUS-Objects`; README, *On-disk layout*): its layout, its manifests
+//! (`manifest.rs`), its head, exporter state and incomplete-export marker (`head.rs`), and reading
+//! any captured file back as of any snapshot (`reconstruct.rs`). The export writes it; import,
+//! verify and report read it, all through this module.
+//!
+//! Each export writes one snapshot under `archive/` holding only what changed: a file stored
+//! `whole`, the `append`ed bytes of a file that grew in place (with the snapshot that holds its
+//! previous version), or a `move` (same content, new path). Every snapshot manifest is therefore
+//! enough to rebuild the exact bytes of a file by walking back along `base_snapshot` links,
+//! without `latest/` — which is what import, verify and restore rely on.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use crate::fsutil;
+
+mod head;
+mod manifest;
+mod reconstruct;
+
+pub use head::{EXPORT_INCOMPLETE_MARKER, ExportHead, ExportState, StateEntry};
+pub use manifest::{ExportCounts, ExportManifest, FileEntry, FileKind, MANIFEST_KIND, Scope, Storage};
+pub use reconstruct::{ChainReader, Piece, Reconstructor};
+
+pub const SCHEMA_VERSION: u32 = 1;
+pub const EXPORT_MANIFEST: &str = "export-manifest.toml";
+
+/// `<objects-root>/providers/codex` and the paths under it.
+#[derive(Debug, Clone)]
+pub struct ObjectStore {
+    pub objects_root: PathBuf,
+    pub root: PathBuf,
+}
+
+impl ObjectStore {
+    pub fn new(objects_root: &Path) -> ObjectStore {
+        ObjectStore { objects_root: objects_root.to_path_buf(), root: objects_root.join("providers").join("codex") }
+    }
+    pub fn latest_dir(&self) -> PathBuf {
+        self.root.join("latest")
+    }
+    pub fn archive_dir(&self) -> PathBuf {
+        self.root.join("archive")
+    }
+    pub fn snapshot_dir(&self, name: &str) -> PathBuf {
+        self.archive_dir().join(name)
+    }
+    pub fn snapshot_manifest_path(&self, name: &str) -> PathBuf {
+        self.snapshot_dir(name).join(EXPORT_MANIFEST)
+    }
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join(".commit-checkpoint.lock")
+    }
+
+    pub fn read_snapshot_manifest(&self, name: &str) -> Result<ExportManifest> {
+        validate_snapshot_name(name)?;
+        let path = self.snapshot_manifest_path(name);
+        if !path.is_file() {
+            bail!("no snapshot named '{name}' in {}", self.archive_dir().display());
+        }
+        fsutil::read_toml(&path)
+    }
+}
+
+/// Snapshot names come from us, but `--snapshot` comes from users: no path tricks.
+pub fn validate_snapshot_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', '\0']) {
+        bail!("'{name}' is not a valid snapshot name");
+    }
+    Ok(())
+}
