@@ -174,6 +174,22 @@ fn leaks(label: &str, text: &str, out: &mut BTreeMap<String, Vec<&'static str>>)
     out.insert(label.to_owned(), found);
 }
 
+/// An `apply_patch` call in the current turn that adds `file`, and the same file in the work tree
+/// (as Codex would have written it).
+fn write_file(s: &mut Session, repo: &std::path::Path, file: &str) {
+    let call = format!("call_patch_{file}");
+    s.append_json(
+        "response_item",
+        serde_json::json!({"type": "custom_tool_call", "status": "completed", "call_id": call, "name": "apply_patch",
+            "input": format!("*** Begin Patch\n*** Add File: {file}\n+generated for {file}\n*** End Patch\n")}),
+    );
+    s.append_json(
+        "response_item",
+        serde_json::json!({"type": "custom_tool_call_output", "call_id": call, "output": "{\"output\":\"Success.\",\"metadata\":{\"exit_code\":0}}"}),
+    );
+    std::fs::write(repo.join(file), format!("generated for {file}\n")).unwrap();
+}
+
 #[test]
 fn every_secret_shape_in_every_place_is_redacted_from_every_store_and_output() {
     assert!(SHAPES.len() >= 40, "{} shapes", SHAPES.len());
@@ -189,6 +205,7 @@ fn every_secret_shape_in_every_place_is_redacted_from_every_store_and_output() {
             "response_item",
             serde_json::json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": format!("[{name}] {text}")}]}),
         );
+        write_file(&mut s, &repo, &format!("shape_{i}.txt"));
         s.append_json(
             "response_item",
             serde_json::json!({"type": "function_call", "name": "shell", "call_id": call,
@@ -212,6 +229,7 @@ fn every_secret_shape_in_every_place_is_redacted_from_every_store_and_output() {
             "response_item",
             serde_json::json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}),
         );
+        write_file(&mut s, &repo, &format!("plain_{i}.txt"));
         s.append_json(
             "response_item",
             serde_json::json!({"type": "function_call", "name": "shell", "call_id": call,
@@ -226,8 +244,9 @@ fn every_secret_shape_in_every_place_is_redacted_from_every_store_and_output() {
             serde_json::json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}),
         );
     }
-    std::fs::write(repo.join("a.txt"), "x\n").unwrap();
-    env.git(&repo, &["add", "a.txt"]);
+    // Every turn wrote a file that the commit holds, so every turn is linked by content and
+    // shown by `report --messages`.
+    env.git(&repo, &["add", "."]);
     env.git(&repo, &["commit", "-q", "-m", "deploy\n\nwith STRIPE=sk_live_51Hq8ZtLm2Nx4Pv6Rb8Tc0Wd set"]);
     let sha = env.git(&repo, &["rev-parse", "HEAD"]);
     let capture = env.ok(&repo, ["capture-codex-commit-checkpoint", "--json"]);
@@ -277,7 +296,7 @@ fn every_secret_shape_in_every_place_is_redacted_from_every_store_and_output() {
     for text in UNTOUCHED {
         let json = serde_json::to_string(text).unwrap();
         assert!(event_store.contains(json.trim_matches('"')), "event store altered {text:?}");
-        assert!(report.contains(text.trim_start()), "report altered {text:?}");
+        assert!(report.contains(text.trim_start()), "report altered {text:?}:\n{report}");
     }
 
     // The raw object store still has the exact bytes (owner-only, never pushed).

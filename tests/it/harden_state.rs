@@ -48,9 +48,12 @@ fn a_damaged_cursor_is_rebuilt_and_no_message_is_lost() {
             _ => fs::write(&cursor, "\0\0garbage\0").unwrap(),
         }
         for i in 0..10 {
-            s.turn(&format!("later turn {i}"), "b.txt", "fine");
+            s.turn(&format!("later turn {i}"), &format!("b{i}.txt"), "fine");
+            fs::write(repo.join(format!("b{i}.txt")), "generated\n").unwrap();
         }
-        env.commit_file(&repo, "b.txt", "b\n", "second");
+        // The commit holds what every later turn wrote, so each of them is linked.
+        env.git(&repo, &["add", "."]);
+        env.git(&repo, &["commit", "-q", "-m", "second"]);
         let v = env.json(&repo, ["capture-codex-commit-checkpoint", "--json"]);
         let manifest = fs::read_to_string(v["import"]["manifest_path"].as_str().unwrap()).unwrap();
         assert!(manifest.contains("recovered: the cursor"), "{damage}: the import manifest says so: {manifest}");
@@ -82,7 +85,7 @@ fn a_deleted_conversation_entry_is_rebuilt_from_canonical_history() {
     let before = fs::read_to_string(&canonical).unwrap().lines().count();
     fs::remove_file(only_file(&env.event_store_root().join("state/conversations"))).unwrap();
     s.turn("late turn", "b.txt", "fine");
-    let sha = env.commit_file(&repo, "b.txt", "b\n", "second");
+    let sha = env.commit_file(&repo, "b.txt", "generated\n", "second");
     env.ok(&repo, ["capture-codex-commit-checkpoint"]);
     let text = fs::read_to_string(&canonical).unwrap();
     assert!(text.lines().count() > before, "earlier records kept and the new ones added");

@@ -72,7 +72,7 @@ fn escape_sequences_in_transcripts_are_shown_never_acted_on_in_every_text_output
         assert!(!text.lines().any(|l| l.starts_with("forged line")), "{what} has a forged line:\n{text}");
     }
     let report =
-        &outputs.iter().find(|(w, t)| *w == "report-codex-commit-checkpoint" && t.contains("user ")).unwrap().1;
+        &outputs.iter().find(|(w, t)| *w == "report-codex-commit-checkpoint" && t.contains("assistant")).unwrap().1;
     for shown in
         ["\\e]52;c;ZWNobyBwd25lZA==\\x07", "\\e[2J", "\\e]8;;https://evil.example/", "\\x9b31m", "\\u{202e}txt.exe"]
     {
