@@ -89,7 +89,11 @@ pub fn relink(roots: &Roots, req: &RelinkRequest) -> Result<RelinkOutcome> {
         if let Some(from) = &old.rewritten_from
             && let Some((_, original)) = store.read_commit(from)?
         {
-            annotate_rewrite(&mut linked, &original, old.rewrite_kind.map_or("rewrite", crate::gitfacts::RewriteKind::as_str));
+            annotate_rewrite(
+                &mut linked,
+                &original,
+                old.rewrite_kind.map_or("rewrite", crate::gitfacts::RewriteKind::as_str),
+            );
         }
         let mut m = old.clone();
         apply(&mut m, linked);
