@@ -12,6 +12,8 @@
 //! - [`capture`]: the recipe that runs the steps above for one commit;
 //! - [`rewrite`]: checkpoints of commits rewritten by an amend or a rebase (post-rewrite);
 //! - [`report`]: from a commit (or a conversation) back to the other side;
+//! - [`search`]: the rebuildable full-text index over canonical history and checkpoints;
+//! - [`show`]: one whole conversation streamed back as turns, messages and tool calls;
 //! - [`hooks`]: the managed git hooks that run the capture after every commit;
 //! - [`hookname`]: the managed hooks' names (a leaf: capture, spool and hooks all use it);
 //! - [`hooklog`]: the hooks' status log (one line format, written by the block and the spool);
@@ -55,5 +57,8 @@ pub(crate) mod report;
 pub(crate) mod rewrite;
 pub mod rng;
 pub(crate) mod roots;
+pub(crate) mod search;
+pub(crate) mod show;
 pub mod spool;
+pub(crate) mod timefmt;
 pub(crate) mod verify;
