@@ -12,6 +12,7 @@
 //! - [`capture`]: the recipe that runs the steps above for one commit;
 //! - [`rewrite`]: checkpoints of commits rewritten by an amend or a rebase (post-rewrite);
 //! - [`report`]: from a commit (or a conversation) back to the other side;
+//! - [`packet`]: the review packet of a commit range (a pull request's conversations);
 //! - [`search`]: the rebuildable full-text index over canonical history and checkpoints;
 //! - [`show`]: one whole conversation streamed back as turns, messages and tool calls;
 //! - [`hooks`]: the managed git hooks that run the capture after every commit;
@@ -19,6 +20,7 @@
 //! - [`hooklog`]: the hooks' status log (one line format, written by the block and the spool);
 //! - [`spool`]: the queue the post-commit hook hands commits to, drained by a detached worker;
 //! - [`progress`]: the stderr progress bar of a long (first) capture;
+//! - [`wait`]: `report` waiting for a capture the hook queued;
 //! - [`verify`]: the read-only integrity check of both stores;
 //! - [`redact`]: credential shapes cut from canonical history before it is written;
 //! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes;
@@ -51,6 +53,7 @@ pub(crate) mod hooks;
 pub(crate) mod lock;
 #[allow(missing_docs)] // public for tests, fuzz targets and the benchmark; not fully documented yet
 pub mod objects;
+pub(crate) mod packet;
 pub(crate) mod progress;
 pub mod redact;
 pub(crate) mod report;
@@ -62,3 +65,4 @@ pub(crate) mod show;
 pub mod spool;
 pub(crate) mod timefmt;
 pub(crate) mod verify;
+pub(crate) mod wait;

@@ -14,6 +14,7 @@ use crate::report::{self, CheckpointList, CommitReport, CommitReportRequest, Con
 
 /// The arguments of `report-codex-commit-checkpoint`.
 #[derive(Debug, Args)]
+#[command(after_long_help = "Examples:\n  nexus report                          # the checkpoint of HEAD\n  nexus report --commit HEAD~2 --messages\n  nexus report --range main..HEAD > packet.md   # a pull request's review packet\n  nexus report --range main..HEAD | gh pr comment --body-file -")]
 pub struct ReportArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
@@ -25,6 +26,15 @@ pub struct ReportArgs {
     /// Print the exact user and assistant messages of each conversation's window
     #[arg(long)]
     pub messages: bool,
+    /// The review packet of a range (BASE..HEAD): each commit's conversations, prompts and answers
+    #[arg(long, value_name = "BASE..HEAD", conflicts_with_all = ["commit", "messages"])]
+    pub range: Option<String>,
+    /// Do not wait for a capture the hook queued for this commit (by default: up to 30 s)
+    #[arg(long)]
+    pub no_wait: bool,
+    /// The packet's format (--json gives the same packet as JSON)
+    #[arg(long, value_enum, default_value = "markdown", requires = "range")]
+    pub format: super::packet::PacketFormat,
     #[command(flatten)]
     pub json: JsonArgs,
 }
@@ -32,6 +42,17 @@ pub struct ReportArgs {
 /// Runs `report-codex-commit-checkpoint`.
 pub fn run_commit(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
     let roots = args.roots.resolve()?;
+    if let Some(range) = &args.range {
+        let req = crate::packet::PacketRequest { repo_root: args.repo.repo_root.clone(), range: range.clone() };
+        let packet = crate::packet::build(&roots, &req)?;
+        if args.json.json {
+            super::write_json(out, &packet)?;
+        } else {
+            super::packet::render_markdown(&packet, out)?;
+        }
+        return Ok(exit::SUCCESS);
+    }
+    wait_for_hook(args, &roots)?;
     let req = CommitReportRequest {
         repo_root: args.repo.repo_root.clone(),
         commit: args.commit.clone(),
@@ -45,6 +66,42 @@ pub fn run_commit(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
         render_report(&report, out)?;
     }
     Ok(exit::SUCCESS)
+}
+
+/// A commit the hook queued is being captured by its worker: wait for it (bounded, saying so on
+/// stderr) rather than report "no checkpoint".
+fn wait_for_hook(args: &ReportArgs, roots: &crate::roots::Roots) -> Result<()> {
+    let es_root = &roots.event_store.path;
+    let Ok(repo) = crate::gitfacts::open(&args.repo.repo_root) else { return Ok(()) };
+    let Ok(commit) = crate::gitfacts::resolve_commit(&repo, &args.commit) else { return Ok(()) };
+    if crate::checkpoint::find_by_commit(es_root, &commit.sha)?.is_some() {
+        return Ok(());
+    }
+    let limit = crate::wait::DEFAULT_WAIT;
+    if args.no_wait {
+        if crate::wait::is_queued(&args.repo.repo_root, &commit.sha) {
+            anyhow::bail!(
+                "commit {} is queued for capture by the hook and not captured yet: wait a moment, or run `nexus drain-codex-commit-spool`",
+                commit.short_sha
+            );
+        }
+        return Ok(());
+    }
+    let waited = crate::wait::wait_for_queued(&args.repo.repo_root, es_root, &commit.sha, limit, &mut || {
+        eprintln!(
+            "nexus: commit {} is queued for capture by the hook; waiting for it (up to {} s, --no-wait to skip)",
+            commit.short_sha,
+            limit.as_secs()
+        );
+    })?;
+    if waited == crate::wait::Waited::TimedOut {
+        anyhow::bail!(
+            "commit {} is still queued for capture after {} s: `nexus drain-codex-commit-spool` captures it now (and `nexus audit-codex-commit-checkpoint-hooks` says why the worker is slow)",
+            commit.short_sha,
+            limit.as_secs()
+        );
+    }
+    Ok(())
 }
 
 /// The human report of a commit's checkpoint (with the windows' messages when they were read).
@@ -172,15 +229,22 @@ pub struct ConversationArgs {
     pub conversation_id: String,
     #[command(flatten)]
     pub roots: RootArgs,
+    /// Print the whole conversation instead (as `nexus show ID` does)
+    #[arg(long)]
+    pub messages: bool,
     #[command(flatten)]
-    pub json: JsonArgs,
+    pub view: super::show::ViewArgs,
 }
 
 /// Runs `report-codex-conversation`.
 pub fn run_conversation(args: &ConversationArgs, out: &mut dyn Write) -> Result<u8> {
     let roots = args.roots.resolve()?;
+    if args.messages {
+        let es = crate::history::EventStore::new(&roots.event_store.path);
+        return super::show::show_conversation(&es, &args.conversation_id, args.view, out);
+    }
     let rows = report::conversation_commits(&roots, &args.conversation_id)?;
-    if args.json.json {
+    if args.view.json.json {
         super::write_json(out, &rows)?;
     } else {
         render_conversation(&args.conversation_id, &rows, out)?;

@@ -23,7 +23,7 @@ mod query;
 
 pub use index::{IndexStatus, index_dir, update, update_after_capture};
 pub use query::{
-    ConversationHit, FileFilter, MatchHit, RepoFilter, SearchRequest, SearchResults, commits_of, search,
+    ConversationHit, FileFilter, MatchHit, RepoFilter, SearchRequest, SearchResults, commits_of, one_line, search,
 };
 
 use serde::{Deserialize, Serialize};

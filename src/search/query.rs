@@ -356,7 +356,7 @@ pub(crate) fn snippet(text: &str, words: &[String], before: usize, after: usize)
 }
 
 /// Whitespace runs (newlines too) as one space, control characters dropped, cut to `max` chars.
-pub(crate) fn one_line(s: &str, max: usize) -> String {
+pub fn one_line(s: &str, max: usize) -> String {
     let flat: String = s
         .split_whitespace()
         .collect::<Vec<_>>()

@@ -18,6 +18,7 @@ mod hooks_uninstall;
 mod hostile;
 mod linking;
 mod roots_and_git;
+mod search;
 mod security;
 mod snapshots;
 mod spool;
