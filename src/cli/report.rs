@@ -14,7 +14,9 @@ use crate::report::{self, CheckpointList, CommitReport, CommitReportRequest, Con
 
 /// The arguments of `report-codex-commit-checkpoint`.
 #[derive(Debug, Args)]
-#[command(after_long_help = "Examples:\n  nexus report                          # the checkpoint of HEAD\n  nexus report --commit HEAD~2 --messages\n  nexus report --range main..HEAD > packet.md   # a pull request's review packet\n  nexus report --range main..HEAD | gh pr comment --body-file -")]
+#[command(
+    after_long_help = "Examples:\n  nexus report                          # the checkpoint of HEAD\n  nexus report --commit HEAD~2 --messages\n  nexus report --range main..HEAD > packet.md   # a pull request's review packet\n  nexus report --range main..HEAD | gh pr comment --body-file -"
+)]
 pub struct ReportArgs {
     #[command(flatten)]
     pub repo: RepoArgs,

@@ -14,7 +14,9 @@ use crate::search::{FileFilter, RepoFilter, SearchRequest, SearchResults};
 
 /// The arguments of `search`.
 #[derive(Debug, Args)]
-#[command(after_long_help = "Examples:\n  nexus search backoff                      # every conversation that mentions it\n  nexus search '\"exponential backoff\" retry' --since 7d\n  nexus search --file src/upload.py          # which conversations wrote this file\n  nexus search timeout --repo . --json | jq '.conversations[].commits'\n\nThe index lives in <event-store>/index/search/; it is rebuilt when deleted.")]
+#[command(
+    after_long_help = "Examples:\n  nexus search backoff                      # every conversation that mentions it\n  nexus search '\"exponential backoff\" retry' --since 7d\n  nexus search --file src/upload.py          # which conversations wrote this file\n  nexus search timeout --repo . --json | jq '.conversations[].commits'\n\nThe index lives in <event-store>/index/search/; it is rebuilt when deleted."
+)]
 pub struct SearchArgs {
     /// Words to find (all of them); "a phrase", -word to exclude, a OR b
     #[arg(value_name = "QUERY")]
@@ -44,7 +46,8 @@ pub fn run(args: &SearchArgs, out: &mut dyn Write) -> Result<u8> {
     }
     let roots = args.roots.resolve()?;
     let es = EventStore::new(&roots.event_store.path);
-    let since_ms = args.since.as_deref().map(|s| crate::timefmt::parse_since(s, crate::timefmt::now_ms())).transpose()?;
+    let since_ms =
+        args.since.as_deref().map(|s| crate::timefmt::parse_since(s, crate::timefmt::now_ms())).transpose()?;
     let req = SearchRequest {
         query: args.query.clone(),
         repo: args.repo.as_deref().map(|r| repo_filter(&es, r)).transpose()?,
@@ -79,7 +82,10 @@ fn repo_filter(es: &EventStore, r: &str) -> Result<RepoFilter> {
         work_trees.push(facts.work_tree.display().to_string());
         work_trees.sort();
         work_trees.dedup();
-        return Ok(RepoFilter { work_trees, remote: facts.remote_origin.as_deref().map(crate::gitfacts::normalize_remote) });
+        return Ok(RepoFilter {
+            work_trees,
+            remote: facts.remote_origin.as_deref().map(crate::gitfacts::normalize_remote),
+        });
     }
     let dir = es.checkpoints_dir();
     let mut slugs = Vec::new();
@@ -105,10 +111,7 @@ fn repo_filter(es: &EventStore, r: &str) -> Result<RepoFilter> {
         }
     }
     if filter.work_trees.is_empty() {
-        bail!(
-            "--repo {r}: no such directory, and no repository of that name has checkpoints in {}",
-            dir.display()
-        );
+        bail!("--repo {r}: no such directory, and no repository of that name has checkpoints in {}", dir.display());
     }
     Ok(filter)
 }
@@ -193,11 +196,22 @@ pub fn render(r: &SearchResults, local: bool, out: &mut dyn Write) -> std::io::R
             }
         }
         if c.other_matches > 0 {
-            writeln!(out, "  … {} more match{} (nexus show {})", c.other_matches, if c.other_matches == 1 { "" } else { "es" }, c.provider_conversation_id)?;
+            writeln!(
+                out,
+                "  … {} more match{} (nexus show {})",
+                c.other_matches,
+                if c.other_matches == 1 { "" } else { "es" },
+                c.provider_conversation_id
+            )?;
         }
     }
     if r.more_conversations > 0 {
-        writeln!(out, "\n… {} more conversation{} (--limit)", r.more_conversations, if r.more_conversations == 1 { "" } else { "s" })?;
+        writeln!(
+            out,
+            "\n… {} more conversation{} (--limit)",
+            r.more_conversations,
+            if r.more_conversations == 1 { "" } else { "s" }
+        )?;
     }
     Ok(())
 }

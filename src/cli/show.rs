@@ -16,7 +16,9 @@ use crate::show::{self, ConversationHeader, ViewEvent};
 
 /// The arguments of `show`.
 #[derive(Debug, Args)]
-#[command(after_long_help = "Examples:\n  nexus show 0199a1b2          # a unique prefix is enough\n  nexus show 0199a1b2 --json | jq '.events[] | select(.type == \"tool_call\")'\n  NO_PAGER=1 nexus show 0199a1b2")]
+#[command(
+    after_long_help = "Examples:\n  nexus show 0199a1b2          # a unique prefix is enough\n  nexus show 0199a1b2 --json | jq '.events[] | select(.type == \"tool_call\")'\n  NO_PAGER=1 nexus show 0199a1b2"
+)]
 pub struct ShowArgs {
     /// The Codex conversation id (session id), or a unique prefix of it
     pub conversation_id: String,

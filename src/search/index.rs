@@ -72,6 +72,14 @@ pub(super) fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
+/// A checkpoint document's stored [`CommitRef`], with the window ranges its JSON output omits.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct StoredCommit {
+    #[serde(flatten)]
+    pub commit: CommitRef,
+    pub ranges: Vec<[u64; 2]>,
+}
+
 /// What the index has caught up to, stored as its commit payload (atomic with its data).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Payload {
@@ -253,7 +261,7 @@ fn index_manifest(writer: &IndexWriter<TantivyDocument>, f: &Fields, path: &Path
         doc.add_text(f.conv, &c.provider_conversation_id);
         doc.add_text(f.commit, &m.commit_sha);
         doc.add_text(f.manifest, &key);
-        doc.add_text(f.info, serde_json::to_string(&info)?);
+        doc.add_text(f.info, serde_json::to_string(&StoredCommit { ranges: info.ranges.clone(), commit: info })?);
         if let Some(ms) = crate::timefmt::rfc3339_ms(&m.commit_time) {
             doc.add_date(f.ts, DateTime::from_timestamp_millis(ms));
         }

@@ -21,10 +21,8 @@
 mod index;
 mod query;
 
-pub use index::{IndexStatus, index_dir, update, update_after_capture};
-pub use query::{
-    ConversationHit, FileFilter, MatchHit, RepoFilter, SearchRequest, SearchResults, commits_of, one_line, search,
-};
+pub use index::{index_dir, update, update_after_capture};
+pub use query::{FileFilter, RepoFilter, SearchRequest, SearchResults, commits_of, one_line, search};
 
 use serde::{Deserialize, Serialize};
 

@@ -14,7 +14,7 @@ use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DateTime, DocAddress, Order, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use super::CommitRef;
-use super::index::{self, Fields, IndexStatus, KIND_CHECKPOINT};
+use super::index::{self, Fields, IndexStatus, KIND_CHECKPOINT, StoredCommit};
 use crate::codex::ItemKind;
 use crate::history::{EventStore, StateStore};
 
@@ -196,7 +196,13 @@ pub fn search(es: &EventStore, req: &SearchRequest) -> Result<SearchResults> {
             commits,
         });
     }
-    Ok(SearchResults { query: req.query.clone(), total_matches: total, conversations, more_conversations, index: status })
+    Ok(SearchResults {
+        query: req.query.clone(),
+        total_matches: total,
+        conversations,
+        more_conversations,
+        index: status,
+    })
 }
 
 /// The commits whose checkpoints link a conversation, oldest first. Reads the index (bringing
@@ -260,9 +266,9 @@ fn commits_from(searcher: &Searcher, f: &Fields, conv: &str) -> Result<Vec<Commi
     for (_, addr) in top {
         let doc: TantivyDocument = searcher.doc(addr).context("cannot read the search index")?;
         if let Some(info) = doc.get_first(f.info).and_then(|v| v.as_str())
-            && let Ok(c) = serde_json::from_str::<CommitRef>(info)
+            && let Ok(stored) = serde_json::from_str::<StoredCommit>(info)
         {
-            out.push(c);
+            out.push(CommitRef { ranges: stored.ranges, ..stored.commit });
         }
     }
     out.sort_by(|a, b| a.commit_time.cmp(&b.commit_time).then(a.commit_sha.cmp(&b.commit_sha)));
@@ -357,18 +363,8 @@ pub(crate) fn snippet(text: &str, words: &[String], before: usize, after: usize)
 
 /// Whitespace runs (newlines too) as one space, control characters dropped, cut to `max` chars.
 pub fn one_line(s: &str, max: usize) -> String {
-    let flat: String = s
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect();
-    if flat.chars().count() <= max {
-        flat
-    } else {
-        format!("{}…", flat.chars().take(max).collect::<String>())
-    }
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ").chars().filter(|c| !c.is_control()).collect();
+    if flat.chars().count() <= max { flat } else { format!("{}…", flat.chars().take(max).collect::<String>()) }
 }
 
 fn regex_escape(s: &str) -> String {

@@ -17,6 +17,7 @@ mod hooks_managers;
 mod hooks_uninstall;
 mod hostile;
 mod linking;
+mod reading;
 mod roots_and_git;
 mod search;
 mod security;

@@ -63,7 +63,8 @@ fn search_finds_by_word_file_date_and_repo_with_the_linked_commits() {
     assert_eq!(upload["commits"][0]["commit_sha"], sha.as_str(), "{upload:#}");
     let m = &upload["matches"][0];
     assert!(m["snippet"].as_str().expect("snippet").to_lowercase().contains("backoff"), "{m:#}");
-    assert_eq!(m["commits"][0], sha[..7].to_owned(), "the match lies in the checkpoint's window: {m:#}");
+    let short = m["commits"][0].as_str().unwrap_or_default();
+    assert!(!short.is_empty() && sha.starts_with(short), "the match lies in the checkpoint's window: {m:#}");
 
     // Words are all required; a phrase is a phrase.
     let both = env.json(&repo, ["search", "flaky login", "--json"]);
