@@ -218,7 +218,22 @@ fn update_with(es: &EventStore, manifest_path: Option<&Path>) -> Result<IndexSta
     prepared.set_payload(&serde_json::to_string(&p)?);
     prepared.commit().context("cannot commit the search index")?;
     writer.wait_merging_threads().context("cannot merge the search index")?;
+    owner_only(&index_dir(es))?;
     Ok(status)
+}
+
+/// tantivy creates its files with the process umask; the index holds words of private
+/// conversations, so its files are made owner-only like every other file of the stores.
+fn owner_only(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for path in crate::fsutil::list_dir(dir)? {
+        let md = std::fs::symlink_metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?;
+        if md.is_file() && md.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot make {} owner-only", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Every live checkpoint manifest (not the superseded ones).
