@@ -18,6 +18,7 @@ use crate::exit;
 
 pub(crate) mod args;
 pub(crate) mod capture;
+pub(crate) mod completions;
 pub(crate) mod drain;
 pub(crate) mod export;
 pub(crate) mod hooks;
@@ -63,6 +64,10 @@ pub(crate) enum Command {
     Show(show::ShowArgs),
     /// Full-text search over canonical history: messages, tool calls, files written.
     Search(search::SearchArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) generated from the CLI.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff), or write one per command with --dir.
+    Man(completions::ManArgs),
     /// Export the Codex home into the object store (no commit link).
     #[command(name = "export-codex-sessions", visible_alias = "export")]
     Export(export::ExportArgs),
@@ -102,6 +107,8 @@ pub(crate) fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Conversation(args) => report::run_conversation(&args, out),
         Command::Show(args) => show::run(&args, out),
         Command::Search(args) => search::run(&args, out),
+        Command::Completions(args) => completions::run_completions(&args, out),
+        Command::Man(args) => completions::run_man(&args, out),
         Command::Export(args) => export::run(&args, out),
         Command::Import(args) => import::run(&args, out),
         Command::Install(args) => hooks::run_install(&args, out),

@@ -192,6 +192,9 @@ pub struct ListArgs {
     /// At most this many checkpoints
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Also the orphaned checkpoints: commits no branch reaches any more, or rewritten ones
+    #[arg(long)]
+    pub all: bool,
     #[command(flatten)]
     pub json: JsonArgs,
 }
@@ -200,25 +203,42 @@ pub struct ListArgs {
 pub fn run_list(args: &ListArgs, out: &mut dyn Write) -> Result<u8> {
     let roots = args.roots.resolve()?;
     super::hooks::notice_stopped_hooks(&args.repo.repo_root);
-    let list = report::list(&roots, &args.repo.repo_root, args.limit)?;
+    let list = report::list(&roots, &args.repo.repo_root, args.limit, args.all)?;
     if args.json.json {
         super::write_json(out, &list.rows)?;
     } else {
-        render_list(&list, &roots.event_store.path, out)?;
+        render_list(&list, &roots.event_store.path, std::io::IsTerminal::is_terminal(&std::io::stdout()), out)?;
     }
     Ok(exit::SUCCESS)
 }
 
 /// One line per checkpoint (or why there is none).
-pub fn render_list(list: &CheckpointList, event_store: &Path, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn render_list(list: &CheckpointList, event_store: &Path, local: bool, out: &mut dyn Write) -> std::io::Result<()> {
     if list.rows.is_empty() {
         writeln!(out, "no checkpoints for {} in {}", list.slug, event_store.display())?;
+    } else {
+        let zone = if local { "(local)" } else { "(UTC)" };
+        writeln!(out, "{:<12}  {:<16} {zone:<7}  {:>4}  {:>5}  SUMMARY", "COMMIT", "COMMITTED", "CONV", "MSG")?;
     }
     for r in &list.rows {
+        let time = if local {
+            crate::timefmt::local_minutes(&r.commit_time)
+        } else {
+            crate::timefmt::utc_minutes(&r.commit_time)
+        };
+        let mark = if r.orphaned { "  [orphaned]" } else { "" };
         writeln!(
             out,
-            "{}  {}  {:>2} conv {:>4} msg  {}",
-            r.commit_short_sha, r.commit_time, r.conversations, r.new_messages, r.commit_summary
+            "{:<12}  {:<24}  {:>4}  {:>5}  {}{mark}",
+            r.commit_short_sha, time, r.conversations, r.new_messages, r.commit_summary
+        )?;
+    }
+    if list.hidden_orphans > 0 {
+        writeln!(
+            out,
+            "({} orphaned checkpoint{} of rewritten or unreachable commits not shown: --all shows them)",
+            list.hidden_orphans,
+            if list.hidden_orphans == 1 { "" } else { "s" }
         )?;
     }
     Ok(())

@@ -132,3 +132,53 @@ fn report_waits_for_a_capture_the_hook_queued() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report JSON");
     assert_eq!(v["commit_sha"], sha.as_str());
 }
+
+#[test]
+fn list_has_a_header_and_hides_orphaned_checkpoints_unless_all() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("orphans");
+    let first = env.commit_file(&repo, "a.txt", "a\n", "First version");
+    env.ok(&repo, ["capture-codex-commit-checkpoint", "--quiet"]);
+    // An amend without the hook: the first commit is left behind, unreachable from any branch.
+    std::fs::write(repo.join("a.txt"), "b\n").expect("write");
+    env.git(&repo, &["commit", "-q", "-a", "--amend", "-m", "Amended version"]);
+    env.ok(&repo, ["capture-codex-commit-checkpoint", "--quiet"]);
+
+    let text = env.ok(&repo, ["list"]);
+    let mut lines = text.lines();
+    assert!(lines.next().is_some_and(|h| h.starts_with("COMMIT") && h.contains("SUMMARY")), "{text}");
+    assert!(text.contains("Amended version") && !text.contains("First version"), "{text}");
+    assert!(text.contains("1 orphaned checkpoint") && text.contains("--all"), "{text}");
+    assert!(text.contains("2026") || text.contains("20"), "times are shown: {text}");
+
+    let all = env.ok(&repo, ["list", "--all"]);
+    assert!(all.lines().any(|l| l.contains("First version") && l.contains("[orphaned]")), "{all}");
+
+    let v = env.json(&repo, ["list", "--all", "--json"]);
+    let rows = v.as_array().expect("rows");
+    let old = rows.iter().find(|r| r["commit_sha"] == first.as_str()).expect("the orphaned row");
+    assert_eq!(old["orphaned"], true);
+    assert!(old.as_object().expect("object").contains_key("rewritten_from"));
+    assert!(old["commit_time"].as_str().expect("time").ends_with('Z'), "UTC in JSON: {old}");
+    assert_eq!(env.json(&repo, ["list", "--json"]).as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn completions_and_man_pages_are_generated_from_the_cli() {
+    let env = TestEnv::new();
+    let dir = env.path().to_path_buf();
+    let bash = env.ok(&dir, ["completions", "bash"]);
+    assert!(bash.contains("complete") && bash.contains("report-codex-commit-checkpoint") && bash.contains("--since"));
+    let zsh = env.ok(&dir, ["completions", "zsh"]);
+    assert!(zsh.starts_with("#compdef nexus"), "{}", &zsh[..zsh.len().min(80)]);
+    let man = env.ok(&dir, ["man"]);
+    assert!(man.contains(".TH nexus") && man.contains("search"), "{}", &man[..man.len().min(200)]);
+    let pages = dir.join("man1");
+    let listed = env.ok(&dir, ["man", "--dir", pages.to_str().expect("utf-8")]);
+    let search = std::fs::read_to_string(pages.join("nexus-search.1")).expect("nexus-search.1");
+    assert!(search.contains("\\-\\-file") || search.contains("--file"), "{search}");
+    assert!(listed.lines().count() > 10, "{listed}");
+    assert!(!pages.join("nexus-link-rewritten-codex-commit-checkpoints.1").exists(), "hidden commands have no page");
+    let usage = env.run(&dir, ["completions", "tcsh"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
