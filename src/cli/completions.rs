@@ -57,7 +57,7 @@ pub fn run_man(args: &ManArgs, out: &mut dyn Write) -> Result<u8> {
         let name = format!("nexus-{}", sub.get_name());
         let path = dir.join(format!("{name}.1"));
         let mut page = Vec::new();
-        clap_mangen::Man::new(sub.clone().name(name)).render(&mut page)?;
+        clap_mangen::Man::new(sub.clone()).title(name).render(&mut page)?;
         std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))?;
         written.push(path);
     }

@@ -34,6 +34,8 @@ pub(crate) fn settings(env: &TestEnv) -> insta::Settings {
     s.add_filter(r"(?m)^captured  .*$", "captured  [CAPTURE-TIME]");
     // Commit times (whole seconds; transcript times keep their milliseconds and stay).
     s.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", "[COMMIT-TIME]");
+    // `list` shows commit times to the minute.
+    s.add_filter(r"(?m)^(\[SHORT-SHA\]\s+)\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "${1}[COMMIT-TIME]");
     s.add_filter(&regex::escape(env!("CARGO_PKG_VERSION")), "[VERSION]");
     s
 }
