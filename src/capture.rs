@@ -191,6 +191,10 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
         build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, patch_id, linked)?;
     crate::fault::point("capture.before_checkpoint_write");
     let path = CheckpointStore::new(&roots.event_store.path).write(&manifest, req.force)?;
+
+    // 9. The search index (derived, rebuildable): what this import added, and this manifest. Its
+    // failure is not the capture's: the next search or capture catches up.
+    let _ = crate::search::update_after_capture(&es, &path);
     Ok(CaptureOutcome::Captured(Box::new(Captured {
         manifest_path: path,
         manifest,

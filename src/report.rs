@@ -275,6 +275,11 @@ pub struct ListRow {
     pub conversations: usize,
     pub new_messages: u64,
     pub manifest_path: PathBuf,
+    /// The commit this one rewrote (amend, rebase), when it did.
+    pub rewritten_from: Option<String>,
+    /// Not reachable from any local branch, or rewritten by another checkpointed commit
+    /// (a rebase or reset left it behind): hidden by `list` unless `--all`.
+    pub orphaned: bool,
 }
 
 /// A repository's checkpoints, newest first.
@@ -284,20 +289,26 @@ pub struct CheckpointList {
     pub slug: String,
     /// The checkpoints (at most the requested number).
     pub rows: Vec<ListRow>,
+    /// Orphaned checkpoints left out (without `all`).
+    pub hidden_orphans: usize,
 }
 
 /// The checkpoints of the repository at `repo_root`, newest first, at most `limit`.
-pub fn list(roots: &Roots, repo_root: &Path, limit: Option<usize>) -> Result<CheckpointList> {
+pub fn list(roots: &Roots, repo_root: &Path, limit: Option<usize>, all: bool) -> Result<CheckpointList> {
     let repo = gitfacts::open(repo_root)?;
     let facts = gitfacts::repo_facts(&repo)?;
     let has_commit = |sha: &str| git2::Oid::from_str(sha).is_ok_and(|oid| repo.find_commit(oid).is_ok());
-    let store = CheckpointStore::new(&roots.event_store.path);
-    let mut rows: Vec<ListRow> = store
-        .list_repo(&RepoKey::of(&facts), &has_commit)?
+    let manifests = CheckpointStore::new(&roots.event_store.path).list_repo(&RepoKey::of(&facts), &has_commit)?;
+    let rewritten: std::collections::HashSet<String> =
+        manifests.iter().filter_map(|(_, m)| m.rewritten_from.clone()).collect();
+    let reachable = reachable_from_branches(&repo);
+    let mut rows: Vec<ListRow> = manifests
         .into_iter()
         .map(|(path, m)| ListRow {
             new_messages: m.conversations.iter().map(|c| c.new_messages).sum(),
             conversations: m.conversations.len(),
+            orphaned: rewritten.contains(&m.commit_sha)
+                || git2::Oid::from_str(&m.commit_sha).is_ok_and(|oid| !reachable.contains(&oid)),
             commit_sha: m.commit_sha,
             commit_short_sha: m.commit_short_sha,
             commit_time: m.commit_time,
@@ -305,12 +316,31 @@ pub fn list(roots: &Roots, repo_root: &Path, limit: Option<usize>) -> Result<Che
             branch_name: m.branch_name,
             captured_at: m.captured_at,
             manifest_path: path,
+            rewritten_from: m.rewritten_from,
         })
         .collect();
+    let before = rows.len();
+    if !all {
+        rows.retain(|r| !r.orphaned);
+    }
+    let hidden_orphans = before - rows.len();
     if let Some(limit) = limit {
         rows.truncate(limit);
     }
-    Ok(CheckpointList { slug: facts.slug, rows })
+    Ok(CheckpointList { slug: facts.slug, rows, hidden_orphans })
+}
+
+/// Every commit reachable from a local branch or HEAD (empty when the walk fails: then
+/// nothing is called orphaned).
+fn reachable_from_branches(repo: &git2::Repository) -> std::collections::HashSet<git2::Oid> {
+    let mut out = std::collections::HashSet::new();
+    let Ok(mut walk) = repo.revwalk() else { return out };
+    let _ = walk.push_glob("refs/heads/*");
+    let _ = walk.push_head();
+    for oid in walk.flatten() {
+        out.insert(oid);
+    }
+    out
 }
 
 /// One commit that links a conversation (`report-codex-conversation --json`: an array).

@@ -19,13 +19,18 @@ use crate::exit;
 pub(crate) mod args;
 pub(crate) mod blame;
 pub(crate) mod capture;
+pub(crate) mod completions;
 pub(crate) mod drain;
 pub(crate) mod export;
 pub(crate) mod hooks;
 pub(crate) mod import;
+pub(crate) mod packet;
+pub(crate) mod pager;
 pub(crate) mod relink;
 pub(crate) mod report;
 pub(crate) mod roots;
+pub(crate) mod search;
+pub(crate) mod show;
 pub(crate) mod verify;
 
 /// `nexus` and its subcommands.
@@ -57,6 +62,14 @@ pub(crate) enum Command {
     /// List the commits that link a conversation, newest first.
     #[command(name = "report-codex-conversation", visible_alias = "conversation")]
     Conversation(report::ConversationArgs),
+    /// Print a whole conversation: turns, messages, tool calls, the commits each turn is linked to.
+    Show(show::ShowArgs),
+    /// Full-text search over canonical history: messages, tool calls, files written.
+    Search(search::SearchArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) generated from the CLI.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff), or write one per command with --dir.
+    Man(completions::ManArgs),
     /// Export the Codex home into the object store (no commit link).
     #[command(name = "export-codex-sessions", visible_alias = "export")]
     Export(export::ExportArgs),
@@ -99,6 +112,10 @@ pub(crate) fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Report(args) => report::run_commit(&args, out),
         Command::List(args) => report::run_list(&args, out),
         Command::Conversation(args) => report::run_conversation(&args, out),
+        Command::Show(args) => show::run(&args, out),
+        Command::Search(args) => search::run(&args, out),
+        Command::Completions(args) => completions::run_completions(&args, out),
+        Command::Man(args) => completions::run_man(&args, out),
         Command::Export(args) => export::run(&args, out),
         Command::Import(args) => import::run(&args, out),
         Command::Install(args) => hooks::run_install(&args, out),

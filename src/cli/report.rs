@@ -16,6 +16,9 @@ use crate::text::{block, line};
 
 /// The arguments of `report-codex-commit-checkpoint`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus report                          # the checkpoint of HEAD\n  nexus report --commit HEAD~2 --messages\n  nexus report --range main..HEAD > packet.md   # a pull request's review packet\n  nexus report --range main..HEAD | gh pr comment --body-file -"
+)]
 pub struct ReportArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
@@ -27,6 +30,15 @@ pub struct ReportArgs {
     /// Print the exact user and assistant messages of each conversation's window
     #[arg(long)]
     pub messages: bool,
+    /// The review packet of a range (BASE..HEAD): each commit's conversations, prompts and answers
+    #[arg(long, value_name = "BASE..HEAD", conflicts_with_all = ["commit", "messages"])]
+    pub range: Option<String>,
+    /// Do not wait for a capture the hook queued for this commit (by default: up to 30 s)
+    #[arg(long)]
+    pub no_wait: bool,
+    /// The packet's format (--json gives the same packet as JSON)
+    #[arg(long, value_enum, default_value = "markdown", requires = "range")]
+    pub format: super::packet::PacketFormat,
     #[command(flatten)]
     pub json: JsonArgs,
 }
@@ -34,6 +46,17 @@ pub struct ReportArgs {
 /// Runs `report-codex-commit-checkpoint`.
 pub fn run_commit(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
     let roots = args.roots.resolve()?;
+    if let Some(range) = &args.range {
+        let req = crate::packet::PacketRequest { repo_root: args.repo.repo_root.clone(), range: range.clone() };
+        let packet = crate::packet::build(&roots, &req)?;
+        if args.json.json {
+            super::write_json(out, &packet)?;
+        } else {
+            super::packet::render_markdown(&packet, out)?;
+        }
+        return Ok(exit::SUCCESS);
+    }
+    wait_for_hook(args, &roots)?;
     let req = CommitReportRequest {
         repo_root: args.repo.repo_root.clone(),
         commit: args.commit.clone(),
@@ -47,6 +70,42 @@ pub fn run_commit(args: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
         render_report(&report, out)?;
     }
     Ok(exit::SUCCESS)
+}
+
+/// A commit the hook queued is being captured by its worker: wait for it (bounded, saying so on
+/// stderr) rather than report "no checkpoint".
+fn wait_for_hook(args: &ReportArgs, roots: &crate::roots::Roots) -> Result<()> {
+    let es_root = &roots.event_store.path;
+    let Ok(repo) = crate::gitfacts::open(&args.repo.repo_root) else { return Ok(()) };
+    let Ok(commit) = crate::gitfacts::resolve_commit(&repo, &args.commit) else { return Ok(()) };
+    if crate::checkpoint::CheckpointStore::new(es_root).find_by_commit(&commit.sha)?.is_some() {
+        return Ok(());
+    }
+    let limit = crate::wait::DEFAULT_WAIT;
+    if args.no_wait {
+        if crate::wait::is_queued(&args.repo.repo_root, &commit.sha) {
+            anyhow::bail!(
+                "commit {} is queued for capture by the hook and not captured yet: wait a moment, or run `nexus drain-codex-commit-spool`",
+                commit.short_sha
+            );
+        }
+        return Ok(());
+    }
+    let waited = crate::wait::wait_for_queued(&args.repo.repo_root, es_root, &commit.sha, limit, &mut || {
+        eprintln!(
+            "nexus: commit {} is queued for capture by the hook; waiting for it (up to {} s, --no-wait to skip)",
+            commit.short_sha,
+            limit.as_secs()
+        );
+    })?;
+    if waited == crate::wait::Waited::TimedOut {
+        anyhow::bail!(
+            "commit {} is still queued for capture after {} s: `nexus drain-codex-commit-spool` captures it now (and `nexus audit-codex-commit-checkpoint-hooks` says why the worker is slow)",
+            commit.short_sha,
+            limit.as_secs()
+        );
+    }
+    Ok(())
 }
 
 /// The human report of a commit's checkpoint (with the windows' messages when they were read).
@@ -175,6 +234,9 @@ pub struct ListArgs {
     /// At most this many checkpoints
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Also the orphaned checkpoints: commits no branch reaches any more, or rewritten ones
+    #[arg(long)]
+    pub all: bool,
     #[command(flatten)]
     pub json: JsonArgs,
 }
@@ -183,29 +245,46 @@ pub struct ListArgs {
 pub fn run_list(args: &ListArgs, out: &mut dyn Write) -> Result<u8> {
     let roots = args.roots.resolve()?;
     super::hooks::notice_stopped_hooks(&args.repo.repo_root);
-    let list = report::list(&roots, &args.repo.repo_root, args.limit)?;
+    let list = report::list(&roots, &args.repo.repo_root, args.limit, args.all)?;
     if args.json.json {
         super::write_json(out, &list.rows)?;
     } else {
-        render_list(&list, &roots.event_store.path, out)?;
+        render_list(&list, &roots.event_store.path, std::io::IsTerminal::is_terminal(&std::io::stdout()), out)?;
     }
     Ok(exit::SUCCESS)
 }
 
 /// One line per checkpoint (or why there is none).
-pub fn render_list(list: &CheckpointList, event_store: &Path, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn render_list(list: &CheckpointList, event_store: &Path, local: bool, out: &mut dyn Write) -> std::io::Result<()> {
     if list.rows.is_empty() {
         writeln!(out, "no checkpoints for {} in {}", line(&list.slug), line(&event_store.to_string_lossy()))?;
+    } else {
+        let zone = if local { "(local)" } else { "(UTC)" };
+        writeln!(out, "{:<12}  {:<16} {zone:<7}  {:>4}  {:>5}  SUMMARY", "COMMIT", "COMMITTED", "CONV", "MSG")?;
     }
     for r in &list.rows {
+        let time = if local {
+            crate::timefmt::local_minutes(&r.commit_time)
+        } else {
+            crate::timefmt::utc_minutes(&r.commit_time)
+        };
+        let mark = if r.orphaned { "  [orphaned]" } else { "" };
         writeln!(
             out,
-            "{}  {}  {:>2} conv {:>4} msg  {}",
+            "{:<12}  {:<24}  {:>4}  {:>5}  {}{mark}",
             line(&r.commit_short_sha),
-            line(&r.commit_time),
+            time,
             r.conversations,
             r.new_messages,
             line(&r.commit_summary)
+        )?;
+    }
+    if list.hidden_orphans > 0 {
+        writeln!(
+            out,
+            "({} orphaned checkpoint{} of rewritten or unreachable commits not shown: --all shows them)",
+            list.hidden_orphans,
+            if list.hidden_orphans == 1 { "" } else { "s" }
         )?;
     }
     Ok(())
@@ -218,15 +297,22 @@ pub struct ConversationArgs {
     pub conversation_id: String,
     #[command(flatten)]
     pub roots: RootArgs,
+    /// Print the whole conversation instead (as `nexus show ID` does)
+    #[arg(long)]
+    pub messages: bool,
     #[command(flatten)]
-    pub json: JsonArgs,
+    pub view: super::show::ViewArgs,
 }
 
 /// Runs `report-codex-conversation`: an unknown or ambiguous id is an error (exit 1).
 pub fn run_conversation(args: &ConversationArgs, out: &mut dyn Write) -> Result<u8> {
     let roots = args.roots.resolve()?;
+    if args.messages {
+        let es = crate::history::EventStore::new(&roots.event_store.path);
+        return super::show::show_conversation(&es, &args.conversation_id, args.view, out);
+    }
     let found = report::conversation_commits(&roots, &args.conversation_id)?;
-    if args.json.json {
+    if args.view.json.json {
         super::write_json(out, &found.commits)?;
     } else {
         render_conversation(&found, out)?;

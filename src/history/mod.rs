@@ -64,13 +64,16 @@ pub(crate) fn remember(list: &mut Vec<String>, value: &str, cap: usize) {
 pub fn import(roots: &Roots, snapshot: Option<&str>) -> Result<ImportOutcome> {
     let _locks = crate::lock::lock_stores(roots, "import-codex-sessions")?;
     let objects = ObjectStore::new(&roots.objects.path);
-    match snapshot {
-        Some(name) => import_snapshot(roots, name),
+    let outcome = match snapshot {
+        Some(name) => import_snapshot(roots, name)?,
         None => {
             let latest = objects.last_snapshot()?.with_context(|| {
                 format!("no snapshot in {}: run export-codex-sessions or a capture first", objects.root.display())
             })?;
-            import_pending(roots, &latest)
+            import_pending(roots, &latest)?
         }
-    }
+    };
+    // The search index follows (derived data: a failure is caught up by the next search).
+    let _ = crate::search::update(&EventStore::new(&roots.event_store.path));
+    Ok(outcome)
 }

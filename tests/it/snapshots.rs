@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::common::{Session, TestEnv};
 
 /// Filters that make one run's output comparable with another's.
-fn settings(env: &TestEnv) -> insta::Settings {
+pub(crate) fn settings(env: &TestEnv) -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_snapshot_path("snapshots");
     s.set_prepend_module_to_snapshot(false);
@@ -36,12 +36,14 @@ fn settings(env: &TestEnv) -> insta::Settings {
     s.add_filter(r"(?m)^captured  .*$", "captured  [CAPTURE-TIME]");
     // Commit times (whole seconds; transcript times keep their milliseconds and stay).
     s.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", "[COMMIT-TIME]");
+    // `list` shows commit times to the minute.
+    s.add_filter(r"(?m)^(\[SHORT-SHA\]\s+)\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "${1}[COMMIT-TIME]");
     s.add_filter(&regex::escape(env!("CARGO_PKG_VERSION")), "[VERSION]");
     s
 }
 
 /// A repository whose last commit is linked to one conversation of two turns.
-fn captured_repo(env: &TestEnv) -> PathBuf {
+pub(crate) fn captured_repo(env: &TestEnv) -> PathBuf {
     let repo = env.new_repo("widget");
     env.git(&repo, &["remote", "add", "origin", "git@github.com:acme/widget.git"]);
     let mut s = Session::create(&env.codex_home(), "11111111-2222-3333-4444-555555555555", &repo);

@@ -1,0 +1,352 @@
+//! The search index's schema, and bringing it up to date with canonical history and the
+//! checkpoint manifests (see the module doc of [`crate::search`]).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use tantivy::directory::MmapDirectory;
+use tantivy::schema::{FAST, Field, INDEXED, STORED, STRING, Schema, TEXT};
+use tantivy::{DateTime, Index, IndexWriter, TantivyDocument, Term};
+
+use super::CommitRef;
+use crate::checkpoint::CheckpointManifest;
+use crate::codex::ItemKind;
+use crate::history::{EventStore, Record, StateStore, resolve_path};
+
+/// Bumped when the schema or what is indexed changes: an index of another version is rebuilt.
+const INDEX_VERSION: u32 = 1;
+/// The writer's memory arena (tantivy's minimum is 15 MB); peak memory stays well under 64 MB.
+const WRITER_MEMORY: usize = 24_000_000;
+
+/// The kinds of document in the index.
+pub(super) const KIND_USER: &str = "user";
+pub(super) const KIND_ASSISTANT: &str = "assistant";
+pub(super) const KIND_TOOL: &str = "tool";
+pub(super) const KIND_OUTPUT: &str = "output";
+pub(super) const KIND_CHECKPOINT: &str = "checkpoint";
+
+pub(super) struct Fields {
+    pub kind: Field,
+    pub conv: Field,
+    pub rec: Field,
+    /// The record's byte range in the conversation's canonical file.
+    pub start: Field,
+    pub end: Field,
+    /// The byte range of the user prompt of the record's turn (the context of a match).
+    pub prompt_start: Field,
+    pub prompt_end: Field,
+    pub ts: Field,
+    pub text: Field,
+    /// Absolute paths a tool call wrote.
+    pub file: Field,
+    /// The working directory of the record.
+    pub cwd: Field,
+    /// The conversation's git remotes, normalized.
+    pub remote: Field,
+    /// Checkpoint documents: the commit, the manifest (key), and the [`CommitRef`] as JSON.
+    pub commit: Field,
+    pub manifest: Field,
+    pub info: Field,
+}
+
+pub(super) fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        kind: b.add_text_field("kind", STRING | STORED),
+        conv: b.add_text_field("conv", STRING | STORED),
+        rec: b.add_text_field("rec", STORED),
+        start: b.add_u64_field("start", STORED),
+        end: b.add_u64_field("end", STORED),
+        prompt_start: b.add_u64_field("prompt_start", STORED),
+        prompt_end: b.add_u64_field("prompt_end", STORED),
+        ts: b.add_date_field("ts", INDEXED | STORED | FAST),
+        text: b.add_text_field("text", TEXT),
+        file: b.add_text_field("file", STRING | STORED),
+        cwd: b.add_text_field("cwd", STRING),
+        remote: b.add_text_field("remote", STRING),
+        commit: b.add_text_field("commit", STRING | STORED),
+        manifest: b.add_text_field("manifest", STRING),
+        info: b.add_text_field("info", STORED),
+    };
+    (b.build(), fields)
+}
+
+/// A checkpoint document's stored [`CommitRef`], with the window ranges its JSON output omits.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct StoredCommit {
+    #[serde(flatten)]
+    pub commit: CommitRef,
+    pub ranges: Vec<[u64; 2]>,
+}
+
+/// What the index has caught up to, stored as its commit payload (atomic with its data).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Payload {
+    version: u32,
+    /// Every import up to this sequence number is indexed.
+    import_seq: u64,
+    /// How many checkpoint manifests were indexed (a different count means some were written
+    /// or removed behind the index's back).
+    checkpoints: u64,
+}
+
+pub fn index_dir(es: &EventStore) -> PathBuf {
+    es.root.join("index").join("search")
+}
+
+/// What an update did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IndexStatus {
+    /// The index was (re)built from nothing.
+    pub rebuilt: bool,
+    /// Another process is writing the index: this update did nothing.
+    pub busy: bool,
+    pub records_indexed: u64,
+    pub checkpoints_indexed: u64,
+}
+
+pub(super) struct Opened {
+    pub index: Index,
+    pub fields: Fields,
+}
+
+/// Opens the index, creating it when missing and recreating it when it cannot be read or was
+/// written by another version (it is only derived data).
+pub(super) fn open(es: &EventStore) -> Result<(Opened, bool)> {
+    let dir = index_dir(es);
+    let fresh = !dir.join("meta.json").exists();
+    match try_open(&dir) {
+        Ok(opened) if payload(&opened.index).version == INDEX_VERSION || fresh => Ok((opened, fresh)),
+        _ => {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot remove the outdated search index {}", dir.display()))?;
+            Ok((try_open(&dir)?, true))
+        }
+    }
+}
+
+fn try_open(dir: &Path) -> Result<Opened> {
+    crate::fsutil::create_private_dir_all(dir)?;
+    let ignore = dir.parent().map(|p| p.join(".gitignore"));
+    if let Some(ignore) = ignore.filter(|p| !p.exists()) {
+        // Derived data: never part of the event store's git history.
+        crate::fsutil::write_atomic(&ignore, b"# rebuildable indexes (nexus): not history\n*\n")?;
+    }
+    let (schema, fields) = schema();
+    let mmap = MmapDirectory::open(dir).with_context(|| format!("cannot open the search index {}", dir.display()))?;
+    let index = Index::open_or_create(mmap, schema)
+        .with_context(|| format!("cannot open the search index {}", dir.display()))?;
+    Ok(Opened { index, fields })
+}
+
+fn payload(index: &Index) -> Payload {
+    index.load_metas().ok().and_then(|m| m.payload).and_then(|p| serde_json::from_str(&p).ok()).unwrap_or_default()
+}
+
+/// Brings the index up to date with every committed import and every checkpoint manifest.
+pub fn update(es: &EventStore) -> Result<IndexStatus> {
+    update_with(es, None)
+}
+
+/// The capture's one call: indexes what its import added and the manifest it wrote.
+pub fn update_after_capture(es: &EventStore, manifest_path: &Path) -> Result<IndexStatus> {
+    update_with(es, Some(manifest_path))
+}
+
+fn update_with(es: &EventStore, manifest_path: Option<&Path>) -> Result<IndexStatus> {
+    let (opened, fresh) = open(es)?;
+    let Opened { index, fields } = opened;
+    let mut p = if fresh { Payload::default() } else { payload(&index) };
+    let state = StateStore::open(es)?;
+    let committed = state.head.committed_seq;
+    let manifests = list_manifests(es)?;
+    if !fresh && p.import_seq == committed && p.checkpoints == manifests.len() as u64 && manifest_path.is_none() {
+        return Ok(IndexStatus::default());
+    }
+    let mut writer: IndexWriter<TantivyDocument> = match index.writer_with_num_threads(1, WRITER_MEMORY) {
+        Ok(w) => w,
+        Err(tantivy::TantivyError::LockFailure(..)) => return Ok(IndexStatus { busy: true, ..Default::default() }),
+        Err(e) => return Err(e).context("cannot write the search index"),
+    };
+    let mut status = IndexStatus { rebuilt: fresh, ..Default::default() };
+    let mut rebuild = fresh;
+    if p.import_seq > committed {
+        // Another event store (restored, replaced): start over.
+        writer.delete_all_documents().context("cannot clear the search index")?;
+        p = Payload::default();
+        rebuild = true;
+        status.rebuilt = true;
+    }
+    if p.import_seq < committed {
+        let touched = if rebuild { None } else { state.head.touched_between(p.import_seq, committed) };
+        let ids = match touched {
+            Some(ids) => ids,
+            None => state.all_conversations()?.into_iter().map(|(id, _)| id).collect(),
+        };
+        for id in ids {
+            let Some(conv) = state.conversation(&id)? else { continue };
+            let remotes: Vec<String> = conv.remotes.iter().map(|r| crate::gitfacts::normalize_remote(r)).collect();
+            if p.import_seq == 0 {
+                let n = index_range(&writer, &fields, es, &id, [0, conv.canonical_len], None, &remotes)?;
+                status.records_indexed += n;
+                continue;
+            }
+            for span in state.spans(&id, &conv)? {
+                if span.import_seq > p.import_seq && span.import_seq <= committed && span.end > span.start {
+                    let range = [span.start, span.end];
+                    let n = index_range(&writer, &fields, es, &id, range, span.start_cwd.as_deref(), &remotes)?;
+                    status.records_indexed += n;
+                }
+            }
+        }
+        p.import_seq = committed;
+    }
+    let count = manifests.len() as u64;
+    if rebuild || p.checkpoints != count && !(manifest_path.is_some() && p.checkpoints + 1 == count) {
+        writer.delete_term(Term::from_field_text(fields.kind, KIND_CHECKPOINT));
+        for path in &manifests {
+            status.checkpoints_indexed += index_manifest(&writer, &fields, path)?;
+        }
+    } else if let Some(path) = manifest_path {
+        writer.delete_term(Term::from_field_text(fields.manifest, &path.display().to_string()));
+        status.checkpoints_indexed += index_manifest(&writer, &fields, path)?;
+    }
+    p.checkpoints = count;
+    p.version = INDEX_VERSION;
+    let mut prepared = writer.prepare_commit().context("cannot commit the search index")?;
+    prepared.set_payload(&serde_json::to_string(&p)?);
+    prepared.commit().context("cannot commit the search index")?;
+    writer.wait_merging_threads().context("cannot merge the search index")?;
+    owner_only(&index_dir(es))?;
+    Ok(status)
+}
+
+/// tantivy creates its files with the process umask; the index holds words of private
+/// conversations, so its files are made owner-only like every other file of the stores.
+fn owner_only(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for path in crate::fsutil::list_dir(dir)? {
+        let md = std::fs::symlink_metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?;
+        if md.is_file() && md.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot make {} owner-only", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every live checkpoint manifest (not the superseded ones).
+fn list_manifests(es: &EventStore) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for slug_dir in crate::fsutil::list_dir(&es.checkpoints_dir())? {
+        if !slug_dir.is_dir() {
+            continue;
+        }
+        for path in crate::fsutil::list_dir(&slug_dir)? {
+            if path.extension().is_some_and(|e| e == "toml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn index_manifest(writer: &IndexWriter<TantivyDocument>, f: &Fields, path: &Path) -> Result<u64> {
+    let m: CheckpointManifest = match crate::checkpoint::read_manifest(path) {
+        Ok(m) => m,
+        // A manifest this version cannot read is reported by `verify`, not by a search.
+        Err(_) => return Ok(0),
+    };
+    let key = path.display().to_string();
+    let mut n = 0;
+    for c in &m.conversations {
+        let info = CommitRef {
+            commit_sha: m.commit_sha.clone(),
+            commit_short_sha: m.commit_short_sha.clone(),
+            commit_summary: m.commit_summary.clone(),
+            commit_time: m.commit_time.clone(),
+            repo_slug: m.repo_slug.clone(),
+            manifest_path: key.clone(),
+            ranges: c.window.ranges.clone(),
+        };
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.kind, KIND_CHECKPOINT);
+        doc.add_text(f.conv, &c.provider_conversation_id);
+        doc.add_text(f.commit, &m.commit_sha);
+        doc.add_text(f.manifest, &key);
+        doc.add_text(f.info, serde_json::to_string(&StoredCommit { ranges: info.ranges.clone(), commit: info })?);
+        if let Some(ms) = crate::timefmt::rfc3339_ms(&m.commit_time) {
+            doc.add_date(f.ts, DateTime::from_timestamp_millis(ms));
+        }
+        writer.add_document(doc).context("cannot add to the search index")?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Indexes the searchable records in bytes `range` of a conversation's canonical file.
+fn index_range(
+    writer: &IndexWriter<TantivyDocument>,
+    f: &Fields,
+    es: &EventStore,
+    conv: &str,
+    range: [u64; 2],
+    start_cwd: Option<&str>,
+    remotes: &[String],
+) -> Result<u64> {
+    let mut cwd = start_cwd.map(str::to_owned);
+    let mut prompt: Option<[u64; 2]> = None;
+    let mut n = 0;
+    crate::show::each_record(es, conv, range[0], range[1], &mut |bytes, rec: Record| {
+        let (kind, text, files) = match &rec.item {
+            ItemKind::SessionMeta { cwd: Some(c), .. } | ItemKind::Cwd { cwd: c } => {
+                cwd = Some(c.clone());
+                return Ok(());
+            }
+            ItemKind::UserMessage { text, .. } => {
+                prompt = Some(bytes);
+                (KIND_USER, text.clone(), Vec::new())
+            }
+            ItemKind::AssistantMessage { text, .. } => (KIND_ASSISTANT, text.clone(), Vec::new()),
+            ItemKind::ToolCall { name, arguments, files_touched, workdir, .. } => {
+                let files: Vec<String> = files_touched
+                    .iter()
+                    .filter_map(|p| resolve_path(p, workdir.as_deref().or(cwd.as_deref())))
+                    .collect();
+                let text = format!("{name} {arguments} {}", files_touched.join(" "));
+                (KIND_TOOL, text, files)
+            }
+            ItemKind::ToolResult { output, .. } => (KIND_OUTPUT, output.clone(), Vec::new()),
+            _ => return Ok(()),
+        };
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.kind, kind);
+        doc.add_text(f.conv, conv);
+        doc.add_text(f.rec, &rec.id);
+        doc.add_u64(f.start, bytes[0]);
+        doc.add_u64(f.end, bytes[1]);
+        if let Some([s, e]) = prompt {
+            doc.add_u64(f.prompt_start, s);
+            doc.add_u64(f.prompt_end, e);
+        }
+        if let Some(ms) = rec.ts.as_deref().and_then(crate::timefmt::rfc3339_ms) {
+            doc.add_date(f.ts, DateTime::from_timestamp_millis(ms));
+        }
+        doc.add_text(f.text, text);
+        for file in &files {
+            doc.add_text(f.file, file);
+        }
+        if let Some(c) = &cwd {
+            doc.add_text(f.cwd, c);
+        }
+        for r in remotes {
+            doc.add_text(f.remote, r);
+        }
+        writer.add_document(doc).context("cannot add to the search index")?;
+        n += 1;
+        Ok(())
+    })?;
+    Ok(n)
+}
