@@ -18,6 +18,7 @@
 //! - [`spool`]: the queue the post-commit hook hands commits to, drained by a detached worker;
 //! - [`progress`]: the stderr progress bar of a long (first) capture;
 //! - [`verify`]: the read-only integrity check of both stores;
+//! - [`sync`]: the event store as a git repository, team shares, `nexus sync` (SPEC §13);
 //! - [`redact`]: credential shapes cut from canonical history before it is written;
 //! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes;
 //! - [`rng`]: the deterministic PRNG of the benchmark generator and the randomized tests;
@@ -56,4 +57,5 @@ pub(crate) mod rewrite;
 pub mod rng;
 pub(crate) mod roots;
 pub mod spool;
+pub(crate) mod sync;
 pub(crate) mod verify;

@@ -46,6 +46,9 @@ pub struct CommitReport {
     pub found_via_patch_id: Option<String>,
     pub tokens: TokenUsage,
     pub import_counts: crate::history::ImportCounts,
+    /// Set for a teammate's checkpoint read from a share: the share and who captured it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<checkpoint::SharedOrigin>,
     pub conversations: Vec<ConversationReport>,
     /// The repository's work tree when captured (the human report shows it; not in the JSON).
     #[serde(skip)]
@@ -94,7 +97,15 @@ pub struct WindowEntry {
 pub fn commit_report(roots: &Roots, args: &CommitReportRequest) -> Result<CommitReport> {
     let repo = gitfacts::open(&args.repo_root)?;
     let commit = gitfacts::resolve_commit(&repo, &args.commit)?;
-    let es_root = &roots.event_store.path;
+    let mut es_root = &roots.event_store.path;
+    // A teammate's checkpoint lives in a share's view (SPEC §13), read the same way.
+    let shared = match checkpoint::find_by_commit(es_root, &commit.sha)? {
+        Some(_) => None,
+        None => crate::sync::find_shared_checkpoint(es_root, &commit.sha)?,
+    };
+    if let Some((_, view, _)) = &shared {
+        es_root = view;
+    }
     let (path, manifest, found_via) = match checkpoint::find_by_commit(es_root, &commit.sha)? {
         Some(path) => {
             let m = checkpoint::read_manifest(&path)?;
@@ -167,6 +178,7 @@ pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_m
             t
         }),
         import_counts: m.import_counts.clone(),
+        shared: m.shared.clone(),
         conversations,
         repo_root: m.repo_root.clone(),
         rewrite_kind: m.rewrite_kind.clone(),
@@ -309,11 +321,19 @@ pub struct ConversationCommit {
 pub fn conversation_commits(roots: &Roots, conversation_id: &str) -> Result<Vec<ConversationCommit>> {
     let es = EventStore::new(&roots.event_store.path);
     let mut rows = Vec::new();
-    let dir = es.checkpoints_dir();
-    if dir.is_dir() {
+    let mut stores = vec![es.root.clone()];
+    stores.extend(crate::sync::share::views(&es.root).into_iter().map(|(_, view)| view));
+    for store in &stores {
+        let dir = EventStore::new(store).checkpoints_dir();
+        if !dir.is_dir() {
+            continue;
+        }
         for slug in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
             let slug = slug?.file_name().to_string_lossy().into_owned();
-            for (path, m) in checkpoint::list_repo(&roots.event_store.path, &slug)? {
+            for (path, m) in checkpoint::list_repo(store, &slug)? {
+                if rows.iter().any(|r: &ConversationCommit| r.commit_sha == m.commit_sha) {
+                    continue; // this machine's own checkpoint, also in a share's view
+                }
                 if let Some(c) = m.conversations.iter().find(|c| c.provider_conversation_id == conversation_id) {
                     rows.push(ConversationCommit {
                         commit_sha: m.commit_sha.clone(),

@@ -64,6 +64,11 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<u8> {
     let outcome = capture::capture(&req);
     crate::progress::finish();
     let outcome = outcome.with_context(|| format!("capture in {} failed", req.repo_root.display()))?;
+    if let CaptureOutcome::Captured(c) = &outcome {
+        // Commit what the capture added to the event store's git repository (and sync with
+        // `sync = "auto"`), as the hook's worker does after each capture.
+        crate::sync::after_capture(&req.roots, &crate::sync::capture_message(&c.manifest));
+    }
     if args.json.json {
         super::write_json(out, &outcome)?;
     } else if !args.quiet || matches!(outcome, CaptureOutcome::Deferred(_)) {

@@ -58,6 +58,9 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
         writeln!(out, "rewritten from {from} ({})", r.rewrite_kind.as_deref().unwrap_or("rewrite"))?;
     }
     writeln!(out, "manifest  {}", r.manifest_path.display())?;
+    if let Some(s) = &r.shared {
+        writeln!(out, "shared    from share \"{}\", captured by {}", s.share, s.captured_by)?;
+    }
     writeln!(out, "captured  {}", r.captured_at)?;
     writeln!(out, "snapshot  {}", r.snapshot_name)?;
     writeln!(out, "import    {} ({})", r.import_id, r.import_manifest_path.display())?;

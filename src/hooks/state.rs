@@ -74,6 +74,10 @@ pub enum ProblemCode {
     SpoolStuck,
     CommitsUncaptured,
     FixFailed,
+    /// A sync of the event store or a share failed (SPEC §13).
+    SyncFailed,
+    /// The event store or a share has commits not pushed to its remote.
+    SyncBehind,
 }
 
 impl ProblemCode {
@@ -96,6 +100,8 @@ impl ProblemCode {
             ProblemCode::SpoolStuck => "spool_stuck",
             ProblemCode::CommitsUncaptured => "commits_uncaptured",
             ProblemCode::FixFailed => "fix_failed",
+            ProblemCode::SyncFailed => "sync_failed",
+            ProblemCode::SyncBehind => "sync_behind",
         }
     }
 

@@ -21,6 +21,8 @@ mod roots_and_git;
 mod security;
 mod snapshots;
 mod spool;
+mod sync_share;
+mod sync_store;
 mod verify;
 mod work_proportional;
 
