@@ -243,11 +243,13 @@ mod tests {
         // Uncommented, every documented key is accepted (deny_unknown_fields would catch a typo).
         let uncommented: String = DEFAULT_CONFIG
             .lines()
-            .map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ")).unwrap_or(""))
+            .map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ") || r.starts_with("[[")).unwrap_or(""))
             .collect::<Vec<_>>()
             .join("\n");
         let c: Config = toml::from_str(&uncommented).expect("uncommented template parses");
         assert!(c.objects_root.is_some() && c.event_store_root.is_some() && c.lock_timeout_secs == Some(60));
+        assert_eq!(c.sync, Some(crate::sync::SyncMode::Auto));
+        assert_eq!(c.shares.len(), 1, "the [[share]] example parses");
     }
 
     #[test]

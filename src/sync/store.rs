@@ -37,6 +37,7 @@ use git2::{Oid, Tree};
 use serde::Serialize;
 
 use super::gitrepo::GitStore;
+use crate::checkpoint;
 use crate::fsutil;
 use crate::history::{ConversationState, EventStore, ImportManifest, Record, StateStore, safe_file_stem};
 
@@ -137,36 +138,45 @@ pub fn commit_new(root: &Path, message: &str, full: bool) -> Result<CommitOutcom
     let es = EventStore::new(root);
     let head = store.head();
     let tree = head.as_ref().map(|c| c.tree()).transpose()?;
-    // Files modified within a couple of seconds before the last commit may have been written
-    // after it (commit times are in seconds): they are compared by content.
-    let since = head.as_ref().map_or(i64::MIN, |c| c.time().seconds() - 2);
     let mut updates: BTreeMap<String, Oid> = BTreeMap::new();
     let mut touched: BTreeSet<String> = BTreeSet::new();
 
-    for path in fsutil::list_dir(&es.imports_dir())? {
-        if path.extension().is_none_or(|e| e != "toml") || !path.is_file() {
+    // Imports are written once: a name the tree lacks is new (names only, no stat per file).
+    for name in file_names(&es.imports_dir())? {
+        let rel = format!("{IMPORTS}/{name}");
+        if !name.ends_with(".toml") || GitStore::entry_oid(tree.as_ref(), &rel).is_some() {
             continue;
         }
-        let rel = rel_path(root, &path);
-        if let Some(oid) = changed_blob(&store, tree.as_ref(), &rel, &path, since)? {
-            if GitStore::entry_oid(tree.as_ref(), &rel).is_none()
-                && let Ok(m) = fsutil::read_toml::<ImportManifest>(&path)
-            {
-                touched.extend(m.conversations_touched);
-            }
-            updates.insert(rel, oid);
+        let path = es.imports_dir().join(&name);
+        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        if let Ok(m) = toml::from_str::<ImportManifest>(&String::from_utf8_lossy(&bytes)) {
+            touched.extend(m.conversations_touched);
         }
+        updates.insert(rel, store.blob(&bytes)?);
     }
-    let checkpoints = es.checkpoints_dir();
-    if checkpoints.is_dir() {
-        for entry in walkdir::WalkDir::new(&checkpoints).follow_links(false) {
-            let entry = entry.with_context(|| format!("cannot list {}", checkpoints.display()))?;
-            let path = entry.path();
-            if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "toml") {
+    // Checkpoint manifests: new names, and a manifest replaced in place (`--force`, a rewrite
+    // annotation), which always leaves a new copy under superseded/ first. `full` re-reads all.
+    for repo in dir_names(&es.checkpoints_dir())? {
+        let dir = es.checkpoints_dir().join(&repo);
+        let base = format!("{CHECKPOINTS}/{repo}");
+        let mut replaced = BTreeSet::new();
+        for name in file_names(&dir.join(checkpoint::SUPERSEDED_DIR))? {
+            let rel = format!("{base}/{}/{name}", checkpoint::SUPERSEDED_DIR);
+            if GitStore::entry_oid(tree.as_ref(), &rel).is_none() {
+                let path = dir.join(checkpoint::SUPERSEDED_DIR).join(&name);
+                updates.insert(rel, blob_of(&store, &path)?);
+                replaced.insert(name.split('.').next().unwrap_or_default().to_owned());
+            }
+        }
+        for name in file_names(&dir)? {
+            let Some(sha) = name.strip_suffix(".toml") else { continue };
+            let rel = format!("{base}/{name}");
+            let known = GitStore::entry_oid(tree.as_ref(), &rel);
+            if known.is_some() && !full && !replaced.contains(sha) {
                 continue;
             }
-            let rel = rel_path(root, path);
-            if let Some(oid) = changed_blob(&store, tree.as_ref(), &rel, path, since)? {
+            let oid = blob_of(&store, &dir.join(&name))?;
+            if known != Some(oid) {
                 updates.insert(rel, oid);
             }
         }
@@ -202,27 +212,36 @@ pub fn commit_new(root: &Path, message: &str, full: bool) -> Result<CommitOutcom
     Ok(CommitOutcome { commit: commit.map(|o| o.to_string()), files, segment_bytes })
 }
 
-fn rel_path(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
+fn blob_of(store: &GitStore, path: &Path) -> Result<Oid> {
+    store.blob(&fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
 }
 
-/// The blob of `path` when it is not in `tree` as it is now (files older than `since` and
-/// already committed are taken as unchanged without reading them).
-fn changed_blob(store: &GitStore, tree: Option<&Tree<'_>>, rel: &str, path: &Path, since: i64) -> Result<Option<Oid>> {
-    let known = GitStore::entry_oid(tree, rel);
-    if known.is_some() {
-        let mtime = fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(i64::MAX, |d| d.as_secs() as i64);
-        if mtime < since {
-            return Ok(None);
+/// The names of the regular files (or, with `dirs`, the directories) in `dir`; none when it
+/// does not exist.
+fn entries(dir: &Path, dirs: bool) -> Result<Vec<String>> {
+    let iter = match fs::read_dir(dir) {
+        Ok(it) => it,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in iter {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let kind = entry.file_type().with_context(|| format!("cannot stat {}", entry.path().display()))?;
+        if (dirs && kind.is_dir()) || (!dirs && kind.is_file()) {
+            out.push(entry.file_name().to_string_lossy().into_owned());
         }
     }
-    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let oid = store.blob(&bytes)?;
-    Ok((known != Some(oid)).then_some(oid))
+    out.sort();
+    Ok(out)
+}
+
+fn file_names(dir: &Path) -> Result<Vec<String>> {
+    entries(dir, false)
+}
+
+fn dir_names(dir: &Path) -> Result<Vec<String>> {
+    entries(dir, true)
 }
 
 /// How many bytes of a conversation's canonical file the tree holds (its segments are

@@ -7,13 +7,21 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{Session, TestEnv};
 
-/// Commits `file` written by a Codex turn in `session`, and captures it with the CLI (which
-/// commits the capture to the event store's repository afterwards, as the worker does).
+/// Commits `file` written by a Codex turn in `session`; the installed hook captures it and
+/// commits the capture to the event store's repository (NEXUS_HOOK_SYNC=1: synchronously, as
+/// the detached worker does it otherwise).
 fn codex_commit(env: &TestEnv, repo: &Path, session: &mut Session, file: &str, prompt: &str) -> String {
     session.turn(prompt, file, &format!("wrote {file}"));
     let sha = env.commit_file(repo, file, "generated\n", &format!("add {file}"));
-    env.ok(repo, ["capture", "--quiet"]);
+    assert!(env.checkpoint_path(&sha).is_some(), "the hook captured {sha}");
     sha
+}
+
+/// A repository with the managed hooks installed.
+fn hooked_repo(env: &TestEnv, name: &str) -> PathBuf {
+    let repo = env.new_repo(name);
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    repo
 }
 
 fn es_git(env: &TestEnv, args: &[&str]) -> String {
@@ -32,7 +40,7 @@ fn dir_bytes(dir: &Path) -> u64 {
 #[test]
 fn sync_store_each_capture_is_a_commit_of_what_it_added_and_nothing_machine_local() {
     let env = TestEnv::new();
-    let repo = env.new_repo("proj");
+    let repo = hooked_repo(&env, "proj");
     let mut s = Session::create(&env.codex_home(), "0199aaaa-0000-7000-8000-000000000001", &repo);
     let first = codex_commit(&env, &repo, &mut s, "a.txt", "please add a.txt");
     let second = codex_commit(&env, &repo, &mut s, "b.txt", "now add b.txt");
@@ -62,12 +70,22 @@ fn sync_store_each_capture_is_a_commit_of_what_it_added_and_nothing_machine_loca
     let blob_then = es_git(&env, &["rev-parse", &format!("main~1:{}", segments[0])]);
     let blob_now = es_git(&env, &["rev-parse", &format!("main:{}", segments[0])]);
     assert_eq!(blob_then, blob_now);
+
+    // A checkpoint replaced with --force: the new manifest and the superseded one are committed.
+    let before = es_git(&env, &["rev-parse", &format!("main:work-batches/commit-checkpoints/proj/{second}.toml")]);
+    env.ok(&repo, ["capture", "--quiet", "--force"]);
+    // A capture run by hand is committed by the next worker run or `nexus sync`.
+    env.ok(&repo, ["sync"]);
+    let after = es_git(&env, &["rev-parse", &format!("main:work-batches/commit-checkpoints/proj/{second}.toml")]);
+    assert_ne!(before, after, "the replaced manifest is committed");
+    let files = es_git(&env, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(files.contains(&format!("work-batches/commit-checkpoints/proj/superseded/{second}.")), "{files}");
 }
 
 #[test]
 fn sync_store_an_existing_store_is_converted_in_place() {
     let env = TestEnv::new();
-    let repo = env.new_repo("legacy");
+    let repo = hooked_repo(&env, "legacy");
     let mut s = Session::create(&env.codex_home(), "0199aaaa-0000-7000-8000-000000000002", &repo);
     codex_commit(&env, &repo, &mut s, "a.txt", "add a");
     // A store from before the event store was a repository.
@@ -88,7 +106,7 @@ fn sync_store_an_existing_store_is_converted_in_place() {
 #[test]
 fn sync_store_a_fresh_clone_on_another_machine_reports_every_commit_and_verifies() {
     let a = TestEnv::new();
-    let repo = a.new_repo("proj");
+    let repo = hooked_repo(&a, "proj");
     let mut s = Session::create(&a.codex_home(), "0199aaaa-0000-7000-8000-000000000003", &repo);
     let mut shas = Vec::new();
     for i in 0..3 {
@@ -118,7 +136,7 @@ fn sync_store_a_fresh_clone_on_another_machine_reports_every_commit_and_verifies
 #[test]
 fn sync_store_git_growth_after_200_captures_is_about_the_records_added() {
     let env = TestEnv::new();
-    let repo = env.new_repo("growth");
+    let repo = hooked_repo(&env, "growth");
     let mut s = Session::create(&env.codex_home(), "0199aaaa-0000-7000-8000-000000000004", &repo);
     codex_commit(&env, &repo, &mut s, "warmup.txt", "warm up");
     let es = env.event_store_root();
