@@ -25,7 +25,7 @@ pub struct SyncArgs {
 /// Runs the command.
 pub fn run(args: &SyncArgs, out: &mut dyn Write) -> Result<u8> {
     args.roots.resolve()?;
-    let req = SyncRequest { roots: args.roots.overrides(), interactive: std::io::stdin().is_terminal() };
+    let req = SyncRequest { roots: args.roots.overrides(), interactive: std::io::stdin().is_terminal(), full: true };
     // A progress line per remote on a terminal: a sync over the network can take a while.
     let tty = std::io::stderr().is_terminal();
     let report = sync::sync(&req, &mut |step| {

@@ -55,6 +55,9 @@ pub struct SyncRequest {
     pub roots: RootOverrides,
     /// A person at a terminal: git may ask for credentials. The worker's sync never waits.
     pub interactive: bool,
+    /// Re-read every manifest before committing (`nexus sync`); the worker's sync after a
+    /// capture has just committed what the capture added.
+    pub full: bool,
 }
 
 /// The result of one remote's exchange.
@@ -91,7 +94,7 @@ pub fn sync(req: &SyncRequest, progress: &mut dyn FnMut(&str)) -> Result<SyncRep
     let root = roots.event_store.path.clone();
     fsutil::create_private_dir_all(&root)?;
     progress("committing the event store");
-    let committed = commit_new(&root, "sync: commit what the stores gained", true)?;
+    let committed = commit_new(&root, "sync: commit what the stores gained", req.full)?;
     let mut targets = Vec::new();
     let (es, lock) = store::open(&root)?;
     if let Some(url) = es.remote_url(share::REMOTE) {
@@ -198,7 +201,7 @@ pub fn after_capture(overrides: &RootOverrides, message: &str) {
         }
     }
     if roots.config.sync == Some(SyncMode::Auto) {
-        let req = SyncRequest { roots: overrides.clone(), interactive: false };
+        let req = SyncRequest { roots: overrides.clone(), interactive: false, full: false };
         if let Err(e) = sync(&req, &mut |_| {}) {
             log(&root, &format!("sync FAILED error: {e:#}"));
         }

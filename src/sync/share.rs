@@ -117,12 +117,13 @@ pub fn export(event_store_root: &Path, share: &GitStore, cfg: &ShareConfig, capt
             if path.is_dir() || path.extension().is_none_or(|e| e != "toml") {
                 continue; // superseded/ stays home
             }
-            let m = checkpoint::read_manifest(&path)?;
-            if !cfg.matches(m.remote_origin.as_deref()) {
-                continue;
-            }
+            // Already shared: known from the path alone, without parsing the manifest.
             let rel = format!("{CHECKPOINTS}/{}", path.strip_prefix(es.checkpoints_dir()).unwrap_or(&path).display());
             if GitStore::entry_oid(tree.as_ref(), &rel).is_some() {
+                continue;
+            }
+            let m = checkpoint::read_manifest(&path)?;
+            if !cfg.matches(m.remote_origin.as_deref()) {
                 continue;
             }
             let (manifest, records) = shareable(&es, m, &cfg.name, captured_by)
