@@ -320,10 +320,7 @@ pub fn audit_problems(root: &Path) -> Vec<(bool, String)> {
     {
         let n = es.unpushed(share::REMOTE);
         if n > 0 {
-            out.push((
-                "sync_behind".to_owned(),
-                format!("the event store has {n} commit(s) not pushed to its remote (run `nexus sync`)"),
-            ));
+            out.push((true, format!("the event store has {n} commit(s) not pushed to its remote (run `nexus sync`)")));
         }
     }
     for dir in fsutil::list_dir(&root.join(share::SHARES_DIR)).unwrap_or_default() {
