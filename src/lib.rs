@@ -23,6 +23,7 @@
 //! - [`progress`]: the stderr progress bar of a long (first) capture;
 //! - [`wait`]: `report` waiting for a capture the hook queued;
 //! - [`verify`]: the read-only integrity check of both stores;
+//! - [`sync`]: the event store as a git repository, team shares, `nexus sync` (SPEC §13);
 //! - [`redact`]: credential shapes cut from canonical history before it is written;
 //! - [`text`]: terminal-safe display of transcript-derived text (escape sequences made visible);
 //! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes;
@@ -66,6 +67,7 @@ pub(crate) mod roots;
 pub(crate) mod search;
 pub(crate) mod show;
 pub mod spool;
+pub(crate) mod sync;
 pub(crate) mod text;
 pub(crate) mod timefmt;
 pub(crate) mod verify;

@@ -51,6 +51,9 @@ pub struct CommitReport {
     pub link_model: Option<String>,
     /// The commit's meaningful added lines.
     pub lines_added: u64,
+    /// Set for a teammate's checkpoint read from a share: the share and who captured it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<checkpoint::SharedOrigin>,
     pub conversations: Vec<ConversationReport>,
     /// Circumstantial evidence only: "possibly related", never ranked with the links.
     pub candidates: Vec<crate::link::Candidate>,
@@ -106,7 +109,15 @@ pub struct WindowEntry {
 pub fn commit_report(roots: &Roots, args: &CommitReportRequest) -> Result<CommitReport> {
     let repo = gitfacts::open(&args.repo_root)?;
     let commit = gitfacts::resolve_commit(&repo, &args.commit)?;
-    let es_root = &roots.event_store.path;
+    let mut es_root = &roots.event_store.path;
+    // A teammate's checkpoint lives in a share's view (SPEC §13), read the same way.
+    let shared = match CheckpointStore::new(es_root).find_by_commit(&commit.sha)? {
+        Some(_) => None,
+        None => crate::sync::find_shared_checkpoint(es_root, &commit.sha)?,
+    };
+    if let Some((_, view, _)) = &shared {
+        es_root = view;
+    }
     let store = CheckpointStore::new(es_root);
     let (path, manifest, found_via) = match store.read_commit(&commit.sha)? {
         Some((path, m)) => (path, m, None),
@@ -183,6 +194,7 @@ pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_m
         import_counts: m.import_counts.clone(),
         link_model: m.link_model.clone(),
         lines_added: m.lines_added,
+        shared: m.shared.clone(),
         conversations,
         candidates: m.candidates.clone(),
         repo_root: m.repo_root.clone(),
@@ -400,8 +412,18 @@ pub fn conversation_commits(roots: &Roots, conversation_id: &str) -> Result<Conv
     let es = EventStore::new(&roots.event_store.path);
     let id = resolve_conversation(&es, conversation_id)?;
     let title = crate::history::StateStore::open(&es)?.conversation(&id)?.and_then(|c| c.title);
-    let mut rows = Vec::new();
-    for (path, m) in CheckpointStore::new(&roots.event_store.path).all()? {
+    let mut rows: Vec<ConversationCommit> = Vec::new();
+    // This machine's checkpoints first, then the teammates' in each share's view (SPEC §13).
+    let mut stores = vec![es.root.clone()];
+    stores.extend(crate::sync::share::views(&es.root).into_iter().map(|(_, view)| view));
+    let mut manifests = Vec::new();
+    for store in &stores {
+        manifests.extend(CheckpointStore::new(store).all()?);
+    }
+    for (path, m) in manifests {
+        if rows.iter().any(|r| r.commit_sha == m.commit_sha) {
+            continue; // this machine's own checkpoint, also in a share's view
+        }
         if let Some(c) = m.conversations.iter().find(|c| c.provider_conversation_id == id) {
             rows.push(ConversationCommit {
                 commit_sha: m.commit_sha.clone(),

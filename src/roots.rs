@@ -31,6 +31,11 @@ pub struct Config {
     pub capture_include: Vec<String>,
     /// How long a capture waits for another capture's lock, in seconds.
     pub lock_timeout_secs: Option<u64>,
+    /// `auto`: the worker syncs after each capture; `manual` (default): only `nexus sync`.
+    pub sync: Option<crate::sync::SyncMode>,
+    /// Team shares (`[[share]]`, SPEC §13).
+    #[serde(default, rename = "share", skip_serializing_if = "Vec::is_empty")]
+    pub shares: Vec<crate::sync::ShareConfig>,
 }
 
 /// A resolved root and where its value came from.
@@ -139,6 +144,9 @@ impl Roots {
                 _ => root(data_dir()?.join("NEXUS-EventStore"), RootOrigin::DefaultDataDir),
             }
         };
+        // A clone of the event store (another machine, a recovered laptop) is brought onto disk
+        // before anything reads it (SPEC §13).
+        crate::sync::prepare_event_store(&event_store.path)?;
 
         Ok(Roots { source, source_exists, objects, event_store, config_file, config_file_exists, config })
     }
@@ -235,11 +243,13 @@ mod tests {
         // Uncommented, every documented key is accepted (deny_unknown_fields would catch a typo).
         let uncommented: String = DEFAULT_CONFIG
             .lines()
-            .map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ")).unwrap_or(""))
+            .map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ") || r.starts_with("[[")).unwrap_or(""))
             .collect::<Vec<_>>()
             .join("\n");
         let c: Config = toml::from_str(&uncommented).expect("uncommented template parses");
         assert!(c.objects_root.is_some() && c.event_store_root.is_some() && c.lock_timeout_secs == Some(60));
+        assert_eq!(c.sync, Some(crate::sync::SyncMode::Auto));
+        assert_eq!(c.shares.len(), 1, "the [[share]] example parses");
     }
 
     #[test]

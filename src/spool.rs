@@ -429,11 +429,22 @@ impl Spool {
             hook: e.hook.parse().ok().filter(|h| *h == HookName::PostMerge),
             ..Default::default()
         };
-        let result = capture::capture(&req).map(|o| match o {
+        let result = capture::capture(&req);
+        let message = match &result {
+            Ok(CaptureOutcome::Captured(c)) => Some(crate::sync::capture_message(&c.manifest)),
+            _ => None,
+        };
+        let result = result.map(|o| match o {
             CaptureOutcome::Captured(c) => c.manifest_path.display().to_string(),
             CaptureOutcome::Deferred(why) => why,
         });
-        self.record(e, result)
+        let recorded = self.record(e, result);
+        // Off the commit path (this is the detached worker): commit what the capture added to
+        // the event store's git repository, and sync when the config says `sync = "auto"`.
+        if let Some(message) = message {
+            crate::sync::after_capture(&req.roots, &message);
+        }
+        recorded
     }
 
     /// A queued post-rewrite: links the rewritten commits with the pairs the hook saved.

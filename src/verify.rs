@@ -62,6 +62,9 @@ pub struct VerifyReport {
     pub checked: Checked,
     pub problems: Vec<Problem>,
     pub warnings: Vec<Problem>,
+    /// Facts that are not damage, e.g. "no local object store" in a clone of the event store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl VerifyReport {
@@ -92,8 +95,18 @@ pub fn verify(roots: &Roots) -> Result<VerifyReport> {
     let snapshots = check_archive(&store, &mut r)?;
     check_latest(&store, &mut r)?;
     let es = EventStore::new(&roots.event_store.path);
-    check_imports(&es, &snapshots, &mut r)?;
-    check_checkpoints(&es, &store, &snapshots, &mut r)?;
+    // A clone of the event store (SPEC §13) has no object store here: the snapshots its
+    // imports and checkpoints name stay on the machine that captured them. A fact, not damage.
+    let local_objects = !snapshots.is_empty() || store.head_path().exists() || store.archive_dir().is_dir();
+    if !local_objects && es.imports_dir().is_dir() {
+        r.notes.push(format!(
+            "no local object store at {}: the snapshots named by this event store's imports and checkpoints were captured on another machine; canonical history and manifests are checked without them",
+            roots.objects.path.display()
+        ));
+    }
+    let snapshots = if local_objects { Some(snapshots) } else { None };
+    check_imports(&es, snapshots.as_deref(), &mut r)?;
+    check_checkpoints(&es, &store, snapshots.as_deref(), &mut r)?;
     check_canonical(&es, &mut r)?;
     r.ok = r.problems.is_empty();
     Ok(r)
@@ -267,14 +280,15 @@ fn check_latest(store: &ObjectStore, r: &mut VerifyReport) -> Result<()> {
     Ok(())
 }
 
-fn check_imports(es: &EventStore, snapshots: &[String], r: &mut VerifyReport) -> Result<()> {
+/// `snapshots`: None when there is no local object store (references are not checked).
+fn check_imports(es: &EventStore, snapshots: Option<&[String]>, r: &mut VerifyReport) -> Result<()> {
     for path in fsutil::list_dir(&es.imports_dir())? {
         if path.extension().is_none_or(|x| x != "toml") {
             continue;
         }
         r.checked.imports += 1;
         match fsutil::read_toml::<ImportManifest>(&path) {
-            Ok(m) if !snapshots.contains(&m.snapshot_name) => {
+            Ok(m) if snapshots.is_some_and(|s| !s.contains(&m.snapshot_name)) => {
                 r.problem(&path, format!("names the snapshot {}, which is missing", m.snapshot_name))
             }
             Ok(_) => {}
@@ -284,7 +298,12 @@ fn check_imports(es: &EventStore, snapshots: &[String], r: &mut VerifyReport) ->
     Ok(())
 }
 
-fn check_checkpoints(es: &EventStore, store: &ObjectStore, snapshots: &[String], r: &mut VerifyReport) -> Result<()> {
+fn check_checkpoints(
+    es: &EventStore,
+    store: &ObjectStore,
+    snapshots: Option<&[String]>,
+    r: &mut VerifyReport,
+) -> Result<()> {
     // superseded/ keeps replaced manifests as they were: not checked.
     for path in crate::checkpoint::CheckpointStore::new(&es.root).manifest_files()? {
         {
@@ -299,7 +318,7 @@ fn check_checkpoints(es: &EventStore, store: &ObjectStore, snapshots: &[String],
             if path.file_stem().is_none_or(|s| s.to_string_lossy() != m.commit_sha) {
                 r.problem(&path, format!("file name does not match its commit_sha {}", m.commit_sha));
             }
-            if !snapshots.contains(&m.snapshot_name) {
+            if snapshots.is_some_and(|s| !s.contains(&m.snapshot_name)) {
                 let at = store.snapshot_manifest_path(&m.snapshot_name);
                 r.problem(
                     &path,

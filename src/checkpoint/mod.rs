@@ -102,6 +102,17 @@ pub struct CheckpointManifest {
     /// Conversations with circumstantial evidence only ("possibly related").
     #[serde(default)]
     pub candidates: Vec<Candidate>,
+    /// Set on a checkpoint read from a team share (SPEC §13): which share, who captured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedOrigin>,
+}
+
+/// Where a shared checkpoint came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SharedOrigin {
+    pub share: String,
+    /// `user@host` of the machine that captured it.
+    pub captured_by: String,
 }
 
 impl CheckpointManifest {

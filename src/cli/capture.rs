@@ -65,6 +65,15 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<u8> {
     let outcome = capture::capture(&req);
     crate::progress::finish();
     let outcome = outcome.with_context(|| format!("capture in {} failed", req.repo_root.display()))?;
+    if let CaptureOutcome::Captured(c) = &outcome
+        && args.hook.is_some()
+    {
+        // The hook's own capture (NEXUS_HOOK_SYNC=1): commit what it added to the event
+        // store's git repository (and sync with `sync = "auto"`), as the spool's worker does.
+        // A capture run by hand leaves that to the next worker or `nexus sync`, which commit
+        // everything not committed yet: a manual capture costs the capture alone.
+        crate::sync::after_capture(&req.roots, &crate::sync::capture_message(&c.manifest));
+    }
     if args.json.json {
         super::write_json(out, &outcome)?;
     } else if !args.quiet || matches!(outcome, CaptureOutcome::Deferred(_)) {

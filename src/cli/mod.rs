@@ -31,6 +31,7 @@ pub(crate) mod report;
 pub(crate) mod roots;
 pub(crate) mod search;
 pub(crate) mod show;
+pub(crate) mod sync;
 pub(crate) mod verify;
 
 /// `nexus` and its subcommands.
@@ -85,6 +86,8 @@ pub(crate) enum Command {
     /// Check every managed repository (or the given ones) for hook problems.
     #[command(name = "audit-codex-commit-checkpoint-hooks", visible_alias = "audit")]
     Audit(hooks::AuditArgs),
+    /// Push and pull the event store and every configured share through their git remotes.
+    Sync(sync::SyncArgs),
     /// Check both stores' integrity (hashes, references, canonical records); read-only.
     Verify(verify::VerifyArgs),
     /// Print each root and where its value came from.
@@ -121,6 +124,7 @@ pub(crate) fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Install(args) => hooks::run_install(&args, out),
         Command::Uninstall(args) => hooks::run_uninstall(&args, out),
         Command::Audit(args) => hooks::run_audit(&args, out),
+        Command::Sync(args) => sync::run(&args, out),
         Command::Verify(args) => verify::run(&args, out),
         Command::Roots(args) => roots::run(&args, out),
         Command::LinkRewritten(args) => hooks::run_link_rewritten(&args, out),

@@ -121,6 +121,9 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
         writeln!(out, "rewritten from {} ({})", line(from), r.rewrite_kind.map_or("rewrite", RewriteKind::as_str))?;
     }
     writeln!(out, "manifest  {}", line(&r.manifest_path.to_string_lossy()))?;
+    if let Some(s) = &r.shared {
+        writeln!(out, "shared    from share \"{}\", captured by {}", line(&s.share), line(&s.captured_by))?;
+    }
     writeln!(out, "captured  {}", line(&r.captured_at))?;
     writeln!(out, "snapshot  {}", line(&r.snapshot_name))?;
     writeln!(out, "import    {} ({})", line(&r.import_id), line(&r.import_manifest_path.to_string_lossy()))?;

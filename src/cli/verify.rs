@@ -46,6 +46,9 @@ pub fn render(r: &VerifyReport, out: &mut dyn Write) -> std::io::Result<()> {
         c.records,
         c.conversation_files
     )?;
+    for n in &r.notes {
+        writeln!(out, "note: {n}")?;
+    }
     for p in &r.problems {
         writeln!(
             out,

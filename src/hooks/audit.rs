@@ -278,6 +278,9 @@ pub fn audit_repo(path: &Path, rec: Option<&RepoRecord>, commits: usize) -> Repo
         ));
     }
     if let Some(b) = &baked {
+        for (behind, message) in crate::sync::audit_problems(&b.event_store_root) {
+            a.problems.push(problem(if behind { ProblemCode::SyncBehind } else { ProblemCode::SyncFailed }, message));
+        }
         let (checked, with) = count_checkpoints(&loc, &b.event_store_root, commits);
         a.commits_checked = checked;
         a.commits_with_checkpoint = with;

@@ -76,6 +76,10 @@ pub enum ProblemCode {
     CaptureFailed,
     CommitsUncaptured,
     FixFailed,
+    /// A sync of the event store or a share failed (SPEC §13).
+    SyncFailed,
+    /// The event store or a share has commits not pushed to its remote.
+    SyncBehind,
 }
 
 impl ProblemCode {
@@ -99,6 +103,8 @@ impl ProblemCode {
             ProblemCode::CaptureFailed => "capture_failed",
             ProblemCode::CommitsUncaptured => "commits_uncaptured",
             ProblemCode::FixFailed => "fix_failed",
+            ProblemCode::SyncFailed => "sync_failed",
+            ProblemCode::SyncBehind => "sync_behind",
         }
     }
 

@@ -33,6 +33,8 @@ mod search;
 mod security;
 mod snapshots;
 mod spool;
+mod sync_share;
+mod sync_store;
 mod verify;
 mod work_proportional;
 

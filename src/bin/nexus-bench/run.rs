@@ -226,6 +226,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     eprintln!("steady-state captures …");
     let archive = args.dir.join("objects/providers/codex/archive");
     let archive_before = dir_bytes(&archive);
+    let events = args.dir.join("events");
+    let canonical_before = dir_bytes(&events.join("canonical")) + manifest_bytes(&events);
+    let git_before = packed_bytes(&b, &events)?;
     let mut appended = 0;
     let mut steady = Vec::new();
     for i in 0..args.runs {
@@ -234,8 +237,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let m = b.capture()?;
         peak_rss = peak_rss.max(m.max_rss_kb);
         steady.push(m.wall);
+        // The worker's commit of the capture to the event store's git repository (untimed: it
+        // runs after the capture, off the commit path; `nexus sync` with no remote commits only).
+        b.ok(b.nexus(&["sync"]))?;
     }
     let archive_added = dir_bytes(&archive) - archive_before;
+    let records_added = dir_bytes(&events.join("canonical")) + manifest_bytes(&events) - canonical_before;
+    let git_added = packed_bytes(&b, &events)? - git_before;
     rows.push([
         format!(
             "steady-state capture (+{} KB to 1 of {} sessions), {} runs",
@@ -255,6 +263,16 @@ pub fn run(args: &RunArgs) -> Result<()> {
             archive_added as f64 / appended as f64
         ),
         "≈ 1× (compressed: less)".into(),
+    ]);
+    rows.push([
+        "event store (git, packed) growth per capture vs records and manifests added".into(),
+        format!(
+            "{} vs {} bytes ({:.2}×)",
+            git_added / args.runs as u64,
+            records_added / args.runs as u64,
+            git_added as f64 / records_added.max(1) as f64
+        ),
+        "≈ the records added".into(),
     ]);
 
     eprintln!("nothing-changed captures …");
@@ -311,6 +329,32 @@ pub fn run(args: &RunArgs) -> Result<()> {
         format!("{} vs {} = {:.2}×", ms(rebase[1]), ms(rebase[0]), rebase[1].as_secs_f64() / rebase[0].as_secs_f64()),
         "(< 2×)".into(),
     ]);
+
+    // A team share: 100 new checkpoints synced to a local bare repository (the cost of the
+    // fetch, merge, export of the checkpoints and their window records, push, view rebuild).
+    eprintln!("sync of 100 new checkpoints to a share …");
+    let remote = args.dir.join("share.git");
+    b.ok(b.git(false, &["init", "-q", "--bare", "-b", "main", remote.to_str().context("path")?]))?;
+    b.ok(b.git(false, &["remote", "add", "origin", "https://example.com/acme/bench.git"]))?;
+    let config = args.dir.join("home/.config/nexus");
+    fs::create_dir_all(&config)?;
+    fs::write(
+        config.join("config.toml"),
+        format!("[[share]]\nname = \"team\"\nremote = \"{}\"\nrepos = [\"example.com/acme/*\"]\n", remote.display()),
+    )?;
+    b.ok(b.nexus(&["sync"]))?;
+    for i in 0..100 {
+        home::grow(&active, 2_000, 5000 + i as u64, &cwd)?;
+        b.commit_plain(5000 + i)?;
+        b.capture()?;
+    }
+    let synced = measure(&mut b.nexus(&["sync"]))?;
+    rows.push([
+        "`nexus sync` of 100 new checkpoints to a share (local bare remote)".into(),
+        format!("{} ({:.1} MB peak RSS)", ms(synced.wall), synced.max_rss_kb as f64 / 1024.0),
+        "—".into(),
+    ]);
+    fs::remove_file(config.join("config.toml"))?;
 
     // report with N checkpoints: copies of a real manifest under made-up commits.
     eprintln!("report with {} checkpoints …", args.checkpoints);
@@ -381,6 +425,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let _ = fs::remove_dir_all(&args.dir);
     }
     Ok(())
+}
+
+/// Bytes of the manifests the event store's git repository commits.
+fn manifest_bytes(events: &Path) -> u64 {
+    dir_bytes(&events.join("imports")) + dir_bytes(&events.join("work-batches"))
+}
+
+/// The event store's git objects after `git gc` (packed: what a clone or a push transfers).
+fn packed_bytes(b: &Bench, events: &Path) -> Result<u64> {
+    let mut gc = b.git(false, &["gc", "--quiet"]);
+    gc.current_dir(events);
+    b.ok(gc)?;
+    Ok(dir_bytes(&events.join(".git/objects")))
 }
 
 /// `sync(1)`: flush everything dirty, so that a measurement does not pay for earlier writes.
