@@ -53,7 +53,7 @@ pub struct CommitReport {
     pub lines_added: u64,
     /// Set for a teammate's checkpoint read from a share: the share and who captured it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub shared: Option<checkpoint::SharedOrigin>,
+    pub shared: Option<crate::checkpoint::SharedOrigin>,
     pub conversations: Vec<ConversationReport>,
     /// Circumstantial evidence only: "possibly related", never ranked with the links.
     pub candidates: Vec<crate::link::Candidate>,

@@ -343,7 +343,7 @@ pub fn audit_problems(root: &Path) -> Vec<(bool, String)> {
 /// manifest path).
 pub fn find_shared_checkpoint(event_store_root: &Path, sha: &str) -> Result<Option<(String, PathBuf, PathBuf)>> {
     for (name, view) in share::views(event_store_root) {
-        if let Some(path) = crate::checkpoint::find_by_commit(&view, sha)? {
+        if let Some(path) = crate::checkpoint::CheckpointStore::new(&view).find_by_commit(sha)? {
             return Ok(Some((name, view, path)));
         }
     }

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::gitrepo::GitStore;
 use crate::checkpoint::{self, CheckpointManifest, SharedOrigin};
 use crate::fsutil;
-use crate::history::{EventStore, read_records, safe_file_stem};
+use crate::history::{EventStore, RecordReader, safe_file_stem};
 
 pub const SHARES_DIR: &str = "shares";
 const VIEW: &str = "view";
@@ -160,7 +160,8 @@ fn shareable(
     for c in &mut m.conversations {
         let mut bytes = Vec::new();
         for [start, end] in &c.window.ranges {
-            for mut rec in read_records(es, &c.provider_conversation_id, *start, *end)? {
+            for item in RecordReader::open(es, &c.provider_conversation_id, *start, *end)? {
+                let (_, mut rec) = item?;
                 crate::redact::redact_item(&mut rec.item);
                 serde_json::to_writer(&mut bytes, &rec).context("cannot serialize a record")?;
                 bytes.push(b'\n');
