@@ -410,7 +410,14 @@ pub fn resolve_conversation(es: &EventStore, id: &str) -> Result<String> {
 /// unique prefix), newest first.
 pub fn conversation_commits(roots: &Roots, conversation_id: &str) -> Result<ConversationCommits> {
     let es = EventStore::new(&roots.event_store.path);
-    let id = resolve_conversation(&es, conversation_id)?;
+    let id = match resolve_conversation(&es, conversation_id) {
+        Ok(id) => id,
+        // A teammate's conversation exists only in a share's view (SPEC §13).
+        Err(e) => crate::sync::share::views(&es.root)
+            .into_iter()
+            .find_map(|(_, view)| resolve_conversation(&EventStore::new(&view), conversation_id).ok())
+            .ok_or(e)?,
+    };
     let title = crate::history::StateStore::open(&es)?.conversation(&id)?.and_then(|c| c.title);
     let mut rows: Vec<ConversationCommit> = Vec::new();
     // This machine's checkpoints first, then the teammates' in each share's view (SPEC §13).

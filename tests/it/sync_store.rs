@@ -52,8 +52,18 @@ fn sync_store_each_capture_is_a_commit_of_what_it_added_and_nothing_machine_loca
     }
     let files = es_git(&env, &["ls-tree", "-r", "--name-only", "main"]);
     assert!(files.lines().any(|f| f.starts_with("imports/")), "{files}");
-    assert!(files.contains(&format!("work-batches/commit-checkpoints/proj/{first}.toml")), "{files}");
-    assert!(files.contains(&format!("work-batches/commit-checkpoints/proj/{second}.toml")), "{files}");
+    assert!(
+        files
+            .lines()
+            .any(|f| f.starts_with("work-batches/commit-checkpoints/proj-") && f.ends_with(&format!("/{first}.toml"))),
+        "{files}"
+    );
+    assert!(
+        files
+            .lines()
+            .any(|f| f.starts_with("work-batches/commit-checkpoints/proj-") && f.ends_with(&format!("/{second}.toml"))),
+        "{files}"
+    );
     for local in ["state/", ".lock", "shares/", "conversations/"] {
         assert!(!files.contains(local), "machine-local {local} is committed: {files}");
     }
@@ -72,14 +82,20 @@ fn sync_store_each_capture_is_a_commit_of_what_it_added_and_nothing_machine_loca
     assert_eq!(blob_then, blob_now);
 
     // A checkpoint replaced with --force: the new manifest and the superseded one are committed.
-    let before = es_git(&env, &["rev-parse", &format!("main:work-batches/commit-checkpoints/proj/{second}.toml")]);
+    // The repository's directory is `<slug>-<repo id>` (the id of its root commit).
+    let dir = files
+        .lines()
+        .find_map(|f| f.strip_suffix(&format!("/{second}.toml")))
+        .expect("the second checkpoint is committed")
+        .to_owned();
+    let before = es_git(&env, &["rev-parse", &format!("main:{dir}/{second}.toml")]);
     env.ok(&repo, ["capture", "--quiet", "--force"]);
     // A capture run by hand is committed by the next worker run or `nexus sync`.
     env.ok(&repo, ["sync"]);
-    let after = es_git(&env, &["rev-parse", &format!("main:work-batches/commit-checkpoints/proj/{second}.toml")]);
+    let after = es_git(&env, &["rev-parse", &format!("main:{dir}/{second}.toml")]);
     assert_ne!(before, after, "the replaced manifest is committed");
     let files = es_git(&env, &["ls-tree", "-r", "--name-only", "main"]);
-    assert!(files.contains(&format!("work-batches/commit-checkpoints/proj/superseded/{second}.")), "{files}");
+    assert!(files.contains(&format!("{dir}/superseded/{second}.")), "{files}");
 }
 
 #[test]
@@ -92,7 +108,7 @@ fn sync_store_an_existing_store_is_converted_in_place() {
     fs::remove_dir_all(env.event_store_root().join(".git")).unwrap();
     let sha = codex_commit(&env, &repo, &mut s, "b.txt", "add b");
     let files = es_git(&env, &["ls-tree", "-r", "--name-only", "main"]);
-    assert_eq!(files.matches("work-batches/commit-checkpoints/legacy/").count(), 2, "{files}");
+    assert_eq!(files.matches("work-batches/commit-checkpoints/legacy-").count(), 2, "{files}");
     assert!(files.contains(&sha));
     let canonical = env.event_store_root().join(format!("canonical/codex/conversations/{}.jsonl", s.id));
     let total: u64 = files
