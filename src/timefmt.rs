@@ -118,6 +118,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn parses_codex_timestamps() {
+        assert_eq!(rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_ms("2026-03-04T10:00:00.120Z"), Some(1_772_618_400_120));
+        assert_eq!(rfc3339_ms("2026-03-04T11:00:00.120+01:00"), Some(1_772_618_400_120));
+        assert_eq!(rfc3339_ms("2026-03-04T10:00:02.1204567Z"), Some(1_772_618_402_120));
+        assert_eq!(rfc3339_ms("yesterday"), None);
+        assert_eq!(rfc3339_ms("2026-03-04T10:00:00"), None);
+        assert_eq!(rfc3339_ms("2026-13-04T10:00:00Z"), None);
+    }
+
+    #[test]
     fn parses_instants_dates_and_ages() {
         assert_eq!(rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(rfc3339_ms("2026-03-04T10:00:00.120Z"), Some(1_772_618_400_120));

@@ -21,15 +21,14 @@ mod inject;
 mod normalize;
 mod patch;
 mod shell;
-mod time;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Item, ItemKind, LineStats, ParserState};
+pub(crate) use crate::timefmt::rfc3339_ms;
 pub use document::parse_json_document;
 use normalize::{Msg, Obj, Role, Tokens, str_of};
-pub(crate) use time::rfc3339_ms;
 
 /// Channels a message, result or compaction was seen on (bit flags).
 const CH_RESPONSE: u8 = 1;
@@ -360,7 +359,7 @@ impl LineParser {
     /// does not). Region start is decided in [`LineParser::meta`].
     fn in_fork_copy(&mut self, ctx: &Ctx, obj: &Obj, envelope: bool) -> bool {
         let Some(copy_ms) = self.inner.fork else { return false };
-        let line_ms = ctx.ts.as_deref().and_then(time::rfc3339_ms);
+        let line_ms = ctx.ts.as_deref().and_then(rfc3339_ms);
         let ends = match (copy_ms, line_ms) {
             (Some(copy), Some(line)) => line > copy + FORK_WINDOW_MS,
             // No timestamps to compare: the child's own turn starts with a turn-start event.
@@ -440,7 +439,7 @@ impl LineParser {
             Some(known) if known != id && !self.inner.id_from_hint => {
                 self.close_open(out);
                 if !self.inner.marked {
-                    self.inner.fork = Some(ctx.ts.as_deref().and_then(time::rfc3339_ms));
+                    self.inner.fork = Some(ctx.ts.as_deref().and_then(rfc3339_ms));
                 }
                 self.stats.fork_copied += 1;
                 Outcome::Item // already counted as fork_copied
