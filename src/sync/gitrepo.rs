@@ -323,15 +323,7 @@ impl GitStore {
     /// (GIT_DIR, GIT_INDEX_FILE, …) removed so it cannot redirect the command.
     fn git(&self, interactive: bool) -> Command {
         let mut cmd = Command::new("git");
-        for var in [
-            "GIT_DIR",
-            "GIT_WORK_TREE",
-            "GIT_INDEX_FILE",
-            "GIT_PREFIX",
-            "GIT_COMMON_DIR",
-            "GIT_OBJECT_DIRECTORY",
-            "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-        ] {
+        for var in crate::gitfacts::HOOK_ENV_VARS {
             cmd.env_remove(var);
         }
         if !interactive {
