@@ -22,6 +22,7 @@
 //! - [`spool`]: the queue the post-commit hook hands commits to, drained by a detached worker;
 //! - [`progress`]: the stderr progress bar of a long (first) capture;
 //! - [`wait`]: `report` waiting for a capture the hook queued;
+//! - [`doctor`]: roots, hooks, spool, last captures and sync of one repository, with fixes;
 //! - [`verify`]: the read-only integrity check of both stores;
 //! - [`sync`]: the event store as a git repository, team shares, `nexus sync` (SPEC §13);
 //! - [`redact`]: credential shapes cut from canonical history before it is written;
@@ -42,6 +43,7 @@ pub mod checkpoint;
 pub mod cli;
 #[allow(missing_docs)] // public for tests, fuzz targets and the benchmark; not fully documented yet
 pub mod codex;
+pub(crate) mod doctor;
 pub(crate) mod exit;
 pub(crate) mod export;
 pub mod fault;

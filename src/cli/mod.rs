@@ -20,6 +20,7 @@ pub(crate) mod args;
 pub(crate) mod blame;
 pub(crate) mod capture;
 pub(crate) mod completions;
+pub(crate) mod doctor;
 pub(crate) mod drain;
 pub(crate) mod export;
 pub(crate) mod hooks;
@@ -92,6 +93,8 @@ pub(crate) enum Command {
     Verify(verify::VerifyArgs),
     /// Print each root and where its value came from.
     Roots(roots::RootsArgs),
+    /// Check roots, hooks, the capture spool, the last captures and sync, with the fix for each problem.
+    Doctor(doctor::DoctorArgs),
     /// (Used by the post-rewrite hook.) Reads `old new` SHA pairs on stdin and links each
     /// rewritten commit to its original's checkpoint, then captures HEAD once.
     #[command(name = "link-rewritten-codex-commit-checkpoints", hide = true)]
@@ -127,6 +130,7 @@ pub(crate) fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<u8> {
         Command::Sync(args) => sync::run(&args, out),
         Command::Verify(args) => verify::run(&args, out),
         Command::Roots(args) => roots::run(&args, out),
+        Command::Doctor(args) => doctor::run(&args, out),
         Command::LinkRewritten(args) => hooks::run_link_rewritten(&args, out),
         Command::Drain(args) => drain::run(&args),
         Command::Blame(args) => blame::run(&args, out),

@@ -8,6 +8,7 @@ mod codex_parser;
 mod codex_shapes;
 mod common;
 mod crash;
+mod doctor;
 mod fuzz_props;
 mod harden_ids;
 mod harden_redact;
