@@ -177,6 +177,8 @@ pub fn link(rw: &Rewrite) -> Result<String> {
             crate::checkpoint::relink::annotate_rewrite(&mut by_content, &original, kind.as_str());
             crate::checkpoint::relink::apply(&mut derived, by_content);
             store.write(&derived, false)?;
+            // The rewritten commit gets its own pointer (notes do not follow a rebase).
+            crate::sync::write_note(&roots, &rw.repo_root, &derived);
             linked += 1;
         }
     }

@@ -430,8 +430,8 @@ impl Spool {
             ..Default::default()
         };
         let result = capture::capture(&req);
-        let message = match &result {
-            Ok(CaptureOutcome::Captured(c)) => Some(crate::sync::capture_message(&c.manifest)),
+        let captured = match &result {
+            Ok(CaptureOutcome::Captured(c)) => Some(c.manifest.clone()),
             _ => None,
         };
         let result = result.map(|o| match o {
@@ -441,8 +441,8 @@ impl Spool {
         let recorded = self.record(e, result);
         // Off the commit path (this is the detached worker): commit what the capture added to
         // the event store's git repository, and sync when the config says `sync = "auto"`.
-        if let Some(message) = message {
-            crate::sync::after_capture(&req.roots, &message);
+        if let Some(manifest) = captured {
+            crate::sync::after_capture(&req.roots, &manifest);
         }
         recorded
     }

@@ -99,6 +99,8 @@ pub fn relink(roots: &Roots, req: &RelinkRequest) -> Result<RelinkOutcome> {
         apply(&mut m, linked);
         m.set_commit(&facts, &commit, &roots.event_store.path);
         let path = store.write(&m, true)?;
+        // The code repository's pointer follows the new links (when it asked for one).
+        crate::sync::write_note(roots, &req.repo_root, &m);
         relinked.push(Relinked {
             commit_sha: m.commit_sha.clone(),
             commit_summary: m.commit_summary.clone(),

@@ -72,7 +72,7 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<u8> {
         // store's git repository (and sync with `sync = "auto"`), as the spool's worker does.
         // A capture run by hand leaves that to the next worker or `nexus sync`, which commit
         // everything not committed yet: a manual capture costs the capture alone.
-        crate::sync::after_capture(&req.roots, &crate::sync::capture_message(&c.manifest));
+        crate::sync::after_capture(&req.roots, &c.manifest);
     }
     if args.json.json {
         super::write_json(out, &outcome)?;

@@ -6,6 +6,7 @@
 //!   to a working event store;
 //! - [`share`]: per `[[share]]`, a repository of exactly the matching repositories'
 //!   checkpoints and their redacted window records, and a read-only view of it for `report`;
+//! - [`notes`]: the optional `refs/notes/nexus` pointer in the code repository;
 //! - [`gitrepo`]: the git plumbing both use (libgit2 for local commits and merges, the user's
 //!   `git` for fetch and push);
 //! - this file: `nexus sync`, the worker's step after a capture (`sync = "auto"`), and the
@@ -15,6 +16,7 @@
 //! materialized commit, the commit lock, `nexus-sync-status.json` and `nexus-sync.log`.
 
 pub mod gitrepo;
+pub mod notes;
 pub mod share;
 pub mod store;
 
@@ -177,14 +179,16 @@ fn captured_by() -> String {
     format!("{user}@{host}")
 }
 
-/// The worker's step after a capture (off the commit path): commit what the capture added to
-/// the event store's repository, then, with `sync = "auto"`, sync. Never fails the capture;
-/// failures are logged in `.git/nexus-sync.log` and recorded for `audit`, and retried by the
-/// next capture (everything not committed or pushed yet still is next time).
-pub fn after_capture(overrides: &RootOverrides, message: &str) {
+/// The worker's step after a capture (off the commit path): the code repository's note when
+/// it asked for one, then commit what the capture added to the event store's repository, then,
+/// with `sync = "auto"`, sync. Never fails the capture; failures are logged in
+/// `.git/nexus-sync.log` and recorded for `audit`, and retried by the next capture (everything
+/// not committed or pushed yet still is next time).
+pub fn after_capture(overrides: &RootOverrides, manifest: &crate::checkpoint::CheckpointManifest) {
     let Ok(roots) = Roots::resolve(overrides) else { return };
     let root = roots.event_store.path.clone();
-    match commit_new(&root, message, false) {
+    write_note(&roots, Path::new(&manifest.repo_root), manifest);
+    match commit_new(&root, &capture_message(manifest), false) {
         Ok(_) => record_status(&root, &[]),
         Err(e) => {
             let failed = TargetOutcome {
@@ -204,6 +208,23 @@ pub fn after_capture(overrides: &RootOverrides, message: &str) {
         let req = SyncRequest { roots: overrides.clone(), interactive: false, full: false };
         if let Err(e) = sync(&req, &mut |_| {}) {
             log(&root, &format!("sync FAILED error: {e:#}"));
+        }
+    }
+}
+
+/// Writes the `refs/notes/nexus` note of a checkpoint's commit when its repository turned
+/// notes on (`git config nexus.notes true`); after a capture and after a re-link. A failure
+/// is logged in the event store's sync log, never fatal: the note is only a pointer.
+pub fn write_note(
+    roots: &Roots,
+    repo_root: &Path,
+    m: &crate::checkpoint::CheckpointManifest,
+) -> Option<notes::NoteOutcome> {
+    match notes::write(repo_root, m, &roots.config.shares) {
+        Ok(outcome) => Some(outcome),
+        Err(e) => {
+            log(&roots.event_store.path, &format!("note FAILED {} error: {e:#}", m.commit_short_sha));
+            None
         }
     }
 }

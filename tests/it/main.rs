@@ -34,6 +34,7 @@ mod search;
 mod security;
 mod snapshots;
 mod spool;
+mod sync_notes;
 mod sync_share;
 mod sync_store;
 mod verify;
