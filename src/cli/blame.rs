@@ -45,9 +45,15 @@ pub fn render(b: &Blame, out: &mut dyn Write) -> std::io::Result<()> {
         if let (Some(conv), Some(record)) = (&l.provider_conversation_id, &l.record_id) {
             let key = (conv.as_str(), record.as_str());
             if last_prompt != Some(key) {
+                // A teammate's checkpoint says where it came from.
+                let from = l
+                    .shared
+                    .as_ref()
+                    .map(|s| format!(" (share \"{}\", captured by {})", s.share, s.captured_by))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "{:>w$}  ┌ {} {} {}: {}",
+                    "{:>w$}  ┌ {} {} {}: {}{from}",
                     "",
                     conv,
                     l.tool.as_deref().unwrap_or("edit"),

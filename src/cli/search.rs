@@ -175,6 +175,10 @@ pub fn render(r: &SearchResults, local: bool, out: &mut dyn Write) -> std::io::R
             time(c.last_ts.as_deref()),
             c.cwd.as_deref().map(|d| format!("  {}", crate::search::one_line(d, 120))).unwrap_or_default()
         )?;
+        if let Some(s) = &c.shared {
+            let by = if s.captured_by.is_empty() { String::new() } else { format!(", captured by {}", s.captured_by) };
+            writeln!(out, "  from share \"{}\"{by}", s.share)?;
+        }
         for commit in &c.commits {
             writeln!(
                 out,

@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::checkpoint::CheckpointStore;
+use crate::checkpoint::{CheckpointManifest, CheckpointStore, SharedOrigin};
 use crate::codex::edit::fingerprint;
 use crate::gitfacts;
 use crate::history::edits::{EditEntry, IndexReads};
-use crate::history::{EventStore, StateStore};
+use crate::history::{EventStore, RecordReader, StateStore};
 use crate::roots::Roots;
 
 /// What to blame: a file (any path to it) and optionally a range of its lines (1-based).
@@ -72,6 +72,9 @@ pub struct BlameLine {
     pub prompt: Option<String>,
     /// True for blank lines, lone braces and the like: they are nobody's in particular.
     pub generic: bool,
+    /// The commit's checkpoint came from a team share (SPEC §13): which one, who captured it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedOrigin>,
 }
 
 /// The blame of a file and what it cost.
@@ -124,44 +127,115 @@ pub fn blame(roots: &Roots, req: &BlameRequest) -> Result<Blame> {
     let store = CheckpointStore::new(&roots.event_store.path);
     let mut reads = IndexReads::default();
     let entries = super::edits_for(&es, &state, &facts, &rel_str, i64::MAX, &mut reads)?;
-    let mut commits: HashMap<git2::Oid, (String, i64, Option<HashSet<String>>)> = HashMap::new();
+    // Event stores the prompts are read from: this machine's (0), then share views.
+    let mut stores = vec![es];
+    // Teammates' commits: their checkpoint's edits of this file, read from a share's view.
+    let mut shared: Vec<SharedEdits> = Vec::new();
+    let mut commits: HashMap<git2::Oid, CommitInfo> = HashMap::new();
     let mut out = Vec::new();
-    // Per line: the (conversation, canonical offset) of the record that wrote it.
-    let mut writers: Vec<Option<(String, u64)>> = Vec::new();
+    // Per line: the (event store, conversation, canonical offset) of the record that wrote it.
+    let mut writers: Vec<Option<(usize, String, u64)>> = Vec::new();
     for n in first..=last {
         let Some(hunk) = gblame.get_line(n as usize) else { continue };
         let oid = hunk.final_commit_id();
         if let std::collections::hash_map::Entry::Vacant(slot) = commits.entry(oid) {
             let c = repo.find_commit(oid).with_context(|| format!("commit {oid} is not in the repository"))?;
             let facts_c = gitfacts::commit_facts(&c);
+            let own = store.read_commit(&facts_c.sha)?;
             // The edits the commit's checkpoint linked, when it has one of the content model.
-            let allowed = store.read_commit(&facts_c.sha)?.and_then(|(_, m)| {
+            let allowed = own.as_ref().and_then(|(_, m)| {
                 m.link_model
                     .is_some()
                     .then(|| m.conversations.iter().flat_map(|l| l.edits.iter().map(|e| e.record_id.clone())).collect())
             });
-            slot.insert((facts_c.time, facts_c.time_unix, allowed));
+            let from_share = match own {
+                Some(_) => None,
+                None => match crate::sync::find_shared_checkpoint(&roots.event_store.path, &facts_c.sha)? {
+                    Some((_, view, path)) => {
+                        let m = crate::checkpoint::read_manifest(&path)?;
+                        let view_es = EventStore::new(&view);
+                        let edits = shared_edits(&view_es, &m, &rel_str)?;
+                        stores.push(view_es);
+                        shared.push(SharedEdits { store: stores.len() - 1, origin: m.shared.clone(), entries: edits });
+                        Some(shared.len() - 1)
+                    }
+                    None => None,
+                },
+            };
+            slot.insert(CommitInfo { time: facts_c.time, unix: facts_c.time_unix, allowed, shared: from_share });
         }
-        let (time, unix, allowed) = &commits[&oid];
+        let info = &commits[&oid];
         let text = texts[(n - 1) as usize];
         let fp = fingerprint(text);
-        let edit = fp.as_ref().and_then(|fp| writer_of(&entries, fp, *unix + super::SKEW_SECS, allowed.as_ref()));
+        let limit = info.unix + super::SKEW_SECS;
+        let (edit, store_ix, origin) = match info.shared {
+            Some(i) => {
+                let s = &shared[i];
+                (fp.as_ref().and_then(|fp| writer_of(&s.entries, fp, limit, None)), s.store, s.origin.clone())
+            }
+            None => (fp.as_ref().and_then(|fp| writer_of(&entries, fp, limit, info.allowed.as_ref())), 0, None),
+        };
         out.push(BlameLine {
             line: n,
             text: text.to_owned(),
             commit_sha: oid.to_string(),
-            commit_time: time.clone(),
+            commit_time: info.time.clone(),
             provider_conversation_id: edit.map(|e| e.conversation_id.clone()),
             record_id: edit.map(|e| e.record_id.clone()),
             tool: edit.map(|e| e.tool.clone()),
             ts: edit.and_then(|e| e.ts.clone()),
             prompt: None,
             generic: fp.is_none(),
+            shared: origin,
         });
-        writers.push(edit.map(|e| (e.conversation_id.clone(), e.range[0])));
+        writers.push(edit.map(|e| (store_ix, e.conversation_id.clone(), e.range[0])));
     }
-    fill_prompts(&es, &mut out, &writers)?;
+    fill_prompts(&stores, &mut out, &writers)?;
     Ok(Blame { path: rel_str, lines: out, reads })
+}
+
+/// What blame knows of one commit.
+struct CommitInfo {
+    time: String,
+    unix: i64,
+    /// The edits its own checkpoint linked (content model).
+    allowed: Option<HashSet<String>>,
+    /// Its checkpoint is a teammate's: the index in the shared edits.
+    shared: Option<usize>,
+}
+
+/// A teammate's checkpoint's edits of the blamed file, read from a share's view.
+struct SharedEdits {
+    /// Index of the view in blame's event stores.
+    store: usize,
+    origin: Option<SharedOrigin>,
+    entries: Vec<EditEntry>,
+}
+
+/// The edits of `rel` that a shared checkpoint linked, from the records of its window in the
+/// share's view (the view holds exactly those records; their paths are the capturing
+/// machine's, so the edit is matched by the repository-relative path the manifest names).
+fn shared_edits(view: &EventStore, m: &CheckpointManifest, rel: &str) -> Result<Vec<EditEntry>> {
+    let suffix = format!("/{rel}");
+    let mut out = Vec::new();
+    for c in &m.conversations {
+        let wanted: HashSet<&str> = c.edits.iter().filter(|e| e.path == rel).map(|e| e.record_id.as_str()).collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        for [start, end] in &c.window.ranges {
+            for item in RecordReader::open(view, &c.provider_conversation_id, *start, *end)? {
+                let (range, rec) = item?;
+                if !wanted.contains(rec.id.as_str()) {
+                    continue;
+                }
+                // Relative paths resolve against "/": only the path's tail is compared.
+                let entries = crate::history::edits::entries_of(&rec, 1, range, Some("/"));
+                out.extend(entries.into_iter().filter(|e| e.path.ends_with(&suffix)));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The latest edit (by time) made no later than `limit` whose added lines include `fp`.
@@ -180,20 +254,24 @@ fn writer_of<'a>(
 }
 
 /// Sets each line's prompt: the prompt of the turn of the record that wrote it, reading each
-/// conversation once.
-fn fill_prompts(es: &EventStore, lines: &mut [BlameLine], writers: &[Option<(String, u64)>]) -> Result<()> {
-    let mut wanted: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
-    for (conv, off) in writers.iter().flatten() {
-        wanted.entry(conv.as_str()).or_default().insert(*off);
+/// conversation of each event store once.
+fn fill_prompts(
+    stores: &[EventStore],
+    lines: &mut [BlameLine],
+    writers: &[Option<(usize, String, u64)>],
+) -> Result<()> {
+    let mut wanted: BTreeMap<(usize, &str), BTreeSet<u64>> = BTreeMap::new();
+    for (store, conv, off) in writers.iter().flatten() {
+        wanted.entry((*store, conv.as_str())).or_default().insert(*off);
     }
-    let mut prompts: HashMap<(&str, u64), Option<String>> = HashMap::new();
-    for (conv, offsets) in wanted {
-        for (off, prompt) in super::turns::prompts_at(es, conv, &offsets)? {
-            prompts.insert((conv, off), prompt);
+    let mut prompts: HashMap<(usize, &str, u64), Option<String>> = HashMap::new();
+    for ((store, conv), offsets) in wanted {
+        for (off, prompt) in super::turns::prompts_at(&stores[store], conv, &offsets)? {
+            prompts.insert((store, conv, off), prompt);
         }
     }
     for (line, writer) in lines.iter_mut().zip(writers) {
-        line.prompt = writer.as_ref().and_then(|(c, o)| prompts.get(&(c.as_str(), *o)).cloned().flatten());
+        line.prompt = writer.as_ref().and_then(|(s, c, o)| prompts.get(&(*s, c.as_str(), *o)).cloned().flatten());
     }
     Ok(())
 }

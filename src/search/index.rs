@@ -311,9 +311,12 @@ fn index_range(
             }
             ItemKind::AssistantMessage { text, .. } => (KIND_ASSISTANT, text.clone(), Vec::new()),
             ItemKind::ToolCall { name, arguments, files_touched, workdir, .. } => {
+                // A relative path whose directory is unknown (a share's view holds a turn's
+                // records without the session's start) stays relative: `--file` matches it
+                // by its repository-relative path.
                 let files: Vec<String> = files_touched
                     .iter()
-                    .filter_map(|p| resolve_path(p, workdir.as_deref().or(cwd.as_deref())))
+                    .map(|p| resolve_path(p, workdir.as_deref().or(cwd.as_deref())).unwrap_or_else(|| p.clone()))
                     .collect();
                 let text = format!("{name} {arguments} {}", files_touched.join(" "));
                 (KIND_TOOL, text, files)

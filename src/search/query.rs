@@ -71,6 +71,10 @@ pub struct ConversationHit {
     pub other_matches: usize,
     /// Commits whose checkpoints link this conversation, oldest first.
     pub commits: Vec<CommitRef>,
+    /// A teammate's conversation, read from a team share (SPEC §13): which share, who
+    /// captured it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<crate::checkpoint::SharedOrigin>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,8 +106,37 @@ struct RawHit {
     files: Vec<String>,
 }
 
-/// Brings the index up to date, then searches it.
+/// Brings the index up to date, then searches it; then each team share's view on this machine
+/// (SPEC §13), whose conversations this machine does not have come after its own.
 pub fn search(es: &EventStore, req: &SearchRequest) -> Result<SearchResults> {
+    let mut results = search_store(es, req)?;
+    for (name, view) in crate::sync::share::views(&es.root) {
+        let theirs = search_store(&EventStore::new(&view), req)
+            .with_context(|| format!("cannot search the share {name} ({})", view.display()))?;
+        results.total_matches += theirs.total_matches;
+        results.more_conversations += theirs.more_conversations;
+        for mut c in theirs.conversations {
+            if results.conversations.iter().any(|own| own.provider_conversation_id == c.provider_conversation_id) {
+                continue; // this machine's own conversation, also in the share
+            }
+            c.shared = c
+                .commits
+                .iter()
+                .find_map(|commit| {
+                    crate::checkpoint::read_manifest(std::path::Path::new(&commit.manifest_path)).ok()?.shared
+                })
+                .or(Some(crate::checkpoint::SharedOrigin { share: name.clone(), captured_by: String::new() }));
+            results.conversations.push(c);
+        }
+    }
+    let overflow = results.conversations.len().saturating_sub(req.limit);
+    results.conversations.truncate(req.limit);
+    results.more_conversations += overflow;
+    Ok(results)
+}
+
+/// Searches one event store (this machine's, or a share's view).
+fn search_store(es: &EventStore, req: &SearchRequest) -> Result<SearchResults> {
     let status = index::update(es)?;
     let (opened, _) = index::open(es)?;
     let f = &opened.fields;
@@ -126,6 +159,7 @@ pub fn search(es: &EventStore, req: &SearchRequest) -> Result<SearchResults> {
         if let Some(rel) = &file.repo_relative {
             let pattern = format!(".*/{}", regex_escape(rel));
             any.push((Occur::Should, Box::new(RegexQuery::from_pattern(&pattern, f.file)?)));
+            any.push((Occur::Should, Box::new(term(f.file, rel))));
         }
         must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
     }
@@ -194,6 +228,7 @@ pub fn search(es: &EventStore, req: &SearchRequest) -> Result<SearchResults> {
             matches,
             other_matches,
             commits,
+            shared: None,
         });
     }
     Ok(SearchResults {

@@ -16,8 +16,9 @@
 //!
 //! Every file is written once by the one machine that captured the checkpoint, so two machines
 //! that push to the same share only ever add different files: the union merge never conflicts.
-//! The view concatenates each conversation's record files into a canonical file and points the
-//! manifests' windows into it, so `report` reads a teammate's checkpoint exactly as a local one.
+//! The view concatenates each conversation's record files into a canonical file, points the
+//! manifests' windows into it and writes the import state of those conversations, so `report`,
+//! `blame`, `search` and the reverse lookup read a teammate's checkpoint exactly as a local one.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -30,11 +31,13 @@ use serde::{Deserialize, Serialize};
 use super::gitrepo::GitStore;
 use crate::checkpoint::{self, CheckpointManifest, SharedOrigin};
 use crate::fsutil;
-use crate::history::{EventStore, RecordReader, safe_file_stem};
+use crate::history::{ConversationState, EventStore, RecordReader, StateStore, safe_file_stem};
 
 pub const SHARES_DIR: &str = "shares";
 const VIEW: &str = "view";
 const VIEW_MARKER: &str = "nexus-view";
+/// Bumped when what a view holds changes: a view built by an older nexus is rebuilt.
+const VIEW_VERSION: &str = "view-2";
 const RECORDS: &str = "records";
 const CHECKPOINTS: &str = "work-batches/commit-checkpoints";
 pub const REMOTE: &str = "origin";
@@ -186,7 +189,8 @@ pub fn build_view(share: &GitStore) -> Result<usize> {
     let Some(head) = share.head_oid() else { return Ok(0) };
     let view = share.root.join(VIEW);
     let marker = share.repo.path().join(VIEW_MARKER);
-    if view.is_dir() && fs::read_to_string(&marker).is_ok_and(|t| t.trim() == head.to_string()) {
+    let stamp = format!("{head} {VIEW_VERSION}");
+    if view.is_dir() && fs::read_to_string(&marker).is_ok_and(|t| t.trim() == stamp) {
         return Ok(0);
     }
     let tree = share.head_tree().context("the share's main has no tree")?;
@@ -215,6 +219,8 @@ pub fn build_view(share: &GitStore) -> Result<usize> {
         fsutil::write_atomic(&tmp_es.conversations_dir().join(format!("{stem}.jsonl")), &bytes)?;
     }
     let mut count = 0;
+    // The view's conversations as its state knows them (search reads them through it).
+    let mut convs: BTreeMap<String, ConversationState> = BTreeMap::new();
     for (rel, oid) in share.walk_blobs(&tree, CHECKPOINTS)? {
         let text =
             String::from_utf8(share.read_blob(oid)?).with_context(|| format!("{rel} in the share is not UTF-8"))?;
@@ -223,6 +229,16 @@ pub fn build_view(share: &GitStore) -> Result<usize> {
             Err(_) => continue, // a newer schema or damage: the rest of the share still reads
         };
         for c in &mut m.conversations {
+            let state = convs
+                .entry(c.provider_conversation_id.clone())
+                .or_insert_with(|| ConversationState { id: c.provider_conversation_id.clone(), ..Default::default() });
+            if let Some(title) = c.title.clone().filter(|_| state.title.is_none()) {
+                state.title = Some(title);
+                state.title_explicit = true;
+            }
+            if let Some(origin) = m.remote_origin.clone().filter(|o| !state.remotes.contains(o)) {
+                state.remotes.push(origin);
+            }
             let key = (safe_file_stem(&c.provider_conversation_id), m.commit_sha.clone());
             let base = bases.get(&key).copied().unwrap_or(0);
             for r in &mut c.window.ranges {
@@ -238,6 +254,21 @@ pub fn build_view(share: &GitStore) -> Result<usize> {
         fsutil::write_toml_atomic(&dest, &m)?;
         count += 1;
     }
+    let mut rebuilt = BTreeMap::new();
+    for (id, known) in convs {
+        let path = tmp_es.conversation_path(&id);
+        if !path.exists() {
+            continue;
+        }
+        let mut state = super::store::conversation_state(&id, &path)?;
+        state.title = known.title;
+        state.title_explicit = known.title_explicit;
+        state.remotes = known.remotes;
+        rebuilt.insert(id, state);
+    }
+    let mut state = StateStore::open(&tmp_es)?;
+    super::store::commit_rebuilt_state(&tmp_es, &mut state, rebuilt)?;
+    drop(state);
     let old = share.root.join("view.old");
     if old.exists() {
         fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
@@ -247,7 +278,7 @@ pub fn build_view(share: &GitStore) -> Result<usize> {
     }
     fs::rename(&tmp, &view).with_context(|| format!("cannot move {} into place", tmp.display()))?;
     let _ = fs::remove_dir_all(&old);
-    fsutil::write_atomic(&marker, format!("{head}\n").as_bytes())?;
+    fsutil::write_atomic(&marker, format!("{stamp}\n").as_bytes())?;
     Ok(count)
 }
 

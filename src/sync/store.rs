@@ -390,7 +390,7 @@ fn rebuild_file(store: &GitStore, path: &Path, segments: &[(u64, Oid)]) -> Resul
 }
 
 /// A conversation's index entry as the import would have left it, from its canonical file.
-fn conversation_state(id: &str, path: &Path) -> Result<ConversationState> {
+pub(super) fn conversation_state(id: &str, path: &Path) -> Result<ConversationState> {
     let len = fs::metadata(path).with_context(|| format!("cannot stat {}", path.display()))?.len();
     let mut c = ConversationState { id: id.to_owned(), canonical_len: len, ..Default::default() };
     let file = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -414,7 +414,7 @@ fn conversation_state(id: &str, path: &Path) -> Result<ConversationState> {
 /// Writes the rebuilt conversations' state under a fresh import sequence past every import
 /// the committed manifests name, so that this machine's next import numbers after them and no
 /// crashed import's leftovers become visible.
-fn commit_rebuilt_state(
+pub(super) fn commit_rebuilt_state(
     es: &EventStore,
     state: &mut StateStore,
     mut rebuilt: BTreeMap<String, ConversationState>,

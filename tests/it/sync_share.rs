@@ -110,6 +110,35 @@ fn sync_share_a_teammate_reads_the_conversation_of_a_shared_commit_and_nothing_p
     // The reverse lookup finds it too.
     let conv = b.ok(&code_b, ["report-codex-conversation", &session.id]);
     assert!(conv.contains(&shared_sha[..12]), "{conv}");
+    // blame names A's conversation, its prompt and where it came from.
+    let blame = b.ok(&code_b, ["blame", "api.rs"]);
+    assert!(blame.contains(&format!("┌ {} apply_patch", session.id)), "{blame}");
+    assert!(blame.contains("add the api, the key is [REDACTED"), "{blame}");
+    assert!(blame.contains("(share \"team\", captured by "), "{blame}");
+    assert!(blame.contains(&format!("{} codex 0199aaaa generated", &shared_sha[..12])), "{blame}");
+    let blame = b.json(&code_b, ["blame", "api.rs", "--json"]);
+    assert_eq!(blame[0]["provider_conversation_id"], session.id.as_str());
+    assert_eq!(blame[0]["shared"]["share"], "team");
+    // search finds A's conversation, says it is a teammate's, and links A's commit.
+    let search = b.ok(&code_b, ["search", "api"]);
+    assert!(search.contains(&session.id), "{search}");
+    assert!(search.contains("from share \"team\", captured by "), "{search}");
+    assert!(search.contains(&format!("commit {}", &shared_sha[..12])), "{search}");
+    assert!(!search.contains(CANARY), "{search}");
+    let blame_text = b.ok(&code_b, ["blame", "api.rs"]);
+    let mut settings = crate::snapshots::settings(&b);
+    settings.add_filter(&regex::escape(&a.path().canonicalize().unwrap().display().to_string()), "[TMP-A]");
+    settings.add_filter(&regex::escape(&a.path().display().to_string()), "[TMP-A]");
+    settings.add_filter(r"captured by [^ )\n]+", "captured by [USER@HOST]");
+    settings.bind(|| {
+        insta::assert_snapshot!("sync_share_teammate_blame", blame_text);
+        insta::assert_snapshot!("sync_share_teammate_search", search);
+    });
+    let search = b.json(&code_b, ["search", "api", "--repo", ".", "--json"]);
+    assert_eq!(search["conversations"][0]["provider_conversation_id"], session.id.as_str(), "{search}");
+    assert_eq!(search["conversations"][0]["shared"]["share"], "team");
+    let by_file = b.json(&code_b, ["search", "--file", "api.rs", "--json"]);
+    assert_eq!(by_file["conversations"][0]["provider_conversation_id"], session.id.as_str(), "{by_file}");
 
     // What the share's remote holds: nothing of the private repository, no raw transcript,
     // no secret.
