@@ -179,7 +179,8 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     let state = history::StateStore::open(&es)?;
     let mut linked = crate::link::link_commit(&es, &state, &repo, &facts, &commit)?;
     if let Some(from) = &req.rewritten_from
-        && let Some((_, original)) = CheckpointStore::new(&roots.event_store.path).read_commit(from)?
+        // A damaged original only loses the annotation, never the capture.
+        && let Ok(Some((_, original))) = CheckpointStore::new(&roots.event_store.path).read_commit(from)
     {
         let kind = req.rewrite_kind.map_or("rewrite", crate::gitfacts::RewriteKind::as_str);
         checkpoint::relink::annotate_rewrite(&mut linked, &original, kind);

@@ -90,16 +90,17 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     let store = ObjectStore::new(&roots.objects.path);
     fsutil::create_private_dir_all(&store.archive_dir())?;
     fsutil::create_private_dir_all(&store.latest_dir())?;
-    let state = store.read_state()?;
-    let previous_snapshot = store.last_snapshot()?;
-    let dirty = recover(&store)?;
+    // The head and the state are caches of the archive: damaged, they are rebuilt (issue 12).
+    let (state, state_recovered) = store.read_state_recovering();
+    let (previous_snapshot, head_recovered) = store.last_snapshot_recovering()?;
+    let dirty = recover(&store)? || state_recovered.is_some();
 
     let name = unique_snapshot_name(&store, snapshot_base);
     let tmp_dir = store.archive_dir().join(format!(".partial-{name}"));
     fsutil::create_private_dir_all(&tmp_dir)?;
 
     let mut counts = ExportCounts::default();
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = state_recovered.into_iter().chain(head_recovered).collect();
     let scanned = if roots.source_exists {
         scan_source(&roots.source.path, &roots.config.capture_include, &mut counts, &mut problems)
     } else {

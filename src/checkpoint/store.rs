@@ -204,7 +204,8 @@ impl CheckpointStore {
             if !text.contains(&needle) {
                 continue;
             }
-            let m = read_manifest(&path)?;
+            // A damaged manifest never blocks another commit's capture (verify names it).
+            let Ok(m) = read_manifest(&path) else { continue };
             let rank = |m: &CheckpointManifest| (!m.conversations.is_empty(), m.captured_at.clone());
             if best.as_ref().is_none_or(|(_, b)| rank(&m) > rank(b)) {
                 best = Some((path, m));
@@ -213,14 +214,20 @@ impl CheckpointStore {
         Ok(best)
     }
 
-    /// The nearest first-parent ancestor of `sha` (up to 100 commits back) with a checkpoint.
+    /// The nearest first-parent ancestor of `sha` (up to 100 commits back) with a readable
+    /// checkpoint. A damaged manifest (truncated, garbage, NUL bytes) is passed over as if that
+    /// commit had none, so it never blocks another commit's capture (issue 12): the window then
+    /// reaches back to the checkpoint before it, which only widens what linking considers.
+    /// `verify` names the damaged file and `verify --repair` sets it aside.
     pub fn previous_checkpoint(&self, repo: &git2::Repository, sha: &str) -> Result<Option<CheckpointManifest>> {
         if let Ok(oid) = git2::Oid::from_str(sha)
             && let Ok(mut current) = repo.find_commit(oid)
         {
             for _ in 0..100 {
                 let Ok(parent) = current.parent(0) else { break };
-                if let Some((_, m)) = self.read_commit(&parent.id().to_string())? {
+                if let Some(path) = self.find_by_commit(&parent.id().to_string())?
+                    && let Ok(m) = read_manifest(&path)
+                {
                     return Ok(Some(m));
                 }
                 current = parent;

@@ -65,6 +65,9 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<u8> {
     let outcome = capture::capture(&req);
     crate::progress::finish();
     let outcome = outcome.with_context(|| format!("capture in {} failed", req.repo_root.display()))?;
+    if let CaptureOutcome::Captured(c) = &outcome {
+        say_recovered(&c.import.recovered, &c.import.manifest_path);
+    }
     if let CaptureOutcome::Captured(c) = &outcome
         && args.hook.is_some()
     {
@@ -81,6 +84,18 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<u8> {
         render(&outcome, out)?;
     }
     Ok(exit::SUCCESS)
+}
+
+/// A damaged state file the export or import rebuilt (issue 12; the import lists the export's
+/// too), said once on stderr: the first of them, how many more, and the import manifest that
+/// lists them all.
+pub fn say_recovered(recovered: &[String], import_manifest: &std::path::Path) {
+    let Some(first) = recovered.first() else { return };
+    let more = match recovered.len() - 1 {
+        0 => String::new(),
+        n => format!(" (and {n} more)"),
+    };
+    eprintln!("nexus: {}{more}; see {}", line(first), line(&import_manifest.to_string_lossy()));
 }
 
 /// The human summary of a capture.

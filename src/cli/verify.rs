@@ -17,12 +17,19 @@ pub struct VerifyArgs {
     /// Print `{ok, checked, problems, warnings}` as JSON on stdout
     #[command(flatten)]
     pub json: JsonArgs,
+    /// First rebuild what can be rebuilt (damaged state files, heads, span logs, canonical
+    /// files with damaged records; a damaged checkpoint is set aside to be captured again), then
+    /// check
+    #[arg(long)]
+    pub repair: bool,
 }
 
 /// Runs the command.
 pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<u8> {
     let roots = args.roots.resolve()?;
-    let report = verify::verify(&roots)?;
+    let repaired = if args.repair { verify::repair(&roots)? } else { Vec::new() };
+    let mut report = verify::verify(&roots)?;
+    report.repaired = repaired;
     if args.json.json {
         super::write_json(out, &report)?;
     } else {
@@ -33,6 +40,9 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<u8> {
 
 /// The human verdict: what was checked, each problem and warning, the total.
 pub fn render(r: &VerifyReport, out: &mut dyn Write) -> std::io::Result<()> {
+    for line in &r.repaired {
+        writeln!(out, "repaired: {}", crate::text::line(line))?;
+    }
     let c = &r.checked;
     writeln!(
         out,

@@ -142,9 +142,9 @@ fn normalize(p: &Path) -> String {
 
 /// Rebuilds a conversation's state entry from its canonical history when the entry is missing
 /// or unreadable (issue 12: state is a cache of the truth). Streams the canonical file up to its
-/// last complete record (a torn tail is left for the import to cut); the span log is kept up to
-/// its last complete line. `None` when the conversation has no canonical history.
-pub(super) fn rebuild(es: &super::EventStore, id: &str) -> anyhow::Result<Option<ConversationState>> {
+/// last complete record (a torn tail is left for the import to cut). `None` when the
+/// conversation has no canonical history.
+pub(crate) fn rebuild(es: &super::EventStore, id: &str) -> anyhow::Result<Option<ConversationState>> {
     use std::io::BufRead;
 
     use anyhow::Context;
@@ -176,10 +176,7 @@ pub(super) fn rebuild(es: &super::EventStore, id: &str) -> anyhow::Result<Option
         update_conversation(&mut c, &item, &rec.source.path);
     }
     c.canonical_len = offset;
-    // The span log: every complete line (a span past the rebuilt history would be ignored).
-    let spans = es.root.join("state").join("spans").join(format!("{}.jsonl", super::safe_file_stem(id)));
-    if let Ok(bytes) = std::fs::read(&spans) {
-        c.spans_len = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i as u64 + 1);
-    }
+    // The span log is rebuilt by the caller (`StateStore::repair_spans`): whatever state the
+    // old one is in, the new one matches this history.
     Ok(Some(c))
 }

@@ -46,6 +46,10 @@ pub struct ImportOutcome {
     pub already_imported: bool,
     pub counts: ImportCounts,
     pub conversations_touched: Vec<String>,
+    /// What this import (and the imports before it in the same run) rebuilt of a damaged state
+    /// (issue 12): the `recovered: …` lines of its manifest's problems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovered: Vec<String>,
 }
 
 pub fn import_id_for(snapshot: &str) -> String {
@@ -68,11 +72,16 @@ pub fn import_pending(roots: &Roots, latest: &str) -> Result<ImportOutcome> {
         cursor = objects.read_snapshot_manifest(&prev)?.previous_snapshot;
         chain.push(prev);
     }
-    let mut last = None;
+    let mut last: Option<ImportOutcome> = None;
+    let mut recovered = Vec::new();
     for snap in chain.iter().rev() {
-        last = Some(import_snapshot(roots, snap)?);
+        let outcome = import_snapshot(roots, snap)?;
+        recovered.extend(outcome.recovered.iter().cloned());
+        last = Some(outcome);
     }
-    last.context("nothing imported")
+    let mut last = last.context("nothing imported")?;
+    last.recovered = recovered;
+    Ok(last)
 }
 
 /// Per-conversation writer state during one import.
@@ -92,6 +101,8 @@ struct Importer<'a> {
     cursors: BTreeMap<String, Option<Cursor>>,
     /// Conversations this import loaded to change.
     conversations: BTreeMap<String, ConversationState>,
+    /// Commit the state even when nothing was imported (a rebuilt head must be written).
+    force_commit: bool,
     /// The session index's titles, when this import read a changed index.
     titles: Option<BTreeMap<String, String>>,
     import_id: String,
@@ -138,24 +149,46 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
             already_imported: true,
             counts: ImportCounts::default(),
             conversations_touched: Vec::new(),
+            recovered: Vec::new(),
         });
     }
     for dir in [es.conversations_dir(), es.imports_dir(), es.root.join("state"), es.checkpoints_dir()] {
         fsutil::create_private_dir_all(&dir)?;
     }
+    // A rebuilt head (issue 12): the rest of the state is rebuilt with it, here, under the
+    // locks: every conversation entry and span log from canonical history, every transcript
+    // read again from its start.
+    let mut recovered = Vec::new();
+    let mut rebuilt = BTreeMap::new();
+    if let Some(why) = &store.recovered_head {
+        store.drop_caches()?;
+        for path in fsutil::list_dir(&es.conversations_dir())? {
+            let Some(id) = super::state::recovery::conversation_of(&path)? else { continue };
+            if let Some(mut c) = super::conversation::rebuild(&es, &id)? {
+                store.repair_spans(&mut c)?;
+                rebuilt.insert(id, c);
+            }
+        }
+        recovered.push(format!(
+            "recovered: the import head {why}; rebuilt from the import manifests (last import {}), with {} conversation entries and span logs rebuilt from canonical history; every transcript is read again from its start",
+            store.head.committed_seq,
+            rebuilt.len()
+        ));
+    }
     let import_seq = store.head.next_import_seq();
     let mut imp = Importer {
         es: &es,
         head: store.head.clone(),
+        force_commit: store.recovered_head.is_some(),
         store,
         cursors: BTreeMap::new(),
-        conversations: BTreeMap::new(),
+        conversations: rebuilt,
         titles: None,
         import_id: import_id.clone(),
         import_seq,
         snapshot: snapshot.to_owned(),
         counts: ImportCounts::default(),
-        problems: Vec::new(),
+        problems: recovered,
         writes: BTreeMap::new(),
         seen: HashSet::new(),
         index: Default::default(),
@@ -163,6 +196,9 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
 
     let mut recon = Reconstructor::new(&objects);
     let manifest = recon.manifest(snapshot)?.clone();
+    // What the export rebuilt of its own state is said here too: the import manifest is where
+    // a capture's recoveries are listed.
+    imp.problems.extend(manifest.problems.iter().filter(|p| p.starts_with("recovered:")).cloned());
     // Cursors follow moved files (sessions/ → archived_sessions/): same bytes, same progress.
     for e in manifest.files.iter().filter(|e| e.storage == Storage::Move) {
         if let Some(from) = &e.moved_from
@@ -238,9 +274,10 @@ impl Importer<'_> {
             let c = match entry {
                 Some(c) => c,
                 None => match super::conversation::rebuild(self.es, id)? {
-                    Some(c) => {
+                    Some(mut c) => {
+                        let spans = self.store.repair_spans(&mut c)?;
                         self.problems.push(format!(
-                            "recovered: the state entry of conversation {id} was rebuilt from its canonical history ({} records)",
+                            "recovered: the state entry of conversation {id} was rebuilt from its canonical history ({} records, {spans} spans)",
                             c.records
                         ));
                         c
@@ -555,7 +592,7 @@ impl Importer<'_> {
     fn finish(mut self, objects: &ObjectStore, manifest_path: &Path) -> Result<ImportOutcome> {
         // Make the records durable before anything says they were imported (one syncfs for a
         // large import, flushed by the state commit before its head is written).
-        if !self.cursors.is_empty() || !self.conversations.is_empty() || self.titles.is_some() {
+        if self.force_commit || !self.cursors.is_empty() || !self.conversations.is_empty() || self.titles.is_some() {
             fsutil::create_private_dir_all(&self.es.state_dir())?;
             self.store.reserve(self.import_seq)?;
             self.head.reserved_seq = self.import_seq;
@@ -573,6 +610,12 @@ impl Importer<'_> {
                 batch.sync_file(&file, &self.es.conversation_path(conv))?;
             }
             let c = self.conversations.get_mut(conv).context("conversation loaded")?;
+            // Before the append: a damaged span log is rebuilt up to the committed history.
+            if w.span.records > 0
+                && let Some(said) = self.store.check_spans(c)?
+            {
+                self.problems.push(said);
+            }
             c.canonical_len = w.span.end;
             if w.span.records > 0 {
                 spans.insert(conv.clone(), w.span.clone());
@@ -625,6 +668,7 @@ impl Importer<'_> {
             already_imported: false,
             counts: self.counts,
             conversations_touched: touched,
+            recovered: self.problems.into_iter().filter(|p| p.starts_with("recovered:")).collect(),
         })
     }
 }

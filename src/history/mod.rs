@@ -28,12 +28,13 @@ mod paths;
 mod records;
 mod state;
 
+pub(crate) use conversation::rebuild as conversation_rebuild;
 pub use conversation::resolve_path;
 pub use identity::{IdentityTracker, record_id};
 pub use manifest::{ImportCounts, ImportManifest};
 pub use paths::{EventStore, safe_file_stem};
 pub use records::{Record, RecordReader, SourceRef};
-pub use state::{ConversationState, Cursor, ImportHead, Revert, Span, StateStore};
+pub use state::{ConversationState, Cursor, ImportHead, Revert, Span, StateStore, recovery};
 
 pub use import::{ImportOutcome, import_id_for, import_pending, import_snapshot, recover_pending_manifest};
 

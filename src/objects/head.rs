@@ -67,6 +67,48 @@ impl ObjectStore {
         Ok(fsutil::read_json_opt::<ExportHead>(&self.head_path())?.and_then(|h| h.last_snapshot))
     }
 
+    /// The last finished export, for the export itself: an unreadable head (truncated, garbage,
+    /// NUL bytes), or a missing one while the archive holds snapshots, is a cache miss (issue 12):
+    /// it is rebuilt from the archive (the newest complete snapshot) and the second value says
+    /// so, once, for the export's problems.
+    pub fn last_snapshot_recovering(&self) -> Result<(Option<String>, Option<String>)> {
+        let why = match fsutil::read_json_opt::<ExportHead>(&self.head_path()) {
+            Ok(Some(h)) => return Ok((h.last_snapshot, None)),
+            Ok(None) => "missing".to_owned(),
+            Err(e) => format!("unreadable ({e:#})"),
+        };
+        let newest = self.newest_snapshot()?;
+        if newest.is_none() && why == "missing" {
+            return Ok((None, None));
+        }
+        let said = format!(
+            "recovered: the export head {} was {why}; rebuilt from the archive (last snapshot: {})",
+            self.head_path().display(),
+            newest.as_deref().unwrap_or("none")
+        );
+        Ok((newest, Some(said)))
+    }
+
+    /// The newest complete snapshot in `archive/` (names start with their second; within one
+    /// second the manifests' export times decide).
+    pub fn newest_snapshot(&self) -> Result<Option<String>> {
+        let mut names: Vec<String> = Vec::new();
+        for path in fsutil::list_dir(&self.archive_dir())? {
+            let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+            if !name.starts_with('.') && self.snapshot_manifest_path(&name).is_file() {
+                names.push(name);
+            }
+        }
+        let second = |n: &str| n.split("__").next().unwrap_or(n).to_owned();
+        let Some(last) = names.iter().map(|n| second(n)).max() else { return Ok(None) };
+        let newest = names
+            .into_iter()
+            .filter(|n| second(n) == last)
+            .filter_map(|n| self.read_snapshot_manifest(&n).ok().map(|m| (m.exported_at, n)))
+            .max();
+        Ok(newest.map(|(_, n)| n))
+    }
+
     /// Names `snapshot` as the last finished export: the export's commit point.
     pub fn write_head(&self, snapshot: &str) -> Result<()> {
         let head = ExportHead { schema_version: SCHEMA_VERSION, last_snapshot: Some(snapshot.to_owned()) };
@@ -76,6 +118,21 @@ impl ObjectStore {
     /// The exporter's state (empty before the first export).
     pub fn read_state(&self) -> Result<ExportState> {
         Ok(fsutil::read_json_opt(&self.state_path())?.unwrap_or_default())
+    }
+
+    /// The exporter's state, for the export itself: an unreadable one is a cache miss (issue
+    /// 12): the export starts from an empty state (every file stored whole, nothing trusted),
+    /// and the second value says so.
+    pub fn read_state_recovering(&self) -> (ExportState, Option<String>) {
+        match self.read_state() {
+            Ok(s) => (s, None),
+            Err(e) => (
+                ExportState::default(),
+                Some(format!(
+                    "recovered: the exporter's state was unreadable ({e:#}); every file is stored whole again"
+                )),
+            ),
+        }
     }
 
     pub fn has_state(&self) -> bool {

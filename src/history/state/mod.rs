@@ -33,6 +33,7 @@ use crate::fsutil::{self, SyncBatch};
 
 mod entries;
 mod head;
+pub mod recovery;
 
 pub use entries::{ConversationState, Cursor, Revert, Span};
 pub use head::ImportHead;
@@ -59,14 +60,70 @@ struct Version<T> {
 /// Read access to the committed state, plus the staging of one import's changes.
 pub struct StateStore {
     dir: PathBuf,
+    es: EventStore,
     pub head: ImportHead,
+    /// Why the head was rebuilt from the import manifests (it was unreadable, or missing while
+    /// the store holds imports): the next import then rebuilds the rest of the state too.
+    pub recovered_head: Option<String>,
 }
 
 impl StateStore {
+    /// Opens the state. An unreadable head (truncated, garbage, NUL bytes), or a missing one
+    /// while the store holds imports, is rebuilt in memory from the import manifests (issue
+    /// 12); `recovered_head` says why.
     pub fn open(es: &EventStore) -> Result<StateStore> {
         let dir = es.root.join("state");
-        let head = fsutil::read_json_opt(&dir.join("import-head.json"))?.unwrap_or_default();
-        Ok(StateStore { dir, head })
+        let path = dir.join("import-head.json");
+        let why = match fsutil::read_json_opt::<ImportHead>(&path) {
+            Ok(Some(head)) => return Ok(StateStore { dir, es: es.clone(), head, recovered_head: None }),
+            Ok(None) if !recovery::store_has_imports(es) => {
+                return Ok(StateStore { dir, es: es.clone(), head: ImportHead::default(), recovered_head: None });
+            }
+            Ok(None) => format!("{} was missing", path.display()),
+            Err(e) => format!("{} was unreadable ({e:#})", path.display()),
+        };
+        let head = recovery::rebuild_head(es)?;
+        Ok(StateStore { dir, es: es.clone(), head, recovered_head: Some(why) })
+    }
+
+    /// After the head was rebuilt (the caller holds the locks): the cursors, conversation
+    /// entries and titles it committed can no longer be told from a crashed import's, so they
+    /// are dropped; the import reads every transcript again from its start (record ids
+    /// de-duplicate) and rebuilds every entry from canonical history.
+    pub fn drop_caches(&self) -> Result<()> {
+        for sub in ["cursors", "conversations"] {
+            let dir = self.dir.join(sub);
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot clear {}", dir.display())),
+            }
+        }
+        let titles = self.dir.join("titles.json");
+        match fs::remove_file(&titles) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("cannot remove {}", titles.display())),
+        }
+    }
+
+    /// Rebuilds a conversation's span log from canonical history up to its committed length
+    /// (after its entry was rebuilt); returns the number of spans. The caller holds the locks.
+    pub fn repair_spans(&self, conv: &mut ConversationState) -> Result<usize> {
+        recovery::repair_spans(&self.es, &self.spans_path(&conv.id), conv)
+    }
+
+    /// Checks a conversation's span log before an import appends to it; a damaged one
+    /// (truncated, deleted, garbage, NUL bytes) is rebuilt from canonical history up to the
+    /// entry's committed length, which `conv.canonical_len` must still be. Says what it did.
+    pub fn check_spans(&self, conv: &mut ConversationState) -> Result<Option<String>> {
+        let path = self.spans_path(&conv.id);
+        let Some(why) = recovery::spans_damage(&path, conv.spans_len) else { return Ok(None) };
+        let n = recovery::repair_spans(&self.es, &path, conv)?;
+        Ok(Some(format!(
+            "recovered: the span log of conversation {} was {why}; rebuilt from its canonical history ({n} spans)",
+            conv.id
+        )))
     }
 
     fn cursor_path(&self, rel: &str) -> PathBuf {
@@ -78,7 +135,7 @@ impl StateStore {
         self.dir.join("conversations").join(format!("{}.json", safe_file_stem(id)))
     }
 
-    fn spans_path(&self, id: &str) -> PathBuf {
+    pub fn spans_path(&self, id: &str) -> PathBuf {
         self.dir.join("spans").join(format!("{}.jsonl", safe_file_stem(id)))
     }
 
@@ -132,7 +189,8 @@ impl StateStore {
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
-            if let Some(c) = self.read_committed::<ConversationState>(&path)? {
+            // An unreadable entry is a cache miss, as for `conversation` (verify names it).
+            if let Ok(Some(c)) = self.read_committed::<ConversationState>(&path) {
                 out.push((c.id.clone(), c));
             }
         }
@@ -140,27 +198,67 @@ impl StateStore {
         Ok(out)
     }
 
+    /// The state files that do not parse (cursors, conversation entries, titles), each with
+    /// what is wrong, for `verify`; a reader treats each as missing (issue 12).
+    pub fn damaged_files(&self) -> Result<Vec<(PathBuf, String)>> {
+        fn check<T: DeserializeOwned>(path: &Path, out: &mut Vec<(PathBuf, String)>) {
+            if let Err(e) = fsutil::read_json_opt::<Versions<T>>(path) {
+                out.push((path.to_path_buf(), format!("{e:#}")));
+            }
+        }
+        let mut out = Vec::new();
+        for path in fsutil::list_dir(&self.dir.join("cursors"))? {
+            check::<Cursor>(&path, &mut out);
+        }
+        for path in fsutil::list_dir(&self.dir.join("conversations"))? {
+            check::<ConversationState>(&path, &mut out);
+        }
+        check::<BTreeMap<String, String>>(&self.dir.join("titles.json"), &mut out);
+        Ok(out)
+    }
+
+    /// Why a conversation's span log cannot be read as committed, if it cannot: damaged
+    /// (see [`recovery::spans_damage`]) or a line that does not parse.
+    pub fn spans_problem(&self, conv: &ConversationState) -> Option<String> {
+        let path = self.spans_path(&conv.id);
+        if let Some(why) = recovery::spans_damage(&path, conv.spans_len) {
+            return Some(why);
+        }
+        let file = fs::File::open(&path).ok()?;
+        parse_spans(BufReader::new(file.take(conv.spans_len)), &path).err().map(|e| format!("{e:#}"))
+    }
+
+    /// The import head's file, for `verify`.
+    pub fn head_path(&self) -> PathBuf {
+        self.dir.join("import-head.json")
+    }
+
     /// The session index's titles as last imported (conversation id → title).
     pub fn titles(&self) -> Result<BTreeMap<String, String>> {
         Ok(self.read_committed(&self.dir.join("titles.json"))?.unwrap_or_default())
     }
 
-    /// The committed spans of a conversation (its log up to the committed `spans_len`).
+    /// The committed spans of a conversation (its log up to the committed `spans_len`). A
+    /// damaged log is read as rebuilt from canonical history (in memory: the next import that
+    /// touches the conversation rewrites the file, `verify --repair` any time).
     pub fn spans(&self, id: &str, conv: &ConversationState) -> Result<Vec<Span>> {
         let path = self.spans_path(id);
+        if recovery::spans_damage(&path, conv.spans_len).is_some() {
+            let bytes = recovery::rebuild_spans(&self.es, id, conv.canonical_len)?;
+            return parse_spans(&bytes[..], &path);
+        }
         let file = match fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
         };
-        let mut out = Vec::new();
-        for line in BufReader::new(file.take(conv.spans_len)).lines() {
-            let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-            let span: Span =
-                serde_json::from_str(&line).with_context(|| format!("{}: a span does not parse", path.display()))?;
-            out.push(span);
+        match parse_spans(BufReader::new(file.take(conv.spans_len)), &path) {
+            Ok(spans) => Ok(spans),
+            Err(_) => {
+                let bytes = recovery::rebuild_spans(&self.es, id, conv.canonical_len)?;
+                parse_spans(&bytes[..], &path)
+            }
         }
-        Ok(out)
     }
 
     /// Records durably that versions numbered `seq` are about to be written (see
@@ -210,6 +308,15 @@ impl StateStore {
                 .mode(0o600)
                 .open(&path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
+            // Never pad: a log shorter than its committed length was checked and rebuilt by
+            // the import (`check_spans`); finding one here is a bug, not a reason for NUL bytes.
+            let len = f.metadata().with_context(|| format!("cannot stat {}", path.display()))?.len();
+            anyhow::ensure!(
+                len >= conv.spans_len,
+                "{} is shorter ({len} bytes) than its committed {} bytes",
+                path.display(),
+                conv.spans_len
+            );
             f.set_len(conv.spans_len).with_context(|| format!("cannot truncate {}", path.display()))?;
             f.seek(SeekFrom::Start(conv.spans_len))?;
             f.write_all(&line).with_context(|| format!("cannot append to {}", path.display()))?;
@@ -237,4 +344,15 @@ impl StateStore {
         self.head = head;
         Ok(())
     }
+}
+
+fn parse_spans(reader: impl BufRead, path: &Path) -> Result<Vec<Span>> {
+    let mut out = Vec::new();
+    for line in reader.lines() {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        let span: Span =
+            serde_json::from_str(&line).with_context(|| format!("{}: a span does not parse", path.display()))?;
+        out.push(span);
+    }
+    Ok(out)
 }

@@ -12,14 +12,23 @@
 //! - canonical history: every record up to the committed length (from the import state)
 //!   parses, belongs to its file's conversation, and has an id unique across all files.
 //!
+//! - the machine-local state (`state.rs`): the import head, cursors, conversation entries,
+//!   span logs, titles, the export head and the exporter's state all read, and every
+//!   conversation with canonical history has an entry.
+//!
 //! Warnings (not failures) are states a crash leaves and the next capture repairs: bytes past a
 //! conversation's committed length (a crashed import's tail, cut by the next import), an
 //! unfinished `.partial-*` snapshot, an interrupted export's `latest/` (while its marker is
 //! present), stray temp files.
 //!
-//! It takes **no lock**: it never writes, and a capture must never wait for it. The price is
-//! that a capture running at the same moment can make it report a transient problem (a file of
-//! `latest/` mid-append); run it again when in doubt.
+//! It writes nothing, but takes both stores' locks as a capture does, so a capture in progress
+//! is waited for and never reported as damage. `verify --repair` (`repair.rs`) rebuilds what
+//! can be rebuilt.
+
+mod repair;
+mod state;
+
+pub use repair::repair;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -65,6 +74,9 @@ pub struct VerifyReport {
     /// Facts that are not damage, e.g. "no local object store" in a clone of the event store.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What `verify --repair` rebuilt before this check (one line each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repaired: Vec<String>,
 }
 
 impl VerifyReport {
@@ -108,6 +120,9 @@ pub fn verify(roots: &Roots) -> Result<VerifyReport> {
     check_imports(&es, snapshots.as_deref(), &mut r)?;
     check_checkpoints(&es, &store, snapshots.as_deref(), &mut r)?;
     check_canonical(&es, &mut r)?;
+    if es.root.is_dir() {
+        state::check_state(&es, &store, &mut r)?;
+    }
     r.ok = r.problems.is_empty();
     Ok(r)
 }
