@@ -231,3 +231,54 @@ fn sync_share_a_failed_push_is_logged_retried_and_audited() {
     let text = String::from_utf8_lossy(&audit.stdout);
     assert!(!text.contains("sync_failed") && !text.contains("sync_behind"), "{text}");
 }
+
+/// `sync = "auto"` syncs in the detached worker, never in the hook: `git commit` returns while
+/// the worker's push is still held at the remote (its `pre-receive` waits for the test).
+#[test]
+fn sync_share_the_commit_never_waits_for_the_workers_push() {
+    let a = TestEnv::new();
+    let world = World::new(&a);
+    let marks = world.dir.path().join("marks");
+    fs::create_dir_all(&marks).unwrap();
+    let (started, release, done) = (marks.join("started"), marks.join("release"), marks.join("done"));
+    // Holds every push until `release` exists (at most 5 minutes, then rejects it).
+    let hook = world.share().join("hooks/pre-receive");
+    TestEnv::write_file(
+        &hook,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\ntouch '{}'\ni=0\nwhile [ ! -e '{}' ] && [ $i -lt 6000 ]; do sleep 0.05; i=$((i+1)); done\ntouch '{}'\n[ -e '{}' ]\n",
+            started.display(),
+            release.display(),
+            done.display(),
+            release.display()
+        )
+        .as_bytes(),
+        0o755,
+    );
+    configure(&a, &world.share(), "sync = \"auto\"");
+    a.git(a.path(), &["clone", "-q", world.code().to_str().unwrap(), "code"]);
+    let code = a.path().join("code").canonicalize().unwrap();
+    a.commit_file(&code, "README", "x\n", "initial");
+    a.nexus_assert().args(["install", "--repo-root"]).arg(&code).assert().success();
+    let mut s = Session::create(&a.codex_home(), "0199eeee-1111-7000-8000-000000000010", &code);
+    s.turn("add one.rs", "one.rs", "ok");
+    fs::write(code.join("one.rs"), "generated\n").unwrap();
+    a.git(&code, &["add", "one.rs"]);
+    // The real detached path: the hook queues, a worker captures and syncs.
+    let out = a.git_cmd(&code, &["commit", "-q", "-m", "one"]).env_remove("NEXUS_HOOK_SYNC").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sha = a.git(&code, &["rev-parse", "HEAD"]);
+    // The worker reaches the push after the commit returned …
+    let waited = std::time::Instant::now();
+    while !started.exists() {
+        assert!(waited.elapsed() < std::time::Duration::from_secs(120), "the worker never pushed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // … and the push is still held: the commit did not wait for it.
+    assert!(!done.exists(), "git commit returned only after the push finished: the hook synced inline");
+    fs::write(&release, "").unwrap();
+    a.nexus_assert().args(["drain-codex-commit-spool", "--repo-root"]).arg(&code).assert().success();
+    assert!(done.exists());
+    let objects = all_objects(&a, &world.share());
+    assert!(objects.contains(&format!("{sha}.toml")), "the held push went through once released");
+}
