@@ -372,6 +372,9 @@ pub struct ConversationCommit {
     pub share: f64,
     pub rank: u32,
     pub manifest_path: PathBuf,
+    /// A teammate's checkpoint, read from a team share (SPEC §13).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<crate::checkpoint::SharedOrigin>,
 }
 
 /// A conversation and the commits that link it.
@@ -418,7 +421,7 @@ pub fn conversation_commits(roots: &Roots, conversation_id: &str) -> Result<Conv
             .find_map(|(_, view)| resolve_conversation(&EventStore::new(&view), conversation_id).ok())
             .ok_or(e)?,
     };
-    let title = crate::history::StateStore::open(&es)?.conversation(&id)?.and_then(|c| c.title);
+    let mut title = crate::history::StateStore::open(&es)?.conversation(&id)?.and_then(|c| c.title);
     let mut rows: Vec<ConversationCommit> = Vec::new();
     // This machine's checkpoints first, then the teammates' in each share's view (SPEC §13).
     let mut stores = vec![es.root.clone()];
@@ -445,7 +448,12 @@ pub fn conversation_commits(roots: &Roots, conversation_id: &str) -> Result<Conv
                 share: c.share,
                 rank: c.rank,
                 manifest_path: path,
+                shared: m.shared.clone(),
             });
+            if title.is_none() {
+                // A teammate's conversation: its title as the shared checkpoint names it.
+                title = c.title.clone();
+            }
         }
     }
     rows.sort_by(|a, b| b.commit_time.cmp(&a.commit_time).then(a.commit_sha.cmp(&b.commit_sha)));

@@ -341,9 +341,14 @@ pub fn render_conversation(found: &ConversationCommits, out: &mut dyn Write) -> 
         } else {
             format!("{} msg", r.new_messages)
         };
+        let from = r
+            .shared
+            .as_ref()
+            .map(|s| format!("  (share \"{}\", captured by {})", line(&s.share), line(&s.captured_by)))
+            .unwrap_or_default();
         writeln!(
             out,
-            "{}  {}  {:<20} {share}  {}",
+            "{}  {}  {:<20} {share}  {}{from}",
             line(&r.commit_short_sha),
             line(&r.commit_time),
             crate::text::line_string(&r.repo_slug),

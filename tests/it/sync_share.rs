@@ -110,6 +110,8 @@ fn sync_share_a_teammate_reads_the_conversation_of_a_shared_commit_and_nothing_p
     // The reverse lookup finds it too.
     let conv = b.ok(&code_b, ["report-codex-conversation", &session.id]);
     assert!(conv.contains(&shared_sha[..12]), "{conv}");
+    assert!(conv.contains("(share \"team\", captured by "), "{conv}");
+    assert!(conv.contains("add the api, the key is [REDACTED"), "the title, from the shared checkpoint: {conv}");
     // blame names A's conversation, its prompt and where it came from.
     let blame = b.ok(&code_b, ["blame", "api.rs"]);
     assert!(blame.contains(&format!("┌ {} apply_patch", session.id)), "{blame}");
@@ -133,6 +135,7 @@ fn sync_share_a_teammate_reads_the_conversation_of_a_shared_commit_and_nothing_p
     settings.bind(|| {
         insta::assert_snapshot!("sync_share_teammate_blame", blame_text);
         insta::assert_snapshot!("sync_share_teammate_search", search);
+        insta::assert_snapshot!("sync_share_teammate_conversation", conv);
     });
     let search = b.json(&code_b, ["search", "api", "--repo", ".", "--json"]);
     assert_eq!(search["conversations"][0]["provider_conversation_id"], session.id.as_str(), "{search}");
