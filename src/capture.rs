@@ -257,6 +257,7 @@ fn build_manifest(
         link_reads: Some(linked.reads),
         conversations: linked.links,
         candidates: linked.candidates,
+        older_conversations: linked.older_conversations,
         ..Default::default()
     };
     manifest.set_commit(facts, commit, es_root);

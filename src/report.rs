@@ -57,6 +57,8 @@ pub struct CommitReport {
     pub conversations: Vec<ConversationReport>,
     /// Circumstantial evidence only: "possibly related", never ranked with the links.
     pub candidates: Vec<crate::link::Candidate>,
+    /// Conversations of this repository that ended before the candidates' window (counted only).
+    pub older_conversations: u64,
     /// The repository's work tree when captured (the human report shows it; not in the JSON).
     #[serde(skip)]
     pub repo_root: String,
@@ -197,6 +199,7 @@ pub fn build_report(es: &EventStore, path: &Path, m: &CheckpointManifest, with_m
         shared: m.shared.clone(),
         conversations,
         candidates: m.candidates.clone(),
+        older_conversations: m.older_conversations,
         repo_root: m.repo_root.clone(),
         rewrite_kind: m.rewrite_kind,
     })

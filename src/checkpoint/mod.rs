@@ -93,6 +93,10 @@ pub struct CheckpointManifest {
     /// The commit's meaningful added lines (what `lines_matched` is counted against).
     #[serde(default)]
     pub lines_added: u64,
+    /// Conversations of the repository that ended before the candidates' window: counted, not
+    /// listed ("N older conversations of this repository not shown").
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub older_conversations: u64,
     /// What linking read of the edit index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_reads: Option<crate::history::edits::IndexReads>,
@@ -147,4 +151,8 @@ pub fn relative_display(path: &Path, base: &Path) -> String {
 
 pub fn read_manifest(path: &Path) -> Result<CheckpointManifest> {
     fsutil::read_toml(path)
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

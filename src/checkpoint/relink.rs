@@ -120,6 +120,7 @@ pub fn apply(m: &mut CheckpointManifest, linked: LinkOutcome) {
     m.link_reads = Some(linked.reads);
     m.conversations = linked.links;
     m.candidates = linked.candidates;
+    m.older_conversations = linked.older_conversations;
 }
 
 /// Extra evidence on the links of a rewritten commit that its original was linked to as well.

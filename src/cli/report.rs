@@ -213,7 +213,7 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
     }
     if !r.candidates.is_empty() {
         writeln!(out, "\npossibly related (worked here before the commit; none of their edits is in it):")?;
-        for c in &r.candidates {
+        for c in r.candidates.iter().take(CANDIDATES_SHOWN) {
             let why: Vec<String> = c.evidence.iter().map(|e| format!("{}: {}", e.kind, e.detail)).collect();
             writeln!(
                 out,
@@ -223,12 +223,31 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
                 line(&why.join("; "))
             )?;
         }
+        if r.candidates.len() > CANDIDATES_SHOWN {
+            writeln!(
+                out,
+                "   … and {} more that worked here in the {} hours before the commit (--json lists them all)",
+                r.candidates.len() - CANDIDATES_SHOWN,
+                crate::link::CANDIDATE_HOURS
+            )?;
+        }
+    }
+    if r.older_conversations > 0 {
+        let s = if r.older_conversations == 1 { "" } else { "s" };
+        writeln!(out, "\n{} older conversation{s} of this repository not shown", r.older_conversations)?;
     }
     Ok(())
 }
 
+/// How many "possibly related" conversations the text report lists (the newest); `--json`
+/// has them all.
+const CANDIDATES_SHOWN: usize = 5;
+
 /// The arguments of `list-codex-commit-checkpoints`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus list                   # this repository's checkpoints, newest first\n  nexus list --limit 20 --all  # orphaned (rebased, reset) commits too\n  nexus list --json            # links and candidates counted apart, rewritten_from"
+)]
 pub struct ListArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
@@ -295,6 +314,9 @@ pub fn render_list(list: &CheckpointList, event_store: &Path, local: bool, out: 
 
 /// The arguments of `report-codex-conversation`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus conversation 019c9b00-1111             # the commits it wrote into (a unique prefix is enough)\n  nexus conversation 019c9b00-1111 --messages  # the whole conversation, as `nexus show`"
+)]
 pub struct ConversationArgs {
     /// The Codex conversation id (session id)
     pub conversation_id: String,

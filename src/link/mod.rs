@@ -196,6 +196,9 @@ pub struct Window {
 pub struct LinkOutcome {
     pub links: Vec<LinkedConversation>,
     pub candidates: Vec<Candidate>,
+    /// Conversations of this repository that ended before the candidate window: counted, not
+    /// listed (a first checkpoint on a long-used home would otherwise list them all).
+    pub older_conversations: u64,
     /// The commit's meaningful added lines.
     pub lines_added: u64,
     /// What reading the edit index cost.
@@ -297,8 +300,8 @@ pub fn link_commit(
         l.rank = i as u32 + 1;
     }
     let linked: HashSet<&str> = links.iter().map(|l| l.provider_conversation_id.as_str()).collect();
-    let candidates = candidates(es, state, facts, commit, origin.as_deref(), &linked, &trailer)?;
-    Ok(LinkOutcome { links, candidates, lines_added, reads })
+    let (candidates, older_conversations) = candidates(es, state, facts, commit, origin.as_deref(), &linked, &trailer)?;
+    Ok(LinkOutcome { links, candidates, older_conversations, lines_added, reads })
 }
 
 /// The committed edits of a repository-relative path, in any of the repository's work trees,
@@ -431,7 +434,8 @@ pub fn trailer_evidence(message: &str) -> Vec<Evidence> {
 }
 
 /// Conversations that worked in one of the repository's work trees (or on its remote) in the
-/// hours before the commit, not linked: circumstantial only.
+/// hours before the commit, not linked: circumstantial only. Also how many conversations of
+/// the repository ended before those hours.
 fn candidates(
     es: &EventStore,
     state: &StateStore,
@@ -440,7 +444,7 @@ fn candidates(
     origin: Option<&str>,
     linked: &HashSet<&str>,
     trailer: &[Evidence],
-) -> Result<Vec<Candidate>> {
+) -> Result<(Vec<Candidate>, u64)> {
     let mut ids: Vec<String> = Vec::new();
     for tree in &facts.work_trees {
         ids.extend(edits::read_place(es, &state.head, &edits::dir_key(&tree.display().to_string()))?);
@@ -453,6 +457,7 @@ fn candidates(
     let since = commit.time_unix - CANDIDATE_HOURS * 3600;
     let until = commit.time_unix + SKEW_SECS;
     let mut out = Vec::new();
+    let mut older = 0;
     for id in ids {
         if linked.contains(id.as_str()) {
             continue;
@@ -460,7 +465,11 @@ fn candidates(
         let Some(conv) = state.conversation(&id)? else { continue };
         let first = conv.first_ts.as_deref().and_then(crate::codex::timestamp_secs);
         let last = conv.last_ts.as_deref().and_then(crate::codex::timestamp_secs);
-        if first.is_some_and(|f| f > until) || last.is_some_and(|l| l < since) {
+        if last.is_some_and(|l| l < since) && !first.is_some_and(|f| f > until) {
+            older += 1;
+            continue;
+        }
+        if first.is_some_and(|f| f > until) {
             continue;
         }
         let mut evidence = place_evidence(&conv, facts, origin);
@@ -476,5 +485,5 @@ fn candidates(
         });
     }
     out.sort_by(|a, b| b.last_ts.cmp(&a.last_ts));
-    Ok(out)
+    Ok((out, older))
 }
