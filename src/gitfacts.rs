@@ -134,11 +134,24 @@ pub struct RepoFacts {
 
 pub fn open(path: &Path) -> Result<Repository> {
     // NO_SEARCH is off: discover upward from any path inside the repo. CROSS_FS allowed.
-    let repo = Repository::open_ext(path, RepositoryOpenFlags::CROSS_FS, std::iter::empty::<&std::ffi::OsStr>())
-        .map_err(|e| anyhow::anyhow!("{}", e.message()))
-        .with_context(|| format!("{} is not inside a git repository", path.display()))?;
+    let shown = absolute(path);
+    let repo = match Repository::open_ext(path, RepositoryOpenFlags::CROSS_FS, std::iter::empty::<&std::ffi::OsStr>()) {
+        Ok(repo) => repo,
+        // libgit2 says "could not find repository at '.'": the path, absolute, and the fix.
+        Err(e) if e.code() == git2::ErrorCode::NotFound => bail!(
+            "{} is not inside a git repository (run nexus inside your repository, or pass --repo-root PATH)",
+            shown.display()
+        ),
+        Err(e) => {
+            return Err(anyhow::anyhow!("{}", e.message()))
+                .with_context(|| format!("cannot open the git repository at {}", shown.display()));
+        }
+    };
     if repo.is_bare() {
-        bail!("{} is a bare repository: nexus needs a work tree", path.display());
+        bail!(
+            "{} is a bare repository: nexus needs a work tree (pass --repo-root with a clone or a worktree)",
+            shown.display()
+        );
     }
     Ok(repo)
 }
@@ -207,6 +220,50 @@ pub fn repo_identity(repo: &Repository, common_dir: &Path) -> Option<String> {
     Some(id)
 }
 
+/// What to say when git cannot resolve `rev`, in the user's words rather than libgit2's
+/// ("parent 0 does not exist", "revspec 'x' not found").
+fn unresolved(repo: &Repository, rev: &str, e: &git2::Error) -> String {
+    let place = repo.workdir().map(|w| canonical(w).display().to_string()).unwrap_or_default();
+    let message = e.message();
+    // `HEAD~5` on a line of 3 commits, `HEAD^2` of a commit that is no merge.
+    let merge_parent =
+        rev.match_indices('^').any(|(i, _)| rev[i + 1..].starts_with(|c: char| ('2'..='9').contains(&c)));
+    if message.starts_with("parent ") && message.ends_with(" does not exist") && merge_parent {
+        return format!("{rev} names a parent that does not exist (^2 and up are the other parents of a merge)");
+    }
+    if message.starts_with("parent ") && message.ends_with(" does not exist") {
+        let base_len = rev.find(['~', '^']).unwrap_or(rev.len());
+        let base = &rev[..base_len];
+        let before = repo
+            .revparse_single(if base.is_empty() { "HEAD" } else { base })
+            .ok()
+            .and_then(|o| o.peel_to_commit().ok())
+            .map(|c| std::iter::successors(Some(c), |c| c.parent(0).ok()).skip(1).take(100_000).count());
+        let depth = match before {
+            Some(0) => format!(" ({base} is the first commit)"),
+            Some(1) => format!(" ({base} has 1 commit before it)"),
+            Some(n) => format!(" ({base} has {n} commits before it)"),
+            None => String::new(),
+        };
+        return format!("{rev} is past the first commit of this repository{depth}");
+    }
+    if e.code() == git2::ErrorCode::NotFound {
+        return format!("'{rev}' is not a commit, branch or tag of the repository at {place}");
+    }
+    if e.code() == git2::ErrorCode::Ambiguous {
+        return format!("'{rev}' is ambiguous in the repository at {place}: give more hex digits");
+    }
+    format!("'{rev}' does not name a commit in the repository at {place}: {message}")
+}
+
+/// `path` as an absolute path (canonical when it exists), for messages: never `.`.
+pub fn absolute(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// The HEAD commit, with a clear message on an unborn branch.
 pub fn head_commit(repo: &Repository) -> Result<CommitFacts> {
     let head = match repo.head() {
@@ -224,10 +281,10 @@ pub fn head_commit(repo: &Repository) -> Result<CommitFacts> {
 /// Resolves a user-given revision (full SHA, unique prefix, `HEAD~2`, a tag) to a commit.
 /// Only what git itself resolves to a commit is accepted.
 pub fn resolve_commit(repo: &Repository, rev: &str) -> Result<CommitFacts> {
-    let obj = repo
-        .revparse_single(rev)
-        .map_err(|e| anyhow::anyhow!("{}", e.message()))
-        .with_context(|| format!("'{rev}' does not name a commit in this repository"))?;
+    let obj = match repo.revparse_single(rev) {
+        Ok(obj) => obj,
+        Err(e) => bail!("{}", unresolved(repo, rev, &e)),
+    };
     let commit = obj
         .peel_to_commit()
         .map_err(|e| anyhow::anyhow!("{}", e.message()))

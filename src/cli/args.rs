@@ -56,6 +56,69 @@ impl RootArgs {
     }
 }
 
+/// The roots of `export-codex-sessions`: the Codex home and the object store (an export writes
+/// nothing into the event store, so `--event-store-root` is not offered).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ExportRootArgs {
+    /// The Codex home [default: $CODEX_HOME, else ~/.codex]
+    #[arg(long, value_name = "PATH")]
+    pub source_root: Option<PathBuf>,
+    /// The object store (NEXUS-Objects) [default: $NEXUS_OBJECTS_ROOT, config, data dir]
+    #[arg(long, value_name = "PATH")]
+    pub objects_root: Option<PathBuf>,
+    /// Print each root and where it came from (on stderr)
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+impl ExportRootArgs {
+    /// Resolves the roots, describing them on stderr with `--verbose`.
+    pub fn resolve(&self) -> anyhow::Result<Roots> {
+        RootArgs {
+            source_root: self.source_root.clone(),
+            objects_root: self.objects_root.clone(),
+            ..Default::default()
+        }
+        .with_verbose(self.verbose)
+        .resolve()
+    }
+}
+
+/// The roots of a command that reads the two stores only (`verify`): the Codex home is not
+/// read, so `--source-root` is not offered.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreRootArgs {
+    /// The object store (NEXUS-Objects) [default: $NEXUS_OBJECTS_ROOT, config, data dir]
+    #[arg(long, value_name = "PATH")]
+    pub objects_root: Option<PathBuf>,
+    /// The event store (NEXUS-EventStore) [default: $NEXUS_EVENT_STORE_ROOT, config, …]
+    #[arg(long, value_name = "PATH")]
+    pub event_store_root: Option<PathBuf>,
+    /// Print each root and where it came from (on stderr)
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+impl StoreRootArgs {
+    /// Resolves the roots, describing them on stderr with `--verbose`.
+    pub fn resolve(&self) -> anyhow::Result<Roots> {
+        RootArgs {
+            objects_root: self.objects_root.clone(),
+            event_store_root: self.event_store_root.clone(),
+            ..Default::default()
+        }
+        .with_verbose(self.verbose)
+        .resolve()
+    }
+}
+
+impl RootArgs {
+    fn with_verbose(mut self, verbose: bool) -> RootArgs {
+        self.verbose = verbose;
+        self
+    }
+}
+
 /// `--json`: machine-readable output.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct JsonArgs {

@@ -12,6 +12,9 @@ use crate::link::blame::{self, Blame, BlameRequest};
 
 /// The arguments of `blame`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus blame src/upload.py          # every line\n  nexus blame src/upload.py:10-20    # a range\n  nexus blame src/upload.py:12 --json"
+)]
 pub struct BlameArgs {
     /// The file, optionally with a line or a range: `src/lib.rs`, `src/lib.rs:10`, `src/lib.rs:10-20`
     #[arg(value_name = "FILE[:LINE[-LINE]]")]

@@ -15,6 +15,9 @@ use crate::text::line;
 
 /// The arguments of `capture-codex-commit-checkpoint`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus capture                              # HEAD of the repository in the current directory\n  nexus capture --commit HEAD~1              # an earlier commit (the export and import are of now)\n  nexus capture --force                      # replace the checkpoint (the old one is kept in superseded/)\n  nexus capture --repo-root ~/src/api --json # what was exported, imported and linked"
+)]
 pub struct CaptureArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
@@ -64,7 +67,8 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<u8> {
     }
     let outcome = capture::capture(&req);
     crate::progress::finish();
-    let outcome = outcome.with_context(|| format!("capture in {} failed", req.repo_root.display()))?;
+    let outcome = outcome
+        .with_context(|| format!("capture in {} failed", crate::gitfacts::absolute(&req.repo_root).display()))?;
     if let CaptureOutcome::Captured(c) = &outcome {
         say_recovered(&c.import.recovered, &c.import.manifest_path);
     }

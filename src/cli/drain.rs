@@ -9,6 +9,9 @@ use crate::spool::Spool;
 
 /// The arguments of `drain-codex-commit-spool`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus drain                     # capture what the hook queued, now\n  nexus drain --repo-root ~/src/api"
+)]
 pub struct DrainArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
@@ -16,7 +19,7 @@ pub struct DrainArgs {
     pub roots: RootArgs,
     /// Started by the hook: detach (new session), and exit at once if a worker already holds
     /// the spool (it will take the new entries)
-    #[arg(long)]
+    #[arg(long, hide = true)]
     pub background: bool,
 }
 

@@ -5,16 +5,19 @@ use std::io::Write;
 use anyhow::Result;
 use clap::Args;
 
-use super::args::{JsonArgs, RootArgs};
+use super::args::{ExportRootArgs, JsonArgs};
 use crate::exit;
 use crate::export::{self, ExportOutcome};
 use crate::roots::Roots;
 
 /// The arguments of `export-codex-sessions`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus export                                   # ~/.codex (or $CODEX_HOME) into the object store\n  nexus export --source-root /mnt/backup/.codex --json"
+)]
 pub struct ExportArgs {
     #[command(flatten)]
-    pub roots: RootArgs,
+    pub roots: ExportRootArgs,
     #[command(flatten)]
     pub json: JsonArgs,
 }

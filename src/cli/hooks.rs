@@ -18,6 +18,9 @@ use crate::rewrite::{self, Rewrite};
 
 /// The arguments of `install-codex-commit-checkpoint-hook`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus install                                   # the repository in the current directory\n  nexus install --repo-root ~/src/api --dry-run   # show what would change\n  for r in ~/src/*/; do nexus install --repo-root \"$r\"; done"
+)]
 pub struct InstallArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
@@ -59,6 +62,9 @@ pub fn run_install(args: &InstallArgs, out: &mut dyn Write) -> Result<u8> {
 
 /// The arguments of `uninstall-codex-commit-checkpoint-hook`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus uninstall --dry-run   # what would be restored or removed\n  nexus uninstall             # restore what was there before\n  nexus uninstall --all       # every registered repository"
+)]
 pub struct UninstallArgs {
     /// Any path inside the target repository
     #[arg(long, value_name = "PATH", default_value = ".")]
@@ -66,17 +72,27 @@ pub struct UninstallArgs {
     /// Uninstall from every registered repository
     #[arg(long, conflicts_with = "repo_root")]
     pub all: bool,
+    /// Print what would be restored or removed, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Runs `uninstall-codex-commit-checkpoint-hook`.
 pub fn run_uninstall(args: &UninstallArgs, out: &mut dyn Write) -> Result<u8> {
-    let report = if args.all { uninstall::uninstall_all()? } else { uninstall::uninstall(&args.repo_root)? };
+    let report = if args.all {
+        uninstall::uninstall_all(args.dry_run)?
+    } else {
+        uninstall::uninstall(&args.repo_root, args.dry_run)?
+    };
     out.write_all(report.as_bytes())?;
     Ok(exit::SUCCESS)
 }
 
 /// The arguments of `audit-codex-commit-checkpoint-hooks`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus audit                       # every registered repository: a table\n  nexus audit --json --commits 50   # for scripts; exit 1 on any problem\n  nexus audit --fix                 # re-install, capture the commits missed"
+)]
 pub struct AuditArgs {
     /// Audit only these repositories (repeatable) [default: every registered repository]
     #[arg(long, value_name = "PATH")]

@@ -12,6 +12,9 @@ use crate::history::{self, ImportOutcome};
 
 /// The arguments of `import-codex-sessions`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus import                      # every snapshot not imported yet\n  nexus import --json"
+)]
 pub struct ImportArgs {
     #[command(flatten)]
     pub roots: RootArgs,

@@ -179,3 +179,36 @@ pub(crate) fn write_json<T: serde::Serialize>(out: &mut dyn Write, value: &T) ->
 pub(crate) fn describe_roots(roots: &crate::roots::Roots) {
     let _ = roots::render(roots, &mut io::stderr().lock());
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every option and positional of every visible command has help text, and every visible
+    /// command's long help ends with an "Examples:" section.
+    #[test]
+    fn every_arg_has_help_and_every_command_has_examples() {
+        let mut cli = Cli::command();
+        cli.build();
+        let mut missing = Vec::new();
+        for sub in cli.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+            let name = sub.get_name();
+            for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{name} {id}: no help"));
+                }
+            }
+            let long = sub.clone().render_long_help().to_string();
+            if !long.contains("\nExamples:\n  nexus ") {
+                missing.push(format!("{name}: no Examples section in its long help"));
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
+}

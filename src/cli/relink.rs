@@ -12,6 +12,9 @@ use crate::exit;
 
 /// The arguments of `relink-codex-commit-checkpoints`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus relink              # every checkpoint of this repository\n  nexus relink --json"
+)]
 pub struct RelinkArgs {
     #[command(flatten)]
     pub repo: RepoArgs,

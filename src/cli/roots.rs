@@ -11,6 +11,9 @@ use crate::roots::{DEFAULT_CONFIG, Roots};
 
 /// The arguments of `roots`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus roots                     # each root and where its value came from\n  nexus roots --json\n  nexus roots --default-config > ~/.config/nexus/config.toml"
+)]
 pub struct RootsArgs {
     #[command(flatten)]
     pub roots: RootArgs,

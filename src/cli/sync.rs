@@ -11,10 +11,19 @@ use super::args::{JsonArgs, RootArgs};
 use crate::exit;
 use crate::sync::{self, SyncReport, SyncRequest};
 
+const SYNC_NOTE: &str = "Shares are `[[share]]` tables in the config file (name, remote, repos); the event \
+store's own remote is the `origin` of its git repository (`git -C <event store> remote add origin URL`).";
+
 /// The arguments of `sync`.
 #[derive(Debug, Args)]
-#[command(after_help = "Shares are `[[share]]` tables in the config file (name, remote, repos); the event \
-store's own remote is the `origin` of its git repository (`git -C <event store> remote add origin URL`).")]
+#[command(
+    after_help = SYNC_NOTE,
+    after_long_help = concat!(
+        "Shares are `[[share]]` tables in the config file (name, remote, repos); the event store's own remote \
+         is the `origin` of its git repository (`git -C <event store> remote add origin URL`).\n\n",
+        "Examples:\n  nexus sync          # commit, fetch, merge and push the event store and every share\n  nexus sync --json"
+    )
+)]
 pub struct SyncArgs {
     #[command(flatten)]
     pub roots: RootArgs,

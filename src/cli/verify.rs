@@ -5,15 +5,18 @@ use std::io::Write;
 use anyhow::Result;
 use clap::Args;
 
-use super::args::{JsonArgs, RootArgs};
+use super::args::{JsonArgs, StoreRootArgs};
 use crate::exit;
 use crate::verify::{self, VerifyReport};
 
 /// The arguments of `verify`.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  nexus verify          # both stores; exit 1 on a problem\n  nexus verify --json"
+)]
 pub struct VerifyArgs {
     #[command(flatten)]
-    pub roots: RootArgs,
+    pub roots: StoreRootArgs,
     /// Print `{ok, checked, problems, warnings}` as JSON on stdout
     #[command(flatten)]
     pub json: JsonArgs,

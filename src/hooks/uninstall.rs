@@ -34,14 +34,18 @@ pub enum Outcome {
     Untouched(String),
 }
 
-/// Uninstalls from the repository around `repo_root`; returns the human report.
-pub fn uninstall(repo_root: &Path) -> Result<String> {
+/// Uninstalls from the repository around `repo_root`; returns the human report. `dry_run`:
+/// change nothing (files, git config, registry) and report what would be done.
+pub fn uninstall(repo_root: &Path, dry_run: bool) -> Result<String> {
     let loc = location::locate(repo_root)?;
     let reg = registry::load()?;
     let record = reg.find(&loc.common_dir).cloned();
     let mut out = format!("repository: {}\nhooks dir:  {}\n", loc.work_tree.display(), loc.hooks_dir.display());
+    if dry_run {
+        out.push_str("dry run: nothing is changed; uninstall would do this:\n");
+    }
     let mut untouched = 0;
-    let outcomes = clean(&loc, record.as_ref());
+    let outcomes = clean(&loc, record.as_ref(), dry_run);
     if outcomes.is_empty() {
         out.push_str("  nothing of nexus's was found: nothing to do\n");
     }
@@ -62,6 +66,9 @@ pub fn uninstall(repo_root: &Path) -> Result<String> {
             "{untouched} file(s) still hold the nexus block; the registry keeps them for the next uninstall\n"
         ));
     }
+    if dry_run {
+        return Ok(out);
+    }
     let leftover: Vec<PathBuf> =
         outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Untouched(_))).map(|(p, _)| p.clone()).collect();
     registry::update(|reg| {
@@ -78,7 +85,7 @@ pub fn uninstall(repo_root: &Path) -> Result<String> {
 
 /// Uninstalls from every repository the registry ever knew; one that no longer exists is
 /// reported and dropped.
-pub fn uninstall_all() -> Result<String> {
+pub fn uninstall_all(dry_run: bool) -> Result<String> {
     let reg = registry::load()?;
     let mut out = String::new();
     let mut targets: Vec<(PathBuf, PathBuf)> =
@@ -93,7 +100,9 @@ pub fn uninstall_all() -> Result<String> {
     }
     for (common, work_tree) in targets {
         if work_tree.is_dir() && location::locate(&work_tree).is_ok() {
-            out.push_str(&uninstall(&work_tree)?);
+            out.push_str(&uninstall(&work_tree, dry_run)?);
+        } else if dry_run {
+            out.push_str(&format!("{}: gone; would be removed from the registry\n", work_tree.display()));
         } else {
             out.push_str(&format!("{}: gone; removed from the registry\n", work_tree.display()));
             registry::update(|reg| {
@@ -144,7 +153,7 @@ fn candidates(loc: &location::RepoLocation, record: Option<&RepoRecord>) -> Vec<
 
 /// Cleans every candidate that holds the block (or whose wrapper is gone but whose moved-aside
 /// original is still there), and the config-defined hooks.
-fn clean(loc: &location::RepoLocation, record: Option<&RepoRecord>) -> Vec<(PathBuf, Outcome)> {
+fn clean(loc: &location::RepoLocation, record: Option<&RepoRecord>, dry: bool) -> Vec<(PathBuf, Outcome)> {
     let mut out = Vec::new();
     let mut later = Vec::new();
     for path in candidates(loc, record) {
@@ -152,7 +161,7 @@ fn clean(loc: &location::RepoLocation, record: Option<&RepoRecord>) -> Vec<(Path
         if rec.is_some_and(|r| r.action == Action::Created) {
             later.push(path.clone());
         }
-        match uninstall_one(&path, rec) {
+        match uninstall_one(&path, rec, dry) {
             Ok(Some(o)) => out.push((path, o)),
             Ok(None) => {}
             Err(e) => out.push((path, Outcome::Untouched(format!("{e:#}")))),
@@ -171,7 +180,7 @@ fn clean(loc: &location::RepoLocation, record: Option<&RepoRecord>) -> Vec<(Path
                 && block::HOOK_NAMES.contains(&hook.as_str())
                 && !main_text.lines().any(|l| l.trim_end() == format!("{hook}:"))
             {
-                out.push(match fs::remove_file(&path) {
+                out.push(match if dry { Ok(()) } else { fs::remove_file(&path) } {
                     Ok(()) => (path, Outcome::Removed("lefthook wrote it only to run nexus's command".to_owned())),
                     Err(e) => (path, Outcome::Untouched(format!("cannot remove: {e}"))),
                 });
@@ -186,7 +195,11 @@ fn clean(loc: &location::RepoLocation, record: Option<&RepoRecord>) -> Vec<(Path
             if present.is_err() {
                 continue;
             }
-            let result = location::git_output(&loc.work_tree, &["config", "--local", "--remove-section", &key]);
+            let result = if dry {
+                Ok(String::new())
+            } else {
+                location::git_output(&loc.work_tree, &["config", "--local", "--remove-section", &key])
+            };
             let path = PathBuf::from(format!("git config {key}"));
             out.push(match result {
                 Ok(_) => (path, Outcome::Removed("the config-defined hook nexus set".to_owned())),
@@ -207,8 +220,12 @@ fn aside_of(path: &Path, rec: Option<&FileRecord>) -> Option<PathBuf> {
     options.into_iter().find(|p| fs::symlink_metadata(p).is_ok())
 }
 
-/// Moves a chained/set-aside original back, removing the chain directory when it empties.
-fn move_back(aside: &Path, path: &Path) -> Result<()> {
+/// Moves a chained/set-aside original back, removing the chain directory when it empties
+/// (nothing when `dry`).
+fn move_back(aside: &Path, path: &Path, dry: bool) -> Result<()> {
+    if dry {
+        return Ok(());
+    }
     fs::rename(aside, path).with_context(|| format!("cannot move {} back to {}", aside.display(), path.display()))?;
     if let Some(dir) = aside.parent()
         && dir.file_name().is_some_and(|n| n == CHAINED_DIR)
@@ -218,13 +235,16 @@ fn move_back(aside: &Path, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn uninstall_one(path: &Path, rec: Option<&FileRecord>) -> Result<Option<Outcome>> {
+/// Cleans one file; with `dry`, only says what it would do.
+fn uninstall_one(path: &Path, rec: Option<&FileRecord>, dry: bool) -> Result<Option<Outcome>> {
+    let remove = |path: &Path| if dry { Ok(()) } else { fs::remove_file(path) };
+    let write = |path: &Path, bytes: &[u8], mode: u32| if dry { Ok(()) } else { write_hook_atomic(path, bytes, mode) };
     let aside = aside_of(path, rec);
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(aside) = aside.filter(|a| a.exists()) {
-                move_back(&aside, path)?;
+                move_back(&aside, path, dry)?;
                 return Ok(Some(Outcome::Restored(format!("the wrapper was gone; moved {} back", aside.display()))));
             }
             return Ok(None);
@@ -245,12 +265,12 @@ fn uninstall_one(path: &Path, rec: Option<&FileRecord>) -> Result<Option<Outcome
     let only_block = rest == block::SHEBANG || rest.is_empty();
     match action {
         Action::Created if only_block => {
-            fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
+            remove(path).with_context(|| format!("cannot remove {}", path.display()))?;
             Ok(Some(Outcome::Removed("nexus had created it".to_owned())))
         }
         Action::Chained | Action::SetAside if aside.as_ref().is_some_and(|a| fs::symlink_metadata(a).is_ok()) => {
             let aside = aside.unwrap_or_default();
-            move_back(&aside, path)?;
+            move_back(&aside, path, dry)?;
             Ok(Some(Outcome::Restored(format!("the previous hook, moved back from {}", aside.display()))))
         }
         Action::Edited if rec.is_some() => {
@@ -262,23 +282,23 @@ fn uninstall_one(path: &Path, rec: Option<&FileRecord>) -> Result<Option<Outcome
                 && let Ok(saved) = registry::read_backup(backup)
                 && registry::hash(&saved) == prior.blake3
             {
-                write_hook_atomic(path, &saved, prior.mode)?;
+                write(path, &saved, prior.mode)?;
                 return Ok(Some(Outcome::Restored("byte for byte, content and mode".to_owned())));
             }
             let mode = meta.permissions().mode() & 0o7777;
             let mode = rec.prior.as_ref().map(|p| p.mode).unwrap_or(mode);
-            write_hook_atomic(path, rest.as_bytes(), mode)?;
+            write(path, rest.as_bytes(), mode)?;
             Ok(Some(Outcome::BlockRemoved(
                 "the block is removed; the file was edited since install, so the rest is kept as it is".to_owned(),
             )))
         }
         _ => {
             if only_block {
-                fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
+                remove(path).with_context(|| format!("cannot remove {}", path.display()))?;
                 return Ok(Some(Outcome::Removed("only the managed block was left in it".to_owned())));
             }
             let mode = meta.permissions().mode() & 0o7777;
-            write_hook_atomic(path, rest.as_bytes(), mode)?;
+            write(path, rest.as_bytes(), mode)?;
             Ok(Some(Outcome::Restored("the block is removed, the rest is as it was".to_owned())))
         }
     }

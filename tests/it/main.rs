@@ -4,11 +4,13 @@
 
 mod capture;
 mod cli;
+mod cli_polish;
 mod codex_parser;
 mod codex_shapes;
 mod common;
 mod crash;
 mod doctor;
+mod first_checkpoint;
 mod fuzz_props;
 mod harden_ids;
 mod harden_recovery;
