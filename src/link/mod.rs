@@ -465,7 +465,7 @@ fn candidates(
         let Some(conv) = state.conversation(&id)? else { continue };
         let first = conv.first_ts.as_deref().and_then(crate::codex::timestamp_secs);
         let last = conv.last_ts.as_deref().and_then(crate::codex::timestamp_secs);
-        if last.is_some_and(|l| l < since) && !first.is_some_and(|f| f > until) {
+        if last.is_some_and(|l| l < since) && first.is_none_or(|f| f <= until) {
             older += 1;
             continue;
         }
