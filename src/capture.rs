@@ -165,7 +165,8 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     let _locks = lock::lock_stores(&roots, &purpose)?;
     refuse_if_captured(&roots, &facts, &commit, req.force)?;
 
-    // 5. Export.
+    // 5. Export. When nothing changed in the Codex home, nothing is written: the export names
+    // the last snapshot, whose import already exists (SPEC §11).
     let snapshot_base = export::snapshot_base_name(Some(&facts.slug), Some(&commit.sha));
     let exported = export::export(&roots, &snapshot_base)?;
 
@@ -251,7 +252,13 @@ fn build_manifest(
         previous_import_seq: previous.map(|p| p.import_seq),
         rewritten_from: req.rewritten_from.clone(),
         rewrite_kind: req.rewrite_kind,
-        import_counts: fsutil_read_counts(&imported.manifest_path)?,
+        // A capture that found nothing new imported nothing (the import it names is an earlier
+        // one, whose counts are its own).
+        import_counts: if exported.unchanged && imported.already_imported {
+            history::ImportCounts::default()
+        } else {
+            fsutil_read_counts(&imported.manifest_path)?
+        },
         link_model: Some(crate::link::LINK_MODEL.to_owned()),
         lines_added: linked.lines_added,
         link_reads: Some(linked.reads),

@@ -47,6 +47,9 @@ pub struct ExportOutcome {
     pub manifest_path: PathBuf,
     pub counts: ExportCounts,
     pub problems: Vec<String>,
+    /// Nothing changed in the Codex home since the last snapshot: no snapshot was written, and
+    /// `snapshot_name` names the last one (SPEC §11, the nothing-changed capture).
+    pub unchanged: bool,
 }
 
 /// Bytes the export will copy, from metadata alone (for the progress bar).
@@ -94,10 +97,8 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     let (state, state_recovered) = store.read_state_recovering();
     let (previous_snapshot, head_recovered) = store.last_snapshot_recovering()?;
     let dirty = recover(&store)? || state_recovered.is_some();
-
-    let name = unique_snapshot_name(&store, snapshot_base);
-    let tmp_dir = store.archive_dir().join(format!(".partial-{name}"));
-    fsutil::create_private_dir_all(&tmp_dir)?;
+    // A rebuilt head must be written: not a nothing-changed export.
+    let head_rebuilt = head_recovered.is_some();
 
     let mut counts = ExportCounts::default();
     let mut problems: Vec<String> = state_recovered.into_iter().chain(head_recovered).collect();
@@ -107,6 +108,22 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         Scanned { files: BTreeMap::new(), unlisted: Vec::new() }
     };
     let plans = plan(&scanned, &state, dirty);
+    if let Some(mut outcome) = nothing_changed(
+        &store,
+        &scanned,
+        &state,
+        &plans,
+        dirty || head_rebuilt,
+        previous_snapshot.as_deref(),
+        counts.clone(),
+    ) {
+        outcome.problems = problems;
+        return Ok(outcome);
+    }
+
+    let name = unique_snapshot_name(&store, snapshot_base);
+    let tmp_dir = store.archive_dir().join(format!(".partial-{name}"));
+    fsutil::create_private_dir_all(&tmp_dir)?;
     let stored = store_all(&store, &tmp_dir, &name, plans, &state, &scanned, &mut counts, &mut problems)?;
     counts.removed = stored.removed.len() as u64;
     counts.files_total = stored.new_state.len() as u64;
@@ -134,6 +151,47 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         snapshot_name: name,
         counts,
         problems,
+        unchanged: false,
+    })
+}
+
+/// The nothing-changed export: every file is recognised as unchanged from its metadata, none
+/// disappeared, no earlier export was interrupted, nothing could not be read, and the last
+/// snapshot exists. Then nothing is written at all (no snapshot, no `latest/` manifest, no head
+/// or state): the outcome names the last snapshot, which holds exactly the home as it is.
+fn nothing_changed(
+    store: &ObjectStore,
+    scanned: &Scanned,
+    state: &ExportState,
+    plans: &[Planned<'_>],
+    dirty: bool,
+    previous: Option<&str>,
+    mut counts: ExportCounts,
+) -> Option<ExportOutcome> {
+    let previous = previous?;
+    if dirty
+        || counts.unreadable > 0
+        || !scanned.unlisted.is_empty()
+        || plans.iter().any(|p| !matches!(p.plan, Plan::Unchanged | Plan::Relink))
+        || state.files.len() != scanned.files.len()
+        || !store.latest_dir().join(EXPORT_MANIFEST).exists()
+    {
+        return None;
+    }
+    let snapshot_root = store.snapshot_dir(previous);
+    let manifest_path = snapshot_root.join(EXPORT_MANIFEST);
+    if !manifest_path.is_file() {
+        return None;
+    }
+    counts.unchanged = plans.len() as u64;
+    counts.files_total = plans.len() as u64;
+    Some(ExportOutcome {
+        snapshot_name: previous.to_owned(),
+        snapshot_root,
+        manifest_path,
+        counts,
+        problems: Vec::new(),
+        unchanged: true,
     })
 }
 

@@ -127,6 +127,19 @@ impl IndexWriter {
         Ok(())
     }
 
+    /// Records that a conversation had records on a day (see [`super::activity`]).
+    pub fn add_activity(
+        &mut self,
+        es: &EventStore,
+        day: Option<i64>,
+        entry: &super::activity::ActivityEntry,
+    ) -> Result<()> {
+        let line = super::activity::line(entry)?;
+        self.bytes += line.len();
+        self.pending.entry(super::activity::day_file(es, day)).or_default().extend_from_slice(&line);
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<()> {
         for (file, bytes) in std::mem::take(&mut self.pending) {
             if let Some(dir) = file.parent() {
@@ -190,7 +203,7 @@ pub fn read_path(es: &EventStore, head: &ImportHead, abs_path: &str, reads: &mut
 /// Rebuilds the whole index from canonical history (for stores imported before the index
 /// existed, or a lost index). Reads every conversation once, streaming.
 pub fn rebuild(es: &EventStore, head: &ImportHead) -> Result<u64> {
-    for dir in [index_dir(es), places_dir(es)] {
+    for dir in [index_dir(es), places_dir(es), super::activity::activity_dir(es)] {
         if dir.exists() {
             std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
         }
@@ -300,10 +313,11 @@ pub fn read_place(es: &EventStore, head: &ImportHead, key: &str) -> Result<Vec<S
         Err(e) => return Err(e).with_context(|| format!("cannot open {}", file.display())),
     };
     let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for line in BufReader::new(f).split(b'\n') {
         let line = line.with_context(|| format!("cannot read {}", file.display()))?;
         let Ok(entry) = serde_json::from_slice::<PlaceEntry>(&line) else { continue };
-        if head.is_committed(entry.seq) && !out.contains(&entry.conversation_id) {
+        if head.is_committed(entry.seq) && seen.insert(entry.conversation_id.clone()) {
             out.push(entry.conversation_id);
         }
     }

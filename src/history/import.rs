@@ -103,6 +103,8 @@ struct Importer<'a> {
     conversations: BTreeMap<String, ConversationState>,
     /// Commit the state even when nothing was imported (a rebuilt head must be written).
     force_commit: bool,
+    /// Their last record's time before this import (for the activity index).
+    previous_last: BTreeMap<String, Option<String>>,
     /// The session index's titles, when this import read a changed index.
     titles: Option<BTreeMap<String, String>>,
     import_id: String,
@@ -183,6 +185,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
         store,
         cursors: BTreeMap::new(),
         conversations: rebuilt,
+        previous_last: BTreeMap::new(),
         titles: None,
         import_id: import_id.clone(),
         import_seq,
@@ -285,6 +288,7 @@ impl Importer<'_> {
                     None => ConversationState { id: id.to_owned(), ..Default::default() },
                 },
             };
+            self.previous_last.insert(id.to_owned(), c.last_ts.clone());
             self.conversations.insert(id.to_owned(), c);
         }
         Ok(())
@@ -624,6 +628,19 @@ impl Importer<'_> {
         }
         if !self.writes.is_empty() {
             batch.sync_dir(&self.es.conversations_dir())?;
+        }
+        for conv in &touched {
+            let c = self.conversations.get(conv).context("conversation loaded")?;
+            let previous = self.previous_last.get(conv).cloned().flatten();
+            let entry = super::activity::ActivityEntry { seq: self.import_seq, conversation_id: conv.clone() };
+            match super::activity::days_of(previous.as_deref(), c.first_ts.as_deref(), c.last_ts.as_deref()) {
+                Some(days) => {
+                    for day in days {
+                        self.index.add_activity(self.es, Some(day), &entry)?;
+                    }
+                }
+                None => self.index.add_activity(self.es, None, &entry)?,
+            }
         }
         std::mem::take(&mut self.index).finish()?;
         crate::fault::point("import.after_canonical_sync");

@@ -9,6 +9,7 @@
 //! state/{cursors,conversations,spans}/…                   per-file cursors, conversation index
 //! work-batches/commit-checkpoints/<slug>/<sha>.toml       checkpoint manifests (see checkpoint)
 //! index/edits/<xx>/<path hash>.jsonl                      the edits of each path (see edits)
+//! index/activity/<day>.jsonl                              conversations active each day (see activity)
 //! ```
 //!
 //! The truth is the canonical records (`records.rs`: their type and the streaming reader) and
@@ -18,6 +19,7 @@
 //! tail of a crashed import and is cut before the next append) and one *span* per import that
 //! added to it, which is how a commit's window is found without scanning history.
 
+pub mod activity;
 mod conversation;
 pub mod edits;
 mod identity;

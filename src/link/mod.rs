@@ -445,19 +445,26 @@ fn candidates(
     linked: &HashSet<&str>,
     trailer: &[Evidence],
 ) -> Result<(Vec<Candidate>, u64)> {
-    let mut ids: Vec<String> = Vec::new();
+    let mut here: HashSet<String> = HashSet::new();
     for tree in &facts.work_trees {
-        ids.extend(edits::read_place(es, &state.head, &edits::dir_key(&tree.display().to_string()))?);
+        here.extend(edits::read_place(es, &state.head, &edits::dir_key(&tree.display().to_string()))?);
     }
     if let Some(url) = &facts.remote_origin {
-        ids.extend(edits::read_place(es, &state.head, &edits::remote_key(url))?);
+        here.extend(edits::read_place(es, &state.head, &edits::remote_key(url))?);
     }
-    ids.sort();
-    ids.dedup();
     let since = commit.time_unix - CANDIDATE_HOURS * 3600;
     let until = commit.time_unix + SKEW_SECS;
+    // Only the conversations active in the window's days are read (not every conversation
+    // that ever worked here): see `history::activity`.
+    let mut ids = crate::history::activity::active_between(es, state, since, until)?;
+    ids.retain(|id| here.contains(id));
+    ids.sort();
+    // The repository's other conversations have no record in the window's days: they ended
+    // before it (or, for a backfilled older commit, began after it: counted as older too).
+    let window: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut older =
+        here.iter().filter(|id| !window.contains(id.as_str()) && !linked.contains(id.as_str())).count() as u64;
     let mut out = Vec::new();
-    let mut older = 0;
     for id in ids {
         if linked.contains(id.as_str()) {
             continue;

@@ -22,6 +22,19 @@ fn snapshots(env: &TestEnv) -> usize {
     fs::read_dir(env.objects_root().join("providers/codex/archive")).map(|d| d.count()).unwrap_or(0)
 }
 
+/// Appends a copy of a transcript's last line to it, as if Codex had written to it.
+fn grow_a_transcript(env: &TestEnv) {
+    let path = walkdir::WalkDir::new(env.codex_home().join("sessions"))
+        .into_iter()
+        .flatten()
+        .map(|e| e.into_path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a seeded transcript");
+    let text = fs::read_to_string(&path).expect("read transcript");
+    let last = text.lines().last().expect("a line").to_owned();
+    fs::write(&path, format!("{text}{last}\n")).expect("grow transcript");
+}
+
 fn assert_no_failures(env: &TestEnv, repo: &Path) {
     let log = env.hook_log(repo);
     assert!(!log.contains("FAILED"), "{log}");
@@ -81,6 +94,8 @@ fn hooks_e2e_rebase_links_each_rewritten_commit_and_captures_once() {
     install(&env, &repo);
     let originals: Vec<String> =
         (1..=5).map(|i| env.commit_file(&repo, &format!("f{i}"), &format!("{i}\n"), &format!("c{i}"))).collect();
+    // Codex wrote meanwhile (a capture that finds nothing new writes no snapshot at all).
+    grow_a_transcript(&env);
     let before = snapshots(&env);
     let mut cmd = env.git_cmd(&repo, &["rebase", "-q", "-i", "HEAD~5"]);
     cmd.env("GIT_SEQUENCE_EDITOR", "sed -i -e 's/^pick/reword/'").env("GIT_EDITOR", "sed -i -e 's/^c/C/'");

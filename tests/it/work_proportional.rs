@@ -4,7 +4,11 @@
 //!
 //! The homes come from the project's generator (`nexus-bench gen --tiny`), the growth from
 //! `nexus-bench grow` (turns with tool calls and apply_patch, appended as Codex does).
+//!
+//! A capture that finds nothing new (SPEC §11, under 10 ms) stats the home's files and writes
+//! the checkpoint manifest: no snapshot, no import, no other durable file.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -70,4 +74,78 @@ fn work_proportional_with_20_transcripts() {
 #[test]
 fn work_proportional_with_2000_transcripts() {
     steady_state_reads_the_appended_bytes(2000);
+}
+
+/// Every file under `root` with its size and modification time.
+fn tree(root: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let md = e.metadata().expect("stat");
+            (e.path().strip_prefix(root).expect("under root").to_path_buf(), (md.len(), md.modified().expect("mtime")))
+        })
+        .collect()
+}
+
+/// The files added or changed between two listings (the lock files, which name their holder,
+/// aside: not durable data).
+fn changed(before: &BTreeMap<PathBuf, (u64, std::time::SystemTime)>, root: &Path) -> Vec<String> {
+    tree(root)
+        .into_iter()
+        .filter(|(p, v)| before.get(p) != Some(v) && p.extension().is_none_or(|x| x != "lock"))
+        .map(|(p, _)| p.display().to_string())
+        .collect()
+}
+
+#[test]
+fn work_proportional_nothing_changed_writes_no_snapshot_and_no_import() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let home = env.codex_home();
+    let transcripts = 200;
+    let active = PathBuf::from(bench(
+        &env,
+        &["gen", "--home", home.to_str().unwrap(), "--transcripts", "200", "--tiny", "--cwd", repo.to_str().unwrap()],
+    ));
+    env.empty_commit(&repo, "baseline");
+    let first = capture(&env, &repo);
+    bench(&env, &["grow", "--session", active.to_str().unwrap(), "--bytes", "20000"]);
+    env.empty_commit(&repo, "steady");
+    let steady = capture(&env, &repo);
+    assert_ne!(steady["export"]["snapshot_name"], first["export"]["snapshot_name"], "a change makes a snapshot");
+
+    let (objects, events) = (env.objects_root(), env.event_store_root());
+    let (objects_before, events_before) = (tree(&objects), tree(&events));
+    let sha = env.empty_commit(&repo, "nothing new in the Codex home");
+    let out = capture(&env, &repo);
+
+    // The export stat'ed the home's files (the session index and the transcripts) and read,
+    // compared and stored nothing.
+    let export = &out["export"];
+    assert_eq!(export["unchanged"], true, "{export}");
+    let counts = &export["counts"];
+    assert_eq!(counts["unchanged"].as_u64(), Some(transcripts + 1), "{counts}");
+    for zero in ["bytes_read", "bytes_compared", "bytes_stored", "stored_whole", "stored_append", "moved", "removed"] {
+        assert_eq!(counts[zero].as_u64(), Some(0), "{zero}: {counts}");
+    }
+    // It names the last snapshot and its import, both already there.
+    assert_eq!(export["snapshot_name"], steady["export"]["snapshot_name"]);
+    assert_eq!(out["import"]["already_imported"], true);
+    assert_eq!(out["import"]["import_id"], steady["import"]["import_id"]);
+    let manifest = &out["manifest"];
+    assert_eq!(manifest["snapshot_name"], steady["export"]["snapshot_name"]);
+    assert_eq!(manifest["import_seq"], steady["import"]["import_seq"]);
+    assert_eq!(manifest["import_counts"]["new_records"].as_u64(), Some(0), "{manifest}");
+
+    // Nothing was written to the object store; to the event store only the checkpoint manifest
+    // (and the derived search index, which indexes it).
+    assert_eq!(changed(&objects_before, &objects), Vec::<String>::new(), "the object store is untouched");
+    let written: Vec<String> =
+        changed(&events_before, &events).into_iter().filter(|p| !p.starts_with("index/search/")).collect();
+    let checkpoint = out["manifest_path"].as_str().expect("manifest path");
+    assert!(checkpoint.ends_with(&format!("{sha}.toml")), "{checkpoint}");
+    assert_eq!(written.len(), 1, "only the checkpoint manifest: {written:?}");
+    assert!(checkpoint.ends_with(&written[0]), "{written:?} vs {checkpoint}");
 }
