@@ -35,6 +35,10 @@ pub struct Packet {
     pub tokens: TokenUsage,
     /// Commits of the range without a checkpoint.
     pub not_captured: usize,
+    /// The meaningful added lines of the captured commits, and how many of them Codex wrote.
+    pub lines_added: u64,
+    /// See `lines_added`.
+    pub lines_by_codex: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,7 +52,24 @@ pub struct PacketCommit {
     /// Set when the checkpoint is another commit's with the same patch id (a rebased copy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via_patch_id_of: Option<String>,
+    /// The commit's meaningful added lines (what the shares are counted against).
+    pub lines_added: u64,
+    /// Of those, the lines the linked conversations wrote.
+    pub lines_by_codex: u64,
+    /// `lines_by_codex / lines_added` (0 when nothing was added).
+    pub codex_share: f64,
+    /// Per file with added lines: how many, and how many Codex wrote.
+    pub files: Vec<FileShare>,
     pub conversations: Vec<PacketConversation>,
+}
+
+/// The share of one file's added lines that Codex wrote, in one commit.
+#[derive(Debug, Serialize)]
+pub struct FileShare {
+    pub path: String,
+    pub lines_added: u64,
+    pub lines_by_codex: u64,
+    pub codex_share: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,6 +79,9 @@ pub struct PacketConversation {
     pub files_touched_in_commit: Vec<String>,
     pub evidence: Vec<String>,
     pub tokens: TokenUsage,
+    /// Of the commit's added lines, how many this conversation wrote, and their share.
+    pub lines_matched: u64,
+    pub share: f64,
     pub exchanges: Vec<Exchange>,
 }
 
@@ -97,6 +121,7 @@ pub fn build(roots: &Roots, req: &PacketRequest) -> Result<Packet> {
     let mut commits = Vec::new();
     let mut tokens = TokenUsage::default();
     let mut not_captured = 0;
+    let (mut lines_added, mut lines_by_codex) = (0, 0);
     for oid in walk {
         let oid = oid.context("cannot walk the history")?;
         let commit = repo.find_commit(oid).with_context(|| format!("cannot read commit {oid}"))?;
@@ -121,6 +146,10 @@ pub fn build(roots: &Roots, req: &PacketRequest) -> Result<Packet> {
             commit_time: facts.time.clone(),
             manifest_path: None,
             via_patch_id_of: via,
+            lines_added: 0,
+            lines_by_codex: 0,
+            codex_share: 0.0,
+            files: Vec::new(),
             conversations: Vec::new(),
         };
         match found {
@@ -135,14 +164,56 @@ pub fn build(roots: &Roots, req: &PacketRequest) -> Result<Packet> {
                         files_touched_in_commit: c.files_touched_in_commit.clone(),
                         evidence: c.evidence.iter().map(|e| format!("{}: {}", e.kind, e.detail)).collect(),
                         tokens: c.tokens,
+                        lines_matched: c.lines_matched,
+                        share: c.share,
                         exchanges: exchanges(window_entries(&es, c)?),
                     });
                 }
+                shares(&repo, &facts.sha, &m, &mut pc)?;
+                lines_added += pc.lines_added;
+                lines_by_codex += pc.lines_by_codex;
             }
         }
         commits.push(pc);
     }
-    Ok(Packet { range: req.range.clone(), base_sha: base.sha, head_sha: head.sha, commits, tokens, not_captured })
+    Ok(Packet {
+        range: req.range.clone(),
+        base_sha: base.sha,
+        head_sha: head.sha,
+        commits,
+        tokens,
+        not_captured,
+        lines_added,
+        lines_by_codex,
+    })
+}
+
+/// The share of the commit's added lines the linked conversations wrote, per file and in all:
+/// the commit's diff gives each file's added lines, the manifest's matched edits the lines
+/// each conversation wrote (two conversations writing the same line count it once at most:
+/// a file's count never exceeds its added lines).
+fn shares(repo: &git2::Repository, sha: &str, m: &checkpoint::CheckpointManifest, pc: &mut PacketCommit) -> Result<()> {
+    let mut by_file: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for c in &m.conversations {
+        for e in &c.edits {
+            *by_file.entry(e.path.as_str()).or_default() += e.lines_matched;
+        }
+    }
+    let diff = crate::link::diff::commit_diff(repo, sha)?;
+    for f in diff.iter().filter(|f| !f.added.is_empty()) {
+        let added = f.added.len() as u64;
+        let by_codex = by_file.get(f.path.as_str()).copied().unwrap_or(0).min(added);
+        pc.files.push(FileShare {
+            path: f.path.clone(),
+            lines_added: added,
+            lines_by_codex: by_codex,
+            codex_share: by_codex as f64 / added as f64,
+        });
+    }
+    pc.lines_added = pc.files.iter().map(|f| f.lines_added).sum();
+    pc.lines_by_codex = pc.files.iter().map(|f| f.lines_by_codex).sum();
+    pc.codex_share = if pc.lines_added == 0 { 0.0 } else { pc.lines_by_codex as f64 / pc.lines_added as f64 };
+    Ok(())
 }
 
 fn redacted(s: &str) -> String {

@@ -287,8 +287,15 @@ pub struct ListRow {
     pub commit_summary: String,
     pub branch_name: Option<String>,
     pub captured_at: String,
+    /// Conversations linked by content (their edits are in the commit).
     pub conversations: usize,
+    /// Conversations only possibly related (circumstantial evidence), counted apart.
+    pub candidates: usize,
     pub new_messages: u64,
+    /// The commit's meaningful added lines, and how many of them the linked conversations
+    /// wrote (at most all of them).
+    pub lines_added: u64,
+    pub lines_by_codex: u64,
     pub manifest_path: PathBuf,
     /// The commit this one rewrote (amend, rebase), when it did.
     pub rewritten_from: Option<String>,
@@ -322,6 +329,9 @@ pub fn list(roots: &Roots, repo_root: &Path, limit: Option<usize>, all: bool) ->
         .map(|(path, m)| ListRow {
             new_messages: m.conversations.iter().map(|c| c.new_messages).sum(),
             conversations: m.conversations.len(),
+            candidates: m.candidates.len(),
+            lines_added: m.lines_added,
+            lines_by_codex: m.conversations.iter().map(|c| c.lines_matched).sum::<u64>().min(m.lines_added),
             orphaned: rewritten.contains(&m.commit_sha)
                 || git2::Oid::from_str(&m.commit_sha).is_ok_and(|oid| !reachable.contains(&oid)),
             commit_sha: m.commit_sha,

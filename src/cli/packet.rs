@@ -8,6 +8,13 @@ use crate::packet::{Packet, PacketConversation};
 
 /// Answers longer than this many lines are folded after their first lines.
 const ANSWER_LINES: usize = 12;
+/// A commit's share line names at most this many files.
+const FILES_SHOWN: usize = 8;
+
+/// `n` of `of` as a whole percentage.
+fn percent(n: u64, of: u64) -> String {
+    if of == 0 { "0%".into() } else { format!("{:.0}%", n as f64 * 100.0 / of as f64) }
+}
 
 /// `--format`: how the packet is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -50,10 +57,20 @@ pub fn render_markdown(p: &Packet, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "{} commit{}, {linked} with linked Codex conversations{} · {} tokens",
+        "{} commit{}, {linked} with linked Codex conversations{}{} · {} tokens",
         p.commits.len(),
         if p.commits.len() == 1 { "" } else { "s" },
         if p.not_captured > 0 { format!(", {} without a checkpoint", p.not_captured) } else { String::new() },
+        if p.lines_added > 0 {
+            format!(
+                " · Codex wrote {} of {} added lines ({})",
+                p.lines_by_codex,
+                p.lines_added,
+                percent(p.lines_by_codex, p.lines_added)
+            )
+        } else {
+            String::new()
+        },
         tokens(p.tokens.total_tokens)
     )?;
     for c in &p.commits {
@@ -72,6 +89,26 @@ pub fn render_markdown(p: &Packet, out: &mut dyn Write) -> std::io::Result<()> {
             writeln!(out, "_No Codex conversation linked: written by hand._")?;
             continue;
         }
+        if c.lines_added > 0 {
+            let mut files: Vec<String> = c
+                .files
+                .iter()
+                .take(FILES_SHOWN)
+                .map(|f| format!("`{}` {}/{}", md(&f.path), f.lines_by_codex, f.lines_added))
+                .collect();
+            if c.files.len() > FILES_SHOWN {
+                files.push(format!("{} more files", c.files.len() - FILES_SHOWN));
+            }
+            writeln!(
+                out,
+                "Codex wrote **{} of {}** added lines ({}): {}",
+                c.lines_by_codex,
+                c.lines_added,
+                percent(c.lines_by_codex, c.lines_added),
+                files.join(" · ")
+            )?;
+            writeln!(out)?;
+        }
         for conv in &c.conversations {
             render_conversation(conv, out)?;
         }
@@ -88,9 +125,14 @@ pub fn render_markdown(p: &Packet, out: &mut dyn Write) -> std::io::Result<()> {
 fn render_conversation(conv: &PacketConversation, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "**{}** · conversation `{}` · {} tokens",
+        "**{}** · conversation `{}`{} · {} tokens",
         md(conv.title.as_deref().unwrap_or("(untitled)")),
         conv.provider_conversation_id,
+        if conv.lines_matched > 0 {
+            format!(" · wrote {} lines ({:.0}% of the commit)", conv.lines_matched, conv.share * 100.0)
+        } else {
+            String::new()
+        },
         tokens(conv.tokens.total_tokens)
     )?;
     if !conv.files_touched_in_commit.is_empty() {

@@ -282,7 +282,11 @@ pub fn render_list(list: &CheckpointList, event_store: &Path, local: bool, out: 
         writeln!(out, "no checkpoints for {} in {}", line(&list.slug), line(&event_store.to_string_lossy()))?;
     } else {
         let zone = if local { "(local)" } else { "(UTC)" };
-        writeln!(out, "{:<12}  {:<16} {zone:<7}  {:>4}  {:>5}  SUMMARY", "COMMIT", "COMMITTED", "CONV", "MSG")?;
+        writeln!(
+            out,
+            "{:<12}  {:<16} {zone:<7}  {:>5}  {:>4}  {:>5}  {:>5}  SUMMARY",
+            "COMMIT", "COMMITTED", "LINKS", "CAND", "CODEX", "MSG"
+        )?;
     }
     for r in &list.rows {
         let time = if local {
@@ -291,12 +295,20 @@ pub fn render_list(list: &CheckpointList, event_store: &Path, local: bool, out: 
             crate::timefmt::utc_minutes(&r.commit_time)
         };
         let mark = if r.orphaned { "  [orphaned]" } else { "" };
+        // The share of the commit's added lines Codex wrote ("-" when it added none).
+        let codex = if r.lines_added == 0 {
+            "-".to_owned()
+        } else {
+            format!("{:.0}%", r.lines_by_codex as f64 * 100.0 / r.lines_added as f64)
+        };
         writeln!(
             out,
-            "{:<12}  {:<24}  {:>4}  {:>5}  {}{mark}",
+            "{:<12}  {:<24}  {:>5}  {:>4}  {:>5}  {:>5}  {}{mark}",
             line(&r.commit_short_sha),
             time,
             r.conversations,
+            r.candidates,
+            codex,
             r.new_messages,
             line(&r.commit_summary)
         )?;

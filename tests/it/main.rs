@@ -33,6 +33,7 @@ mod link_relink;
 mod link_rewrites;
 mod linking;
 mod reading;
+mod review_share;
 mod roots_and_git;
 mod search;
 mod security;
