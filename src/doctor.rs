@@ -198,6 +198,13 @@ pub fn doctor(req: &DoctorRequest) -> Result<DoctorReport> {
                 });
             }
             let failed = spool.failed();
+            // Commits whose capture failed are reported once, as failed captures (their fix is
+            // the retry), not again as commits without a checkpoint.
+            if !a.commits_uncaptured.is_empty()
+                && a.commits_uncaptured.iter().all(|s| failed.iter().any(|f| f.sha == *s))
+            {
+                problems.retain(|f| f.code != ProblemCode::CommitsUncaptured.as_str());
+            }
             // The audit reports a failure after a few attempts; doctor says so at the first.
             for f in failed.iter().filter(|f| f.attempts < spool::FAILED_AFTER) {
                 problems.push(Finding {
@@ -331,10 +338,10 @@ fn fix_for(code: ProblemCode, repo: &Path, log_dir: &Path) -> String {
                 .into()
         }
         ProblemCode::RootNotWritable => {
-            "make it writable by you (chmod u+w), or choose another root (nexus roots)".into()
+            "make it a directory you can write to, or choose another root (nexus roots)".into()
         }
         ProblemCode::LastCaptureFailed => format!(
-            "read {} for the error, fix its cause, then nexus drain-codex-commit-spool --repo-root {r}",
+            "fix the cause ({} has the whole line), then nexus doctor --retry-failed --repo-root {r}",
             crate::hooklog::path(log_dir).display()
         ),
         ProblemCode::SpoolStuck => format!("nexus drain-codex-commit-spool --repo-root {r}"),

@@ -138,10 +138,13 @@ impl Roots {
             let parent = objects.path.parent();
             let in_repo = parent.map(|p| p.join("NEXUS-EventStore"));
             let sibling = parent.and_then(Path::parent).map(|p| p.join("NEXUS-EventStore"));
+            let default = data_dir()?.join("NEXUS-EventStore");
             match (in_repo, sibling) {
+                // With the default objects root, the in-repo path *is* the default: say so.
+                (Some(p), _) if p == default => root(p, RootOrigin::DefaultDataDir),
                 (Some(p), _) if p.is_dir() => root(p, RootOrigin::InRepoTransitionCopy),
                 (_, Some(p)) if p.is_dir() => root(p, RootOrigin::Sibling),
-                _ => root(data_dir()?.join("NEXUS-EventStore"), RootOrigin::DefaultDataDir),
+                _ => root(default, RootOrigin::DefaultDataDir),
             }
         };
         // A clone of the event store (another machine, a recovered laptop) is brought onto disk
