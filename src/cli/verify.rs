@@ -12,7 +12,7 @@ use crate::verify::{self, VerifyReport};
 /// The arguments of `verify`.
 #[derive(Debug, Args)]
 #[command(
-    after_long_help = "Examples:\n  nexus verify          # both stores; exit 1 on a problem\n  nexus verify --json"
+    after_long_help = "Examples:\n  nexus verify          # both stores; exit 1 on a problem\n  nexus verify --repair # rebuild what can be rebuilt, then check\n  nexus verify --json"
 )]
 pub struct VerifyArgs {
     #[command(flatten)]
