@@ -119,6 +119,31 @@ impl RootArgs {
     }
 }
 
+/// The three roots without `--verbose`: for `roots`, which prints them anyway.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RootPathArgs {
+    /// The Codex home [default: $CODEX_HOME, else ~/.codex]
+    #[arg(long, value_name = "PATH")]
+    pub source_root: Option<PathBuf>,
+    /// The object store (NEXUS-Objects) [default: $NEXUS_OBJECTS_ROOT, config, data dir]
+    #[arg(long, value_name = "PATH")]
+    pub objects_root: Option<PathBuf>,
+    /// The event store (NEXUS-EventStore) [default: $NEXUS_EVENT_STORE_ROOT, config, …]
+    #[arg(long, value_name = "PATH")]
+    pub event_store_root: Option<PathBuf>,
+}
+
+impl RootPathArgs {
+    /// The roots named on the command line (the engine resolves the rest).
+    pub fn overrides(&self) -> RootOverrides {
+        RootOverrides {
+            source_root: self.source_root.clone(),
+            objects_root: self.objects_root.clone(),
+            event_store_root: self.event_store_root.clone(),
+        }
+    }
+}
+
 /// `--json`: machine-readable output.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct JsonArgs {

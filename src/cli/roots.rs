@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 use clap::Args;
 
-use super::args::{JsonArgs, RootArgs};
+use super::args::{JsonArgs, RootPathArgs};
 use crate::exit;
 use crate::roots::{DEFAULT_CONFIG, Roots};
 
@@ -16,7 +16,7 @@ use crate::roots::{DEFAULT_CONFIG, Roots};
 )]
 pub struct RootsArgs {
     #[command(flatten)]
-    pub roots: RootArgs,
+    pub roots: RootPathArgs,
     #[command(flatten)]
     pub json: JsonArgs,
     /// Print the commented default config file instead

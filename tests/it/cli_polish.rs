@@ -45,7 +45,7 @@ fn uninstall_dry_run_says_what_it_would_do_and_changes_nothing() {
 }
 
 #[test]
-fn help_hides_the_hook_only_flag_and_offers_only_the_roots_a_command_uses() {
+fn help_hides_the_hook_only_flag_and_offers_only_the_options_a_command_uses() {
     let env = TestEnv::new();
     let help = |args: &[&str]| env.ok(env.path(), args);
     assert!(!help(&["drain-codex-commit-spool", "--help"]).contains("--background"));
@@ -55,6 +55,8 @@ fn help_hides_the_hook_only_flag_and_offers_only_the_roots_a_command_uses() {
     assert!(verify.contains("--event-store-root") && !verify.contains("--source-root"), "{verify}");
     assert_eq!(env.run(env.path(), ["verify", "--source-root", "/x"]).status.code(), Some(2), "a usage error");
     assert!(help(&["uninstall-codex-commit-checkpoint-hook", "--help"]).contains("--dry-run"));
+    // `roots` prints the roots anyway: no --verbose that would do nothing.
+    assert_eq!(env.run(env.path(), ["roots", "--verbose"]).status.code(), Some(2));
 }
 
 #[test]
