@@ -125,4 +125,16 @@ fn doctor_shows_sync_state_when_a_share_is_configured() {
     let (_, v) = doctor_json(&env, &repo, &[]);
     assert_eq!(v["sync"]["shares"]["team"], remote.display().to_string(), "{v:#}");
     assert_eq!(v["sync"]["event_store_remote"], serde_json::Value::Null);
+
+    // The share's remote does not exist: the sync fails, doctor says so and how to retry.
+    let sync = env.run(&repo, ["sync"]);
+    assert_ne!(sync.status.code(), Some(0), "{}", String::from_utf8_lossy(&sync.stderr));
+    let (status, v) = doctor_json(&env, &repo, &[]);
+    assert_eq!(status, 1);
+    let targets = v["sync"]["targets"].as_object().expect("targets");
+    assert!(targets.values().any(|t| t["error"].is_string()), "{v:#}");
+    let failed = v["problems"].as_array().unwrap().iter().find(|p| p["code"] == "sync_failed").expect("sync_failed");
+    assert!(failed["fix"].as_str().unwrap().starts_with("nexus sync"), "{failed}");
+    let text = String::from_utf8_lossy(&env.run(&repo, ["doctor"]).stdout).into_owned();
+    assert!(text.contains("\nsync\n") && text.contains("  share team  "), "{text}");
 }
