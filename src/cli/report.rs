@@ -130,7 +130,7 @@ pub fn render_report(r: &CommitReport, out: &mut dyn Write) -> std::io::Result<(
     let c = &r.import_counts;
     writeln!(
         out,
-        "counts    {} new records, {} new messages, {} conversations seen, {} duplicates skipped, {} lines skipped, {} pending",
+        "counts    whole import (all that was new in the Codex home): {} new records, {} new messages, {} conversations seen, {} duplicates skipped, {} lines skipped, {} pending",
         c.new_records, c.new_messages, c.conversations_seen, c.duplicates_skipped, c.lines_skipped, c.pending_tails
     )?;
     let content_model = r.link_model.is_some();
