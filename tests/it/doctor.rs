@@ -138,3 +138,25 @@ fn doctor_shows_sync_state_when_a_share_is_configured() {
     let text = String::from_utf8_lossy(&env.run(&repo, ["doctor"]).stdout).into_owned();
     assert!(text.contains("\nsync\n") && text.contains("  share team  "), "{text}");
 }
+
+#[test]
+fn doctor_calls_a_spool_no_worker_drains_stuck_and_says_to_drain_it() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("stuck");
+    env.ok(&repo, ["install-codex-commit-checkpoint-hook"]);
+    let sha = env.git(&repo, &["rev-parse", "HEAD"]);
+    // Queued an hour ago by a hook whose worker never ran.
+    let spool = repo.join(".git/nexus-hooks/spool");
+    fs::create_dir_all(&spool).unwrap();
+    let queued = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 3600;
+    fs::write(spool.join("queue"), format!("{queued}\tpost-commit\t{sha}\t{}\n", repo.display())).unwrap();
+
+    let (status, v) = doctor_json(&env, &repo, &[]);
+    assert_eq!(status, 1);
+    assert_eq!(v["repo"]["spool"]["queued"], 1);
+    assert_eq!(v["repo"]["spool"]["stuck"], true);
+    let stuck = v["problems"].as_array().unwrap().iter().find(|p| p["code"] == "spool_stuck").expect("spool_stuck");
+    assert_eq!(stuck["fix"], format!("nexus drain-codex-commit-spool --repo-root {}", repo.display()));
+    let text = String::from_utf8_lossy(&env.run(&repo, ["doctor"]).stdout).into_owned();
+    assert!(text.contains("  queued  1, oldest 60 min — STUCK: no worker is draining it"), "{text}");
+}
