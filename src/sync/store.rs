@@ -49,6 +49,7 @@ const IMPORTS: &str = "imports";
 const CHECKPOINTS: &str = "work-batches/commit-checkpoints";
 const LOCAL_MARKER: &str = "nexus-local";
 const COMMIT_LOCK: &str = "nexus-commit.lock";
+const FOREIGN_SNAPSHOTS: &str = "nexus-foreign-snapshots";
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct CommitOutcome {
@@ -89,6 +90,14 @@ pub fn open(root: &Path) -> Result<(GitStore, crate::lock::Lock)> {
         if checked_out.is_dir() {
             fs::remove_dir_all(&checked_out).with_context(|| format!("cannot remove {}", checked_out.display()))?;
         }
+        // Everything a clone holds was captured on another machine.
+        let mut foreign = BTreeSet::new();
+        if let Some(tree) = store.head_tree() {
+            for (_, oid) in store.walk_blobs(&tree, IMPORTS)? {
+                foreign.extend(snapshot_named(&store.read_blob(oid)?));
+            }
+        }
+        add_foreign_snapshots(&store, &foreign)?;
     }
     let (store, _) = GitStore::open_or_init(root)?;
     materialize_if_needed(&store)?;
@@ -292,14 +301,20 @@ pub fn materialize(store: &GitStore) -> Result<()> {
         "rebuilding the event store from git",
         Duration::from_secs(120),
     )?;
+    let mut foreign = BTreeSet::new();
     for prefix in [IMPORTS, CHECKPOINTS] {
         for (rel, oid) in store.walk_blobs(&tree, prefix)? {
             let dest = root.join(&rel);
             if !dest.exists() {
-                write_new(&dest, &store.read_blob(oid)?)?;
+                let bytes = store.read_blob(oid)?;
+                if let Some(name) = snapshot_named(&bytes) {
+                    foreign.insert(name);
+                }
+                write_new(&dest, &bytes)?;
             }
         }
     }
+    add_foreign_snapshots(store, &foreign)?;
     // Segments grouped by conversation file stem, in offset order.
     let mut by_stem: BTreeMap<String, Vec<(u64, Oid)>> = BTreeMap::new();
     for (rel, oid) in store.walk_blobs(&tree, SEGMENTS)? {
@@ -323,6 +338,36 @@ pub fn materialize(store: &GitStore) -> Result<()> {
         rebuilt.insert(id.clone(), conversation_state(&id, &path)?);
     }
     commit_rebuilt_state(&es, &mut state, rebuilt)
+}
+
+/// The snapshot an import or checkpoint manifest names.
+fn snapshot_named(manifest: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        snapshot_name: String,
+    }
+    toml::from_str::<Named>(std::str::from_utf8(manifest).ok()?).ok().map(|n| n.snapshot_name)
+}
+
+/// Records (machine-local, in `.git`) the snapshots named by manifests that came from the
+/// event store's remote: they were captured on another machine, and this machine's object
+/// store lacking them is a fact, not damage (`verify`).
+fn add_foreign_snapshots(store: &GitStore, names: &BTreeSet<String>) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut all = foreign_snapshots(&store.root);
+    all.extend(names.iter().cloned());
+    let text: String = all.iter().map(|n| format!("{n}\n")).collect();
+    fsutil::write_atomic(&store.repo.path().join(FOREIGN_SNAPSHOTS), text.as_bytes())
+}
+
+/// The snapshots named by manifests this event store received from its remote (captured on
+/// another machine); empty when there are none.
+pub fn foreign_snapshots(root: &Path) -> BTreeSet<String> {
+    fs::read_to_string(GitStore::git_dir(root).join(FOREIGN_SNAPSHOTS))
+        .map(|t| t.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 fn write_new(dest: &Path, bytes: &[u8]) -> Result<()> {

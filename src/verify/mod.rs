@@ -116,6 +116,16 @@ pub fn verify(roots: &Roots) -> Result<VerifyReport> {
             roots.objects.path.display()
         ));
     }
+    // Imports that came from the event store's remote name snapshots of another machine.
+    let foreign = crate::sync::store::foreign_snapshots(&es.root);
+    if local_objects && !foreign.is_empty() {
+        r.notes.push(format!(
+            "{} snapshot(s) named by imports from the event store's remote were captured on another machine; their manifests and canonical history are checked without them",
+            foreign.len()
+        ));
+    }
+    let mut snapshots = snapshots;
+    snapshots.extend(foreign);
     let snapshots = if local_objects { Some(snapshots) } else { None };
     check_imports(&es, snapshots.as_deref(), &mut r)?;
     check_checkpoints(&es, &store, snapshots.as_deref(), &mut r)?;

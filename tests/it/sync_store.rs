@@ -179,3 +179,71 @@ fn sync_store_git_growth_after_200_captures_is_about_the_records_added() {
     let commits: usize = es_git(&env, &["rev-list", "--count", "main"]).parse().unwrap();
     assert_eq!(commits, 201, "one event store commit per capture");
 }
+
+/// The event store's own remote (a backup, or one person's two laptops): `nexus sync` pushes
+/// it; a recovered laptop clones it, captures its own work and syncs; the first laptop's next
+/// sync merges that in, and each reads the other's commits. Neither loses a checkpoint.
+#[test]
+fn sync_store_two_laptops_share_one_event_store_remote() {
+    let a = TestEnv::new();
+    let remote_dir = tempfile::Builder::new().prefix("nexus-es-remote-").tempdir().unwrap();
+    let remote = remote_dir.path().join("history.git");
+    a.git(remote_dir.path(), &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()]);
+    let repo_a = hooked_repo(&a, "proj");
+    let mut s = Session::create(&a.codex_home(), "0199aaaa-0000-7000-8000-000000000005", &repo_a);
+    let first = codex_commit(&a, &repo_a, &mut s, "a.txt", "laptop one writes a");
+    es_git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    let out = a.ok(&repo_a, ["sync"]);
+    assert!(out.contains("event-store"), "{out}");
+    assert!(a.git(&remote, &["log", "--format=%s", "main"]).contains(&format!("capture {}", &first[..12])));
+
+    // Laptop two: the event store cloned from the remote, a repository of its own.
+    let c = TestEnv::new();
+    fs::create_dir_all(c.data_dir()).unwrap();
+    c.git(c.path(), &["clone", "-q", remote.to_str().unwrap(), c.event_store_root().to_str().unwrap()]);
+    let repo_c = hooked_repo(&c, "other");
+    let mut t = Session::create(&c.codex_home(), "0199cccc-0000-7000-8000-000000000006", &repo_c);
+    let second = codex_commit(&c, &repo_c, &mut t, "c.txt", "laptop two writes c");
+    // Laptop one captures more meanwhile; both sync at once, then once more each.
+    let third = codex_commit(&a, &repo_a, &mut s, "b.txt", "laptop one writes b");
+    let mut ca = a.nexus(&repo_a);
+    let mut cc = c.nexus(&repo_c);
+    for cmd in [&mut ca, &mut cc] {
+        cmd.arg("sync").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    }
+    let (pa, pc) = (ca.spawn().unwrap(), cc.spawn().unwrap());
+    for o in [pa.wait_with_output().unwrap(), pc.wait_with_output().unwrap()] {
+        assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    }
+    a.ok(&repo_a, ["sync"]);
+    c.ok(&repo_c, ["sync"]);
+    a.ok(&repo_a, ["sync"]);
+
+    // Every checkpoint is on the remote, and each laptop reads the other's.
+    let files = a.git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
+    for sha in [&first, &second, &third] {
+        assert!(files.contains(&format!("/{sha}.toml")), "{sha} is on the remote: {files}");
+    }
+    let on_a = a.ok(&repo_c, ["report", "--commit", &second, "--messages"]);
+    assert!(on_a.contains("laptop two writes c"), "{on_a}");
+    let on_c = c.ok(&repo_a, ["report", "--commit", &third, "--messages"]);
+    assert!(on_c.contains("laptop one writes b"), "{on_c}");
+    let on_c = c.ok(&repo_a, ["report", "--commit", &first, "--messages"]);
+    assert!(on_c.contains("laptop one writes a"), "{on_c}");
+    // Both laptops' own captures keep working after the merges.
+    let fourth = codex_commit(&c, &repo_c, &mut t, "d.txt", "laptop two writes d");
+    let out = c.ok(&repo_c, ["report", "--commit", &fourth, "--messages"]);
+    assert!(out.contains("laptop two writes d"), "{out}");
+    // Each has its own object store: the other laptop's snapshots missing from it are a fact.
+    for env in [&a, &c] {
+        let verify = env.run(env.path(), ["verify"]);
+        let text = String::from_utf8_lossy(&verify.stdout);
+        assert!(verify.status.success(), "{text}{}", String::from_utf8_lossy(&verify.stderr));
+        assert!(
+            text.contains("named by imports from the event store's remote were captured on another machine"),
+            "{text}"
+        );
+    }
+    let fsck = a.git_output(&remote, &["fsck", "--no-progress"]);
+    assert!(fsck.status.success());
+}
