@@ -101,7 +101,8 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     let head_rebuilt = head_recovered.is_some();
 
     let mut counts = ExportCounts::default();
-    let mut problems: Vec<String> = state_recovered.into_iter().chain(head_recovered).collect();
+    let mut problems: Vec<String> =
+        crate::lock::take_swept().into_iter().chain(state_recovered).chain(head_recovered).collect();
     let scanned = if roots.source_exists {
         scan_source(&roots.source.path, &roots.config.capture_include, &mut counts, &mut problems)
     } else {

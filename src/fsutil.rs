@@ -67,6 +67,27 @@ fn write_temp_beside<'p>(path: &'p Path, bytes: &[u8]) -> Result<(tempfile::Name
     Ok((tmp, dir))
 }
 
+/// Removes the temporary files (`.tmp-*`, `.nexus-tmp-*`) that killed runs left under `root`,
+/// not descending into the top-level directories named in `skip`; returns how many. Only
+/// under the lock of the store that holds them: a live writer's temp file would go too.
+pub fn sweep_temp_files(root: &Path, skip: &[&str]) -> u64 {
+    let mut n = 0;
+    let walk = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| !(e.depth() == 1 && e.file_type().is_dir() && skip.iter().any(|s| e.file_name() == *s)));
+    for entry in walk.flatten() {
+        let name = entry.file_name().to_string_lossy();
+        if entry.file_type().is_file()
+            && (name.starts_with(".tmp-") || name.starts_with(".nexus-tmp-"))
+            && fs::remove_file(entry.path()).is_ok()
+        {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// The entries of a directory, sorted; a missing directory has none.
 pub fn list_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     let entries = match fs::read_dir(dir) {

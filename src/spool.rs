@@ -88,6 +88,17 @@ impl Failed {
     }
 }
 
+/// What [`Spool::retry_failed`] did (commit SHAs).
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct Retried {
+    /// Every commit whose capture had failed.
+    pub attempted: Vec<String>,
+    /// Those captured now.
+    pub captured: Vec<String>,
+    /// Those that failed again (still in `failed.json`).
+    pub still_failing: Vec<String>,
+}
+
 /// `failed.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct FailedFile {
@@ -378,6 +389,20 @@ impl Spool {
             // An entry appended after our last read but before the unlock found the lock held
             // and its worker gave up: loop to take it.
         }
+    }
+
+    /// Retries every failed capture now (waiting for a worker that holds the lock), with the
+    /// queue drained first: for `audit --fix` and `doctor --retry-failed`. Says which commits
+    /// were attempted, which are captured now and which still fail.
+    pub fn retry_failed(&self, roots: &RootOverrides) -> Result<Retried> {
+        let attempted: Vec<String> = self.failed().into_iter().map(|f| f.sha).collect();
+        if attempted.is_empty() {
+            return Ok(Retried::default());
+        }
+        self.drain(roots, true)?;
+        let after: Vec<String> = self.failed().into_iter().map(|f| f.sha).collect();
+        let (still_failing, captured) = attempted.iter().cloned().partition(|s| after.contains(s));
+        Ok(Retried { attempted, captured, still_failing })
     }
 
     /// Captures (or links) one entry and logs how it went; the error's text when it failed.

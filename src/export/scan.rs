@@ -32,6 +32,10 @@ fn denied_name(name: &str) -> bool {
     DENIED_NAMES.contains(&name) || name.contains(".sqlite") || DENIED_DIRS.contains(&name)
 }
 
+/// The longest relative path stored (Codex's are about 100 bytes): the object store adds its
+/// own prefix, and a path past `PATH_MAX` there would stop every capture.
+pub const MAX_RELATIVE_PATH: usize = 1024;
+
 pub(super) struct SourceFile {
     pub abs: PathBuf,
     pub size: u64,
@@ -150,6 +154,15 @@ impl Scan<'_> {
                 self.walk(&entry.path(), &rel);
             } else if !ft.is_file() {
                 self.special(&rel);
+            } else if rel.len() > MAX_RELATIVE_PATH {
+                // Its copies under the object store (a longer prefix) would pass PATH_MAX: every
+                // capture would fail on it. Skipped and reported instead (issue 12).
+                self.problems.push(format!(
+                    "{}…: a path of {} bytes is longer than the {MAX_RELATIVE_PATH} bytes nexus stores, skipped",
+                    rel.chars().take(120).collect::<String>(),
+                    rel.len()
+                ));
+                self.counts.skipped_special += 1;
             } else if rel.contains('\n') {
                 // A newline would break every line-oriented reader of our manifests and logs.
                 self.problems.push(format!("{rel:?}: file name contains a newline, skipped"));

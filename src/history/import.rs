@@ -116,6 +116,8 @@ struct Importer<'a> {
     seen: HashSet<String>,
     /// The edits this import adds to the edit index (appended before the commit point).
     index: super::edits::IndexWriter,
+    /// How the import's files are made durable (sized by the snapshot's entries).
+    batch: fsutil::SyncBatch,
 }
 
 /// Finishes an import that crashed between its state write (the commit point) and its manifest
@@ -160,7 +162,8 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
     // A rebuilt head (issue 12): the rest of the state is rebuilt with it, here, under the
     // locks: every conversation entry and span log from canonical history, every transcript
     // read again from its start.
-    let mut recovered = Vec::new();
+    // What the locks' sweep removed (an import run alone; a capture's export said it already).
+    let mut recovered = crate::lock::take_swept();
     let mut rebuilt = BTreeMap::new();
     if let Some(why) = &store.recovered_head {
         store.drop_caches()?;
@@ -195,10 +198,15 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
         writes: BTreeMap::new(),
         seen: HashSet::new(),
         index: Default::default(),
+        batch: fsutil::SyncBatch::for_files(0),
     };
 
     let mut recon = Reconstructor::new(&objects);
     let manifest = recon.manifest(snapshot)?.clone();
+    // A transcript's canonical writers are closed when it is read (see `close_writers`), so the
+    // batch is sized before: by the files the snapshot stores (each writes a canonical file, a
+    // cursor and an entry).
+    imp.batch = fsutil::SyncBatch::for_files(imp.conversations.len() + 3 * manifest.files.len());
     // What the export rebuilt of its own state is said here too: the import manifest is where
     // a capture's recoveries are listed.
     imp.problems.extend(manifest.problems.iter().filter(|p| p.starts_with("recovered:")).cloned());
@@ -227,7 +235,11 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
             continue;
         }
         let before = imp.cursors.get(&entry.relative_path).cloned();
-        if let Err(e) = imp.import_file(&mut recon, &entry.relative_path, entry.kind, entry.storage, entry.base_size) {
+        let imported = imp.import_file(&mut recon, &entry.relative_path, entry.kind, entry.storage, entry.base_size);
+        // Memory and descriptors stay bounded by one transcript's conversations, not by all the
+        // snapshot's (a first capture of 20,000 files held 20,000 open writers).
+        imp.close_writers()?;
+        if let Err(e) = imported {
             imp.counts.files_with_errors += 1;
             imp.problems.push(format!("{}: {e:#}", entry.relative_path));
             // A new version that could not be read at all must not leave the old version's
@@ -462,6 +474,20 @@ impl Importer<'_> {
         let es = self.es;
         self.load_conversation(conv)?;
         let cstate = self.conversations.get_mut(conv).context("conversation loaded")?;
+        // A conversation written by an earlier transcript of this import: its writer was
+        // closed; reopen it where this import's records end.
+        if let Some(w) = self.writes.get_mut(conv)
+            && w.writer.is_none()
+        {
+            let path = es.conversation_path(conv);
+            let mut file = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(w.span.end))
+                .with_context(|| format!("cannot seek {}", path.display()))?;
+            w.writer = Some(BufWriter::new(file));
+        }
         if !self.writes.contains_key(conv) {
             let path = es.conversation_path(conv);
             let file = OpenOptions::new()
@@ -593,6 +619,21 @@ impl Importer<'_> {
         Ok(())
     }
 
+    /// Flushes and closes every open canonical writer (made durable through the batch).
+    fn close_writers(&mut self) -> Result<()> {
+        for (conv, w) in &mut self.writes {
+            if let Some(writer) = w.writer.take() {
+                let file = writer
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .with_context(|| format!("cannot flush the history of {conv}"))?;
+                crate::fault::point("import.after_canonical_append");
+                self.batch.sync_file(&file, &self.es.conversation_path(conv))?;
+            }
+        }
+        Ok(())
+    }
+
     fn finish(mut self, objects: &ObjectStore, manifest_path: &Path) -> Result<ImportOutcome> {
         // Make the records durable before anything says they were imported (one syncfs for a
         // large import, flushed by the state commit before its head is written).
@@ -601,7 +642,8 @@ impl Importer<'_> {
             self.store.reserve(self.import_seq)?;
             self.head.reserved_seq = self.import_seq;
         }
-        let batch = fsutil::SyncBatch::for_files(self.writes.len() + self.cursors.len() + self.conversations.len());
+        self.close_writers()?;
+        let batch = std::mem::replace(&mut self.batch, fsutil::SyncBatch::for_files(0));
         let mut touched = Vec::new();
         let mut spans = BTreeMap::new();
         for (conv, w) in &mut self.writes {

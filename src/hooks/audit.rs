@@ -138,7 +138,10 @@ fn problem(code: ProblemCode, message: String) -> Problem {
 /// it was not running. Returns what was done, in words.
 fn fix(path: &Path, rec: Option<&RepoRecord>, audit: &RepoAudit) -> Result<Vec<String>> {
     let mut done = Vec::new();
-    let hook_codes = audit.problems.iter().any(|p| p.code.fixable() && p.code != ProblemCode::CommitsUncaptured);
+    let hook_codes = audit
+        .problems
+        .iter()
+        .any(|p| p.code.fixable() && !matches!(p.code, ProblemCode::CommitsUncaptured | ProblemCode::CaptureFailed));
     let baked = rec.map(|r| r.baked.clone());
     let overrides = RootOverrides {
         source_root: baked.as_ref().and_then(|b| b.source_root.clone()).or(audit.source_root.clone()),
@@ -150,15 +153,25 @@ fn fix(path: &Path, rec: Option<&RepoRecord>, audit: &RepoAudit) -> Result<Vec<S
         let hooks_path = rec.map(|r| r.hooks_dir.clone()).filter(|d| Some(d) == audit.hooks_dir.as_ref());
         install::install(&InstallRequest {
             repo_root: path.to_path_buf(),
-            overrides,
+            overrides: overrides.clone(),
             dry_run: false,
             hooks_path,
             ..Default::default()
         })?;
         done.push("re-installed".to_owned());
     }
-    // The gap: commits made here while the block was not running.
     let loc = location::locate(path)?;
+    // Captures that failed: retried now (issue 12), with the roots the hook captures into.
+    if audit.problems.iter().any(|p| p.code == ProblemCode::CaptureFailed) {
+        let r = crate::spool::Spool::new(&loc.log_dir()).retry_failed(&overrides)?;
+        done.push(format!(
+            "retried {} failed captures: {} captured, {} still failing",
+            r.attempted.len(),
+            r.captured.len(),
+            r.still_failing.len()
+        ));
+    }
+    // The gap: commits made here while the block was not running.
     let rec = registry::load()?.find(&loc.common_dir).cloned();
     if let Some(rec) = &rec {
         let gap = heal::uncaptured(&loc, &rec.baked.event_store_root, heal::since(Some(rec)));

@@ -124,6 +124,7 @@ impl ProblemCode {
                 | ProblemCode::BinaryMissing
                 | ProblemCode::BinaryUnresponsive
                 | ProblemCode::CommitsUncaptured
+                | ProblemCode::CaptureFailed
         )
     }
 }

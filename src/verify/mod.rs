@@ -94,7 +94,7 @@ pub fn verify(roots: &Roots) -> Result<VerifyReport> {
     // Under both stores' locks (as a capture takes them): a capture in progress is waited for,
     // never reported as damage (a snapshot half-written, an import not yet in its head).
     let _locks = if roots.objects.path.is_dir() && roots.event_store.path.is_dir() {
-        Some(crate::lock::lock_stores(roots, "verify")?)
+        Some(crate::lock::lock_stores_readonly(roots, "verify")?)
     } else {
         None
     };

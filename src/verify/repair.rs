@@ -26,7 +26,7 @@ pub fn repair(roots: &Roots) -> Result<Vec<String>> {
     let _locks = crate::lock::lock_stores(roots, "verify --repair")?;
     let store = ObjectStore::new(&roots.objects.path);
     let es = EventStore::new(&roots.event_store.path);
-    let mut said = Vec::new();
+    let mut said: Vec<String> = crate::lock::take_swept();
     repair_export(&store, &mut said)?;
     repair_checkpoints(&es, &mut said)?;
     repair_imports(&es, &mut said)?;

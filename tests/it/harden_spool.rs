@@ -229,3 +229,31 @@ fn what_the_hook_creates_is_owner_only() {
         );
     }
 }
+
+#[test]
+fn audit_fix_retries_a_failed_capture() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("retry-fix");
+    env.seed_codex_home();
+    install(&env, &repo);
+    let config = env.path().join("xdg/config/nexus/config.toml");
+    fs::create_dir_all(config.parent().unwrap()).unwrap();
+    fs::write(&config, "this is = = not toml\n").unwrap();
+    let sha = commit_detached(&env, &repo, "a.txt");
+    let spool = repo.join(".git/nexus-hooks/spool");
+    wait_for("the failed capture to be recorded", || {
+        fs::read_to_string(spool.join("failed.json")).is_ok_and(|t| t.contains(&sha))
+    });
+    drain(&env, &repo);
+    drain(&env, &repo);
+    let (codes, v) = audit_codes(&env, &repo);
+    assert!(codes.contains(&"capture_failed".to_owned()), "{v:#}");
+    // The cause fixed, `audit --fix` retries it without waiting for the backoff or a worker.
+    fs::remove_file(&config).unwrap();
+    let out = env.nexus_assert().args(["audit", "--fix", "--repo-root"]).arg(&repo).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("retried 1 failed captures: 1 captured, 0 still failing"), "{text}");
+    assert!(env.checkpoint_path(&sha).is_some(), "captured by audit --fix");
+    let (codes, v) = audit_codes(&env, &repo);
+    assert!(!codes.contains(&"capture_failed".to_owned()), "{v:#}");
+}

@@ -1,0 +1,56 @@
+//! Issue 12 (6): one bad file never stops everything. A transcript whose path is nearly
+//! `PATH_MAX` deep (its copy in the object store would be longer than the system allows) is
+//! skipped and reported; every other transcript is still captured and linked, capture after
+//! capture.
+
+use std::fs;
+use std::path::PathBuf;
+
+use crate::common::{Session, TestEnv};
+
+/// A directory under `base` whose absolute path is about `total` bytes long, built one short
+/// component at a time.
+fn deep_dir(base: &std::path::Path, total: usize) -> PathBuf {
+    let mut dir = base.to_path_buf();
+    while dir.as_os_str().len() + 201 < total {
+        dir.push("d".repeat(200));
+    }
+    let rest = total - dir.as_os_str().len() - 1;
+    if rest > 0 {
+        dir.push("e".repeat(rest));
+    }
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_transcript_path_near_path_max_does_not_stop_the_captures() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let mut s = Session::create(&env.codex_home(), "0199eeee-0000-7000-8000-00000000a001", &repo);
+    s.turn("a normal turn", "a.txt", "ok");
+    // 4,000 bytes deep: readable where it is, but its copy under the object store's latest/
+    // (a longer prefix) would pass PATH_MAX.
+    let dir = deep_dir(&env.codex_home().join("sessions/2026/01/10"), 4000);
+    let deep = dir.join("rollout-2026-01-10T12-00-00-0199eeee-0000-7000-8000-00000000a002.jsonl");
+    let line = serde_json::json!({"timestamp": "2026-01-10T12:00:00.000Z", "type": "session_meta", "payload": {"id": "0199eeee-0000-7000-8000-00000000a002", "timestamp": "2026-01-10T12:00:00.000Z", "cwd": repo}});
+    fs::write(&deep, format!("{line}\n")).unwrap();
+    assert!(deep.as_os_str().len() > 4000 && deep.as_os_str().len() < 4096);
+
+    for round in 0..2 {
+        s.turn(&format!("turn of round {round}"), &format!("r{round}.txt"), "ok");
+        let sha = env.commit_file(&repo, &format!("r{round}.txt"), "generated\n", &format!("round {round}"));
+        let out = env.run(&repo, ["capture-codex-commit-checkpoint", "--json"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "round {round}: the capture must not fail: {stderr}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let problems = v["export"]["problems"].to_string();
+        assert!(
+            problems.contains("eeee") || problems.contains("dddd"),
+            "round {round}: the deep file is reported: {v:#}"
+        );
+        let report = env.ok(&repo, ["report-codex-commit-checkpoint", "--messages", "--commit", &sha]);
+        assert!(report.contains(&format!("turn of round {round}")), "round {round}: linked:\n{report}");
+    }
+    assert_eq!(env.json(&repo, ["verify", "--json"])["ok"], true);
+}
