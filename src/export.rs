@@ -101,8 +101,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     let head_rebuilt = head_recovered.is_some();
 
     let mut counts = ExportCounts::default();
-    let mut problems: Vec<String> =
-        crate::lock::take_swept().into_iter().chain(state_recovered).chain(head_recovered).collect();
+    let mut problems: Vec<String> = state_recovered.into_iter().chain(head_recovered).collect();
     let scanned = if roots.source_exists {
         scan_source(&roots.source.path, &roots.config.capture_include, &mut counts, &mut problems)
     } else {
@@ -122,6 +121,9 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         return Ok(outcome);
     }
 
+    // What the locks' sweep removed is said by the snapshot that gets written (with nothing
+    // changed, the import or the command line says it).
+    problems.splice(0..0, crate::lock::take_swept());
     let name = unique_snapshot_name(&store, snapshot_base);
     let tmp_dir = store.archive_dir().join(format!(".partial-{name}"));
     fsutil::create_private_dir_all(&tmp_dir)?;

@@ -70,7 +70,9 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write) -> Result<u8> {
     let outcome = outcome
         .with_context(|| format!("capture in {} failed", crate::gitfacts::absolute(&req.repo_root).display()))?;
     if let CaptureOutcome::Captured(c) = &outcome {
-        say_recovered(&c.import.recovered, &c.import.manifest_path);
+        // What the locks' sweep removed when no export or import wrote a manifest to say it.
+        let left: Vec<String> = c.import.recovered.iter().cloned().chain(crate::lock::take_swept()).collect();
+        say_recovered(&left, &c.import.manifest_path);
     }
     if let CaptureOutcome::Captured(c) = &outcome
         && args.hook.is_some()
