@@ -72,11 +72,15 @@ pub fn render(r: &SyncReport, out: &mut dyn Write) -> std::io::Result<()> {
             None => {
                 let mut what = vec![if t.pulled { "pulled" } else { "up to date" }.to_owned()];
                 if t.exported > 0 {
-                    what.push(format!("shared {} new checkpoints", t.exported));
+                    what.push(format!(
+                        "shared {} new checkpoint{}",
+                        t.exported,
+                        if t.exported == 1 { "" } else { "s" }
+                    ));
                 }
                 what.push(if t.pushed { "pushed" } else { "nothing to push" }.to_owned());
                 if let Some(n) = t.checkpoints_in_share {
-                    what.push(format!("{n} checkpoints in the share"));
+                    what.push(format!("{n} checkpoint{} in the share", if n == 1 { "" } else { "s" }));
                 }
                 writeln!(out, "{} ({}): {}", t.target, t.remote, what.join(", "))?;
             }

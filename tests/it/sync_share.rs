@@ -93,7 +93,7 @@ fn sync_share_a_teammate_reads_the_conversation_of_a_shared_commit_and_nothing_p
     let (a, _code_a, shared_sha, private_sha, session) = machine_a(&world);
     let out = a.ok(a.path(), ["sync"]);
     assert!(out.contains("share:team"), "{out}");
-    assert!(out.contains("shared 1 new checkpoints"), "only the shared repository's checkpoint: {out}");
+    assert!(out.contains("shared 1 new checkpoint,"), "only the shared repository's checkpoint: {out}");
 
     // Machine B: clones the code, syncs, reads A's commit.
     let b = TestEnv::new();
