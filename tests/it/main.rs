@@ -14,6 +14,7 @@ mod first_checkpoint;
 mod fuzz_props;
 mod harden_hygiene;
 mod harden_ids;
+mod harden_load;
 mod harden_paths;
 mod harden_recovery;
 mod harden_redact;
