@@ -6,6 +6,7 @@ mod capture;
 mod cli;
 mod cli_polish;
 mod codex_parser;
+mod codex_parser_rules;
 mod codex_shapes;
 mod common;
 mod crash;
