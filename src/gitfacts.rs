@@ -39,10 +39,12 @@ impl CommitSha {
         (s.len() >= 7 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| CommitSha(s.to_owned()))
     }
 
+    /// The SHA as given (not expanded: a short SHA stays short).
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The SHA as an owned string, without copying.
     pub fn into_string(self) -> String {
         self.0
     }
@@ -67,7 +69,9 @@ impl std::str::FromStr for CommitSha {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RewriteKind {
+    /// `git commit --amend` replaced one commit.
     Amend,
+    /// `git rebase` replayed commits onto a new base.
     Rebase,
 }
 
@@ -100,19 +104,30 @@ impl std::str::FromStr for RewriteKind {
     }
 }
 
+/// What a checkpoint records about one commit, read from libgit2 (lossy UTF-8 where git holds
+/// bytes).
 #[derive(Debug, Clone, Serialize)]
 pub struct CommitFacts {
+    /// The full 40-hex SHA.
     pub sha: String,
+    /// The first 12 hex digits of `sha`, for display.
     pub short_sha: String,
+    /// The first non-blank line of the message, trimmed (empty for an empty message).
     pub summary: String,
+    /// The whole commit message.
     pub message: String,
+    /// The author as `Name <email>`.
     pub author: String,
     /// RFC 3339 UTC.
     pub time: String,
+    /// The commit (committer) time in seconds since the Unix epoch.
     pub time_unix: i64,
+    /// The parents' full SHAs, first parent first (empty for a root commit).
     pub parents: Vec<String>,
 }
 
+/// Where a repository lives and what it is called: the paths, branch, origin, slug and identity
+/// every capture and lookup names it by.
 #[derive(Debug, Clone)]
 pub struct RepoFacts {
     /// The work tree the path was in (a linked worktree's own root for a worktree).
@@ -123,8 +138,11 @@ pub struct RepoFacts {
     pub work_trees: Vec<PathBuf>,
     /// The common git dir (shared by linked worktrees): hooks and logs live here.
     pub common_dir: PathBuf,
+    /// The checked-out branch's short name; None on a detached HEAD or an unborn branch.
     pub branch: Option<String>,
+    /// The `origin` remote's URL with any credentials removed; None without an origin.
     pub remote_origin: Option<String>,
+    /// The repository's short name (see [`repo_slug`]): part of its checkpoint directory name.
     pub slug: String,
     /// The repository's identity (SPEC §6): its root commit, reached by first parents from
     /// HEAD. The same in every clone, different for unrelated repositories of one name. None
@@ -132,6 +150,9 @@ pub struct RepoFacts {
     pub identity: Option<String>,
 }
 
+/// Opens the repository containing `path` (discovering upward, never from hook environment
+/// variables). Errors name the absolute path and the fix when it is not in a repository or the
+/// repository is bare.
 pub fn open(path: &Path) -> Result<Repository> {
     // NO_SEARCH is off: discover upward from any path inside the repo. CROSS_FS allowed.
     let shown = absolute(path);
@@ -156,6 +177,8 @@ pub fn open(path: &Path) -> Result<Repository> {
     Ok(repo)
 }
 
+/// The facts of an opened repository: canonical work tree, main work tree, every linked
+/// worktree, common git dir, branch, origin, slug and identity. Fails only without a work tree.
 pub fn repo_facts(repo: &Repository) -> Result<RepoFacts> {
     let work_tree = canonical(repo.workdir().context("the repository has no work tree")?);
     let common_dir = canonical(repo.commondir());
@@ -292,6 +315,7 @@ pub fn resolve_commit(repo: &Repository, rev: &str) -> Result<CommitFacts> {
     Ok(commit_facts(&commit))
 }
 
+/// The facts of one commit (never fails: undecodable bytes are replaced).
 pub fn commit_facts(commit: &git2::Commit<'_>) -> CommitFacts {
     let sha = commit.id().to_string();
     let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
@@ -327,6 +351,9 @@ pub fn repo_slug(origin: Option<&str>, main_work_tree: &Path) -> String {
     slugify(&raw)
 }
 
+/// `raw` as a slug: lowercase ASCII letters, digits, `.` and `_`, with each run of anything
+/// else turned into one `-` between words; leading/trailing dots dropped; `repo` when nothing
+/// is left.
 pub fn slugify(raw: &str) -> String {
     let mut out = String::new();
     let mut pending_sep = false;

@@ -38,7 +38,6 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 pub(crate) mod capture;
-#[allow(missing_docs)] // public for tests, fuzz targets and the benchmark; not fully documented yet
 pub mod checkpoint;
 pub mod cli;
 #[allow(missing_docs)] // public for tests, fuzz targets and the benchmark; not fully documented yet
@@ -48,7 +47,6 @@ pub(crate) mod exit;
 pub(crate) mod export;
 pub mod fault;
 pub mod fsutil;
-#[allow(missing_docs)] // public for tests, fuzz targets and the benchmark; not fully documented yet
 pub mod gitfacts;
 #[allow(missing_docs)] // public for tests, fuzz targets and the benchmark; not fully documented yet
 pub mod history;

@@ -21,35 +21,54 @@ use crate::fsutil;
 use crate::gitfacts::{CommitFacts, RepoFacts};
 use crate::history::ImportCounts;
 
+/// The manifest format version this build writes (`schema_version`).
 pub const SCHEMA_VERSION: u32 = 1;
+/// The `checkpoint_kind` every manifest carries, naming what the file is.
 pub const CHECKPOINT_KIND: &str = "codex_commit_checkpoint";
+/// The sub-directory of a repository's checkpoint directory that keeps replaced manifests.
 pub const SUPERSEDED_DIR: &str = "superseded";
 
+/// One captured commit's checkpoint (`<full-sha>.toml`): the commit, the repository, the
+/// export and import it names, and the conversations linked to it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointManifest {
+    /// The format version ([`SCHEMA_VERSION`] when written by this build).
     pub schema_version: u32,
+    /// Always [`CHECKPOINT_KIND`].
     pub checkpoint_kind: String,
+    /// The repository's slug (see [`crate::gitfacts::repo_slug`]).
     pub repo_slug: String,
     /// The repository's identity (its root commit, SPEC §6): with the slug, the name of its
     /// checkpoint directory. Absent in manifests written before identities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_id: Option<String>,
+    /// The work tree the commit was made in, as captured.
     pub repo_root: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The branch checked out at capture (absent on a detached HEAD).
     pub branch_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The `origin` remote's URL without credentials (absent without an origin).
     pub remote_origin: Option<String>,
+    /// The commit's full SHA: also the manifest's file name.
     pub commit_sha: String,
+    /// The first 12 hex digits of the SHA, for display.
     pub commit_short_sha: String,
+    /// The message's first line, secrets redacted.
     pub commit_summary: String,
+    /// The whole message, secrets redacted.
     pub commit_message: String,
+    /// The author as `Name <email>`.
     pub commit_author: String,
+    /// The commit time, RFC 3339 UTC.
     pub commit_time: String,
+    /// The parents' full SHAs, first parent first.
     pub parent_shas: Vec<String>,
     /// `git patch-id --stable` of the commit's change (absent for merges and empty commits):
     /// how `report` finds this checkpoint from a rebased or cherry-picked copy of the commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch_id: Option<String>,
+    /// When the capture ran (RFC 3339 UTC): the Codex home is exported as of this instant.
     pub captured_at: String,
     /// Set for a commit the hook queued in the spool: when it was queued (the capture ran
     /// detached, at `captured_at`).
@@ -61,13 +80,19 @@ pub struct CheckpointManifest {
     pub captured_late: bool,
     /// False when there was no Codex home: the checkpoint exists, with nothing linked.
     pub source_present: bool,
+    /// The Codex home that was exported.
     pub source_root: String,
+    /// The object store the export was written to.
     pub objects_root: String,
+    /// The event store the export was imported into (this manifest lives under it).
     pub event_store_root: String,
+    /// The export snapshot this checkpoint names (a name in the object store).
     pub snapshot_name: String,
+    /// The snapshot's directory in the object store.
     pub snapshot_root: String,
     /// Relative to the objects root.
     pub snapshot_manifest_relative_path: String,
+    /// The event-store import of that snapshot (an earlier one when nothing was new).
     pub import_id: String,
     /// Relative to the event store root.
     pub import_manifest_relative_path: String,
@@ -79,6 +104,7 @@ pub struct CheckpointManifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_checkpoint_sha: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The import sequence number the window starts after (the previous checkpoint's).
     pub previous_import_seq: Option<u64>,
     /// Set when this commit rewrote another (amend, rebase): the original commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +112,7 @@ pub struct CheckpointManifest {
     /// `amend` or `rebase`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewrite_kind: Option<crate::gitfacts::RewriteKind>,
+    /// What the import added to canonical history (zero when this capture found nothing new).
     pub import_counts: ImportCounts,
     /// The linking model that wrote `conversations` (absent: the earlier time-window model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +141,7 @@ pub struct CheckpointManifest {
 /// Where a shared checkpoint came from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SharedOrigin {
+    /// The share's name in the config file.
     pub share: String,
     /// `user@host` of the machine that captured it.
     pub captured_by: String,
@@ -149,6 +177,7 @@ pub fn relative_display(path: &Path, base: &Path) -> String {
     path.strip_prefix(base).map(|r| r.display().to_string()).unwrap_or_else(|_| path.display().to_string())
 }
 
+/// Reads and parses the manifest at `path` (the error names the path).
 pub fn read_manifest(path: &Path) -> Result<CheckpointManifest> {
     fsutil::read_toml(path)
 }

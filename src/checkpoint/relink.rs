@@ -36,9 +36,9 @@ pub struct Relinked {
     pub commit_summary: String,
     /// The manifest rewritten.
     pub manifest_path: PathBuf,
-    /// Links before and after.
+    /// Linked conversations in the manifest before the re-link.
     pub links_before: usize,
-    /// Links after.
+    /// Linked conversations after it.
     pub links_after: usize,
     /// The model that wrote the manifest before (None: the earlier time-window model).
     pub model_before: Option<String>,

@@ -25,11 +25,14 @@ use crate::history::EventStore;
 /// Which repository a checkpoint belongs to: its slug and identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoKey {
+    /// The repository's slug.
     pub slug: String,
+    /// Its identity (root commit); None for manifests written before identities.
     pub id: Option<String>,
 }
 
 impl RepoKey {
+    /// The key of the repository `facts` describes.
     pub fn of(facts: &RepoFacts) -> RepoKey {
         RepoKey { slug: facts.slug.clone(), id: facts.identity.clone() }
     }
@@ -55,6 +58,7 @@ pub struct CheckpointStore {
 }
 
 impl CheckpointStore {
+    /// The checkpoint store inside the event store at `event_store_root` (nothing is created).
     pub fn new(event_store_root: &Path) -> CheckpointStore {
         CheckpointStore {
             event_store_root: event_store_root.to_path_buf(),
@@ -62,14 +66,17 @@ impl CheckpointStore {
         }
     }
 
+    /// The `commit-checkpoints` directory itself.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// One repository's checkpoint directory (see [`RepoKey::dir_name`]).
     pub fn repo_dir(&self, key: &RepoKey) -> PathBuf {
         self.dir.join(key.dir_name())
     }
 
+    /// Where the manifest of commit `sha` of that repository is (or would be) written.
     pub fn manifest_path(&self, key: &RepoKey, sha: &str) -> PathBuf {
         self.repo_dir(key).join(format!("{sha}.toml"))
     }
@@ -236,6 +243,7 @@ impl CheckpointStore {
         Ok(None)
     }
 
+    /// The event store this store lives in.
     pub fn event_store_root(&self) -> &Path {
         &self.event_store_root
     }
