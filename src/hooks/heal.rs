@@ -183,8 +183,13 @@ fn hook_state(hook: &'static str, loc: &RepoLocation, rec: Option<&RepoRecord>) 
 /// What is wrong with the hooks of the repository around `repo_root`, in one sentence, when it
 /// is registered (nexus was installed there) and some block no longer runs.
 pub fn diagnose(repo_root: &Path) -> Option<String> {
-    let loc = location::locate(repo_root).ok()?;
+    // A repository without managed hooks has nothing to diagnose: found without starting git
+    // (`locate` runs it twice), which every command run there would otherwise pay for.
+    let repo = crate::gitfacts::open(repo_root).ok()?;
+    let common_dir = crate::gitfacts::repo_facts(&repo).ok()?.common_dir;
     let reg = registry::load().ok()?;
+    reg.find(&common_dir)?;
+    let loc = location::locate(repo_root).ok()?;
     let rec = reg.find(&loc.common_dir)?;
     let broken: Vec<String> = hook_states(&loc, Some(rec))
         .into_iter()

@@ -24,8 +24,10 @@ pub struct HomeSpec {
     pub transcripts: usize,
     /// Total bytes of transcripts (approximate; tiny homes ignore it).
     pub total_bytes: u64,
-    /// One extra transcript of this size (with a 5 MB line), for the peak-memory case.
+    /// One extra transcript of this size (with a long line), for the peak-memory case.
     pub big_transcript_bytes: u64,
+    /// The long line of the big transcript (a compaction with a base64 image).
+    pub big_line_bytes: u64,
     /// Tiny transcripts (a few hundred bytes): the 2,000-file homes of the tests.
     pub tiny: bool,
     pub seed: u64,
@@ -143,11 +145,16 @@ impl Pools {
 }
 
 /// Writes one session's lines.
+/// One apply_patch edit: the path relative to the cwd, the lines it added.
+pub type Patch = (String, Vec<String>);
+
 pub struct SessionWriter<'a> {
     pub out: &'a mut dyn Write,
     pub minute: u64,
     pub written: u64,
     pub turn: u64,
+    /// The apply_patch edits written.
+    pub patches: Vec<Patch>,
 }
 
 impl SessionWriter<'_> {
@@ -206,12 +213,15 @@ impl SessionWriter<'_> {
         )?;
         let file = format!("src/mod_{}.rs", rng.below(50));
         let mut patch = format!("*** Begin Patch\n*** Update File: {file}\n@@\n");
+        let mut added = Vec::new();
         for l in pools.text(rng, unit).lines() {
             patch.push('+');
             patch.push_str(l);
             patch.push('\n');
+            added.push(l.to_owned());
         }
         patch.push_str("*** End Patch\n");
+        self.patches.push((file, added));
         let pcall = format!("call_p{t}_{}", rng.below(1 << 30));
         self.line(
             "response_item",
@@ -289,7 +299,7 @@ pub fn generate(home: &Path, spec: &HomeSpec) -> Result<PathBuf> {
         } else {
             Box::new(BufWriter::with_capacity(256 * 1024, file))
         };
-        let mut sw = SessionWriter { out: &mut *buf, minute: i as u64 * 7, written: 0, turn: 0 };
+        let mut sw = SessionWriter { out: &mut *buf, minute: i as u64 * 7, written: 0, turn: 0, patches: Vec::new() };
         sw.meta(&id, &spec.cwd, fork_of.map(|p| made[p].id.as_str()))?;
         if let Some(p) = fork_of {
             // A fork starts with a copy of its parent's history (the parent's lines verbatim).
@@ -327,9 +337,9 @@ pub fn generate(home: &Path, spec: &HomeSpec) -> Result<PathBuf> {
             home.join("sessions/2026/01/28/rollout-2026-01-28T23-59-00-019b0000-0000-7000-8000-000000000b16.jsonl");
         fs::create_dir_all(path.parent().context("parent")?)?;
         let mut out = BufWriter::with_capacity(1 << 20, File::create(&path)?);
-        let mut sw = SessionWriter { out: &mut out, minute: 0, written: 0, turn: 0 };
+        let mut sw = SessionWriter { out: &mut out, minute: 0, written: 0, turn: 0, patches: Vec::new() };
         sw.meta("019b0000-0000-7000-8000-000000000b16", &spec.cwd, None)?;
-        sw.compaction_with_image(&mut rng, &pools, 5 << 20)?;
+        sw.compaction_with_image(&mut rng, &pools, spec.big_line_bytes as usize)?;
         while sw.written < spec.big_transcript_bytes {
             sw.turn(&mut rng, &pools, &spec.cwd, 200_000)?;
         }
@@ -342,18 +352,58 @@ pub fn generate(home: &Path, spec: &HomeSpec) -> Result<PathBuf> {
 /// Appends about `bytes` of turns (tool calls, apply_patch) to `session`, as Codex does while
 /// the session is active. Returns the bytes appended.
 pub fn grow(session: &Path, bytes: u64, seed: u64, cwd: &str) -> Result<u64> {
+    Ok(grow_with_patches(session, bytes, seed, cwd)?.0)
+}
+
+/// [`grow`], also returning the apply_patch edits appended (path relative to `cwd`, lines
+/// added), so that a benchmark can commit what Codex wrote and link by content.
+pub fn grow_with_patches(session: &Path, bytes: u64, seed: u64, cwd: &str) -> Result<(u64, Vec<Patch>)> {
     let mut rng = Rng::new(seed);
     let pools = Pools::new(&mut rng);
     let mut file =
         OpenOptions::new().append(true).open(session).with_context(|| format!("cannot open {}", session.display()))?;
     let mut buf = Vec::new();
-    let mut sw = SessionWriter { out: &mut buf, minute: 10_000 + seed % 1000, written: 0, turn: seed % 1000 };
+    let mut sw = SessionWriter {
+        out: &mut buf,
+        minute: 10_000 + seed % 1000,
+        written: 0,
+        turn: seed % 1000,
+        patches: Vec::new(),
+    };
     while sw.written < bytes {
         let left = (bytes - sw.written) as usize;
         sw.turn(&mut rng, &pools, cwd, left.clamp(2_000, 50_000))?;
     }
     let n = sw.written;
+    let patches = std::mem::take(&mut sw.patches);
     // One write: Codex appends whole lines, and a half-written turn would be a pending tail.
     file.write_all(&buf).with_context(|| format!("cannot append to {}", session.display()))?;
-    Ok(n)
+    Ok((n, patches))
+}
+
+/// Appends one turn whose apply_patch adds `file` (relative to `cwd`) with `lines`.
+pub fn add_file_turn(session: &Path, file: &str, lines: &[String], cwd: &str) -> Result<()> {
+    let mut buf = Vec::new();
+    let mut sw = SessionWriter { out: &mut buf, minute: 20_000, written: 0, turn: 1, patches: Vec::new() };
+    sw.line("event_msg", json!({"type": "task_started", "turn_id": "t-add"}))?;
+    sw.line("turn_context", json!({"cwd": cwd, "approval_policy": "on-request", "model": "gpt-5-codex"}))?;
+    let user = format!("Write {file}");
+    sw.line(
+        "response_item",
+        json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]}),
+    )?;
+    let mut patch = format!("*** Begin Patch\n*** Add File: {file}\n");
+    for l in lines {
+        patch.push('+');
+        patch.push_str(l);
+        patch.push('\n');
+    }
+    patch.push_str("*** End Patch\n");
+    sw.line(
+        "response_item",
+        json!({"type": "custom_tool_call", "status": "completed", "call_id": "call_add_file", "name": "apply_patch", "input": patch}),
+    )?;
+    let mut f =
+        OpenOptions::new().append(true).open(session).with_context(|| format!("cannot open {}", session.display()))?;
+    f.write_all(&buf).with_context(|| format!("cannot append to {}", session.display()))
 }

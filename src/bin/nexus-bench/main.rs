@@ -73,6 +73,7 @@ fn main() -> Result<()> {
                 transcripts,
                 total_bytes: total_mb << 20,
                 big_transcript_bytes: big_mb << 20,
+                big_line_bytes: 5 << 20,
                 tiny,
                 seed,
                 cwd,
