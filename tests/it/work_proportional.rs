@@ -149,3 +149,39 @@ fn work_proportional_nothing_changed_writes_no_snapshot_and_no_import() {
     assert_eq!(written.len(), 1, "only the checkpoint manifest: {written:?}");
     assert!(checkpoint.ends_with(&written[0]), "{written:?} vs {checkpoint}");
 }
+
+/// Linking reads the edit index of the paths in the commit's diff and nothing else: the same
+/// reads whatever else the conversation wrote before (SPEC §7 cost, issue 10 item 9).
+fn link_reads_after_history(other_files: usize) -> serde_json::Value {
+    use crate::common::{Session, add_file_patch, write_lines};
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let mut s = Session::create(&env.codex_home(), "c0000000-0000-0000-0000-00000000000c", &repo);
+    for i in 0..other_files {
+        let lines = [format!("def helper_{i}():"), format!("    return compute({i})")];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        s.patch_turn(&format!("write m{i}"), &add_file_patch(&format!("m{i}.py"), &lines), "Done.");
+        write_lines(&repo, &format!("m{i}.py"), &lines);
+    }
+    env.commit_all_at(&repo, "history", "2026-01-10T20:00:00Z");
+    capture(&env, &repo);
+    let target = ["def target():", "    return compute_the_target()", "    # written by Codex"];
+    s.patch_turn("write the target", &add_file_patch("target.py", &target), "Done.");
+    write_lines(&repo, "target.py", &target);
+    env.commit_all_at(&repo, "target", "2026-01-10T21:00:00Z");
+    let out = capture(&env, &repo);
+    let links = out["manifest"]["conversations"].as_array().expect("conversations").clone();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(links[0]["lines_matched"].as_u64(), Some(3), "{:?}", links[0]);
+    out["manifest"]["link_reads"].clone()
+}
+
+#[test]
+fn work_proportional_linking_reads_only_the_paths_in_the_diff() {
+    let small = link_reads_after_history(3);
+    let large = link_reads_after_history(40);
+    // One index file (target.py, one work tree) with its one edit, not the 40 other files' edits.
+    assert_eq!(small["files"].as_u64(), Some(1), "{small}");
+    assert_eq!(small["entries"].as_u64(), Some(1), "{small}");
+    assert_eq!(large, small, "the reads do not grow with the conversation's other edits");
+}
