@@ -81,6 +81,15 @@ struct Measured {
 
 /// Spawns `cmd`, waits with `wait4` (for its own peak RSS), fails on a non-zero exit.
 fn measure(cmd: &mut Command) -> Result<Measured> {
+    let (m, status) = measure_status(cmd)?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(m)
+}
+
+/// [`measure`] for a command whose non-zero exit is a finding, not a failure (`verify`).
+fn measure_status(cmd: &mut Command) -> Result<(Measured, std::process::ExitStatus)> {
     let start = Instant::now();
     let child =
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).spawn().with_context(|| format!("cannot run {cmd:?}"))?;
@@ -94,10 +103,15 @@ fn measure(cmd: &mut Command) -> Result<Measured> {
         bail!("wait4 failed for {cmd:?}");
     }
     let status = std::process::ExitStatus::from_raw(status);
-    if !status.success() {
-        bail!("{cmd:?} failed: {status}");
-    }
-    Ok(Measured { wall, max_rss_kb: usage.ru_maxrss })
+    Ok((Measured { wall, max_rss_kb: usage.ru_maxrss }, status))
+}
+
+/// `verify`'s result for the table: its wall time, and its exit when it found problems.
+fn verified(b: &Bench) -> Result<(Measured, String)> {
+    let (m, status) = measure_status(&mut b.nexus(&["verify"]))?;
+    let said = if status.success() { String::new() } else { format!(", verify {status}: it found problems") };
+    let text = format!(" ({}{said})", ms(m.wall));
+    Ok((m, text))
 }
 
 struct Bench {
@@ -595,7 +609,7 @@ fn curve(args: &RunArgs, nexus: &Path, t: &mut Table) -> Result<()> {
         b.init_repo()?;
         sync_all()?;
         let first = b.capture()?;
-        let verify = measure(&mut b.nexus(&["verify"]))?;
+        let (verify, verify_said) = verified(&b)?;
         let mut steady = Vec::new();
         for i in 0..args.curve_runs {
             b.codex_turns_committed(&active, args.append_bytes, 300 + i as u64, 100 + i)?;
@@ -609,11 +623,7 @@ fn curve(args: &RunArgs, nexus: &Path, t: &mut Table) -> Result<()> {
                 first.max_rss_kb,
                 &format!(" ({})", ms(first.wall)),
             );
-            t.rss(
-                format!("peak RSS, `verify` of those {n} files"),
-                verify.max_rss_kb,
-                &format!(" ({})", ms(verify.wall)),
-            );
+            t.rss(format!("peak RSS, `verify` of those {n} files"), verify.max_rss_kb, &verify_said);
         }
         let _ = fs::remove_dir_all(&b.dir);
     }
@@ -654,8 +664,8 @@ fn big_line(args: &RunArgs, nexus: &Path, t: &mut Table) -> Result<()> {
         first.max_rss_kb,
         &format!(" ({})", ms(first.wall)),
     );
-    let verify = measure(&mut b.nexus(&["verify"]))?;
-    t.rss("peak RSS, `verify` of it", verify.max_rss_kb, &format!(" ({})", ms(verify.wall)));
+    let (verify, said) = verified(&b)?;
+    t.rss("peak RSS, `verify` of it", verify.max_rss_kb, &said);
     let _ = fs::remove_dir_all(&b.dir);
     Ok(())
 }
