@@ -434,6 +434,16 @@ fn hooks_managers_lefthook_resync_is_healed_and_backfilled() {
                 format!("{cfg}pre-push:\n  commands:\n    check:\n      run: \"true\"\n"),
             )
             .expect("write");
+            // lefthook records the config's mtime (whole seconds) beside its checksum in
+            // .git/info/lefthook.checksum and skips the checksum while the mtime is unchanged: on
+            // a fast machine this edit lands in the install's second and goes unnoticed (a
+            // flaky test). Date the edit a few seconds later, as a person's edit would be.
+            let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+            fs::File::options()
+                .write(true)
+                .open(repo.join("lefthook.yml"))
+                .and_then(|f| f.set_modified(later))
+                .expect("set the mtime of lefthook.yml");
             env.git(repo, &["add", "lefthook.yml"]);
             // lefthook's pre-commit notices the change and re-syncs every hook file.
             clock.git(env, repo, &["commit", "-q", "-m", "edit lefthook.yml"]);
