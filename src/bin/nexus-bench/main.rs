@@ -64,10 +64,26 @@ enum Cmd {
     },
     /// Run the benchmark and print the table.
     Run(run::RunArgs),
+    /// Internal: run a command and write its wall time, peak RSS and exit status to `--out`.
+    /// `run` measures every child through this small process: Linux charges a child the peak
+    /// RSS of the process that spawned it (the high-water mark of the memory it replaced at
+    /// exec), so measured straight from the bench, which holds a generated home, a 20 MB `nexus`
+    /// would read as 200 MB.
+    #[command(hide = true)]
+    PeakRss {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Cmd::PeakRss { out, command } => {
+            let code = run::peak_rss(&out, &command)?;
+            std::process::exit(code);
+        }
         Cmd::Gen { home, transcripts, total_mb, big_mb, tiny, seed, cwd } => {
             let spec = home::HomeSpec {
                 transcripts,

@@ -89,10 +89,38 @@ fn measure(cmd: &mut Command) -> Result<Measured> {
 }
 
 /// [`measure`] for a command whose non-zero exit is a finding, not a failure (`verify`).
+///
+/// The command runs under `nexus-bench peak-rss` (a fresh, small process; see `Cmd::PeakRss`),
+/// which times it and reads its peak RSS with `wait4`; the helper's own start is not timed.
 fn measure_status(cmd: &mut Command) -> Result<(Measured, std::process::ExitStatus)> {
+    let out = tempfile::NamedTempFile::new().context("cannot create the measurement file")?;
+    let mut helper = Command::new(std::env::current_exe().context("cannot find nexus-bench")?);
+    helper.arg("peak-rss").arg("--out").arg(out.path()).arg("--").arg(cmd.get_program()).args(cmd.get_args());
+    if let Some(dir) = cmd.get_current_dir() {
+        helper.current_dir(dir);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => helper.env(k, v),
+            None => helper.env_remove(k),
+        };
+    }
+    let status =
+        helper.stdin(Stdio::null()).stdout(Stdio::null()).status().with_context(|| format!("cannot run {cmd:?}"))?;
+    let said = fs::read_to_string(out.path()).context("cannot read the measurement")?;
+    let mut fields = said.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(wall_ns)), Some(Ok(rss_kb))) = (fields.next(), fields.next()) else {
+        bail!("{cmd:?}: no measurement ({status})");
+    };
+    Ok((Measured { wall: Duration::from_nanos(wall_ns), max_rss_kb: rss_kb as i64 }, status))
+}
+
+/// `nexus-bench peak-rss`: runs `command`, writes `<wall ns> <peak RSS KiB>` to `out`, and
+/// returns its exit code (128 + the signal that killed it).
+pub fn peak_rss(out: &Path, command: &[std::ffi::OsString]) -> Result<i32> {
+    let (program, args) = command.split_first().context("no command to measure")?;
     let start = Instant::now();
-    let child =
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).spawn().with_context(|| format!("cannot run {cmd:?}"))?;
+    let child = Command::new(program).args(args).spawn().with_context(|| format!("cannot run {program:?}"))?;
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain data, zero-initialized; wait4 fills it for our own child.
@@ -100,10 +128,12 @@ fn measure_status(cmd: &mut Command) -> Result<(Measured, std::process::ExitStat
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = start.elapsed();
     if r != pid {
-        bail!("wait4 failed for {cmd:?}");
+        bail!("wait4 failed for {program:?}");
     }
+    fs::write(out, format!("{} {}\n", wall.as_nanos(), usage.ru_maxrss))
+        .with_context(|| format!("cannot write {}", out.display()))?;
     let status = std::process::ExitStatus::from_raw(status);
-    Ok((Measured { wall, max_rss_kb: usage.ru_maxrss }, status))
+    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
 /// `verify`'s result for the table: its wall time, and its exit when it found problems.
