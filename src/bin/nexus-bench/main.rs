@@ -40,9 +40,12 @@ enum Cmd {
         /// Total transcript size in MB (approximate)
         #[arg(long, default_value_t = 300)]
         total_mb: u64,
-        /// Add one transcript of this many MB (with a 5 MB line)
+        /// Add one transcript of this many MB (with a `--line-mb` line)
         #[arg(long, default_value_t = 0)]
         big_mb: u64,
+        /// Size in MB of the long line of the `--big-mb` transcript
+        #[arg(long, default_value_t = 5)]
+        line_mb: u64,
         /// Tiny transcripts (one short turn each)
         #[arg(long)]
         tiny: bool,
@@ -84,12 +87,12 @@ fn main() -> Result<()> {
             let code = run::peak_rss(&out, &command)?;
             std::process::exit(code);
         }
-        Cmd::Gen { home, transcripts, total_mb, big_mb, tiny, seed, cwd } => {
+        Cmd::Gen { home, transcripts, total_mb, big_mb, line_mb, tiny, seed, cwd } => {
             let spec = home::HomeSpec {
                 transcripts,
                 total_bytes: total_mb << 20,
                 big_transcript_bytes: big_mb << 20,
-                big_line_bytes: 5 << 20,
+                big_line_bytes: line_mb << 20,
                 tiny,
                 seed,
                 cwd,
