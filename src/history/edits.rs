@@ -214,20 +214,9 @@ pub fn rebuild(es: &EventStore, head: &ImportHead) -> Result<u64> {
         if path.extension().is_none_or(|e| e != "jsonl") {
             continue;
         }
-        let f = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-        let mut reader = BufReader::new(f);
-        let mut pos = 0u64;
         let mut cwd: Option<String> = None;
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line).with_context(|| format!("cannot read {}", path.display()))?;
-            if n == 0 || line.last() != Some(&b'\n') {
-                break;
-            }
-            let range = [pos, pos + n as u64];
-            pos += n as u64;
-            let Ok(rec) = serde_json::from_slice::<Record>(&line) else { continue };
+        for item in super::RecordReader::open_path(path, 0, u64::MAX)?.lenient() {
+            let (range, rec) = item?;
             match &rec.item {
                 ItemKind::Cwd { cwd: c } | ItemKind::SessionMeta { cwd: Some(c), .. } => cwd = Some(c.clone()),
                 _ => {}

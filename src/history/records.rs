@@ -55,16 +55,29 @@ pub struct RecordReader {
     reader: BufReader<Take<File>>,
     pos: u64,
     line: Vec<u8>,
+    lenient: bool,
 }
 
 impl RecordReader {
     /// Opens the range `start..end` of `conversation_id`'s canonical file.
     pub fn open(store: &EventStore, conversation_id: &str, start: u64, end: u64) -> Result<RecordReader> {
-        let path = store.conversation_path(conversation_id);
+        Self::open_path(store.conversation_path(conversation_id), start, end)
+    }
+
+    /// Opens the range `start..end` of the canonical file at `path`.
+    pub fn open_path(path: PathBuf, start: u64, end: u64) -> Result<RecordReader> {
         let mut file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         file.seek(SeekFrom::Start(start)).with_context(|| format!("cannot seek {}", path.display()))?;
         let reader = BufReader::new(file.take(end.saturating_sub(start)));
-        Ok(RecordReader { path, reader, pos: start, line: Vec::new() })
+        Ok(RecordReader { path, reader, pos: start, line: Vec::new(), lenient: false })
+    }
+
+    /// For readers that derive an index from history: a line that is not a valid record is
+    /// skipped instead of being an error, and a torn last line (no newline yet) ends the
+    /// reading. Read errors are still errors.
+    pub fn lenient(mut self) -> RecordReader {
+        self.lenient = true;
+        self
     }
 }
 
@@ -79,10 +92,19 @@ impl Iterator for RecordReader {
                 Ok(n) => n,
                 Err(e) => return Some(Err(e).with_context(|| format!("cannot read {}", self.path.display()))),
             };
+            if self.lenient && self.line.last() != Some(&b'\n') {
+                return None;
+            }
             let range = [self.pos, self.pos + n as u64];
             self.pos += n as u64;
             if self.line.iter().all(u8::is_ascii_whitespace) {
                 continue;
+            }
+            if self.lenient {
+                match serde_json::from_slice(&self.line) {
+                    Ok(rec) => return Some(Ok((range, rec))),
+                    Err(_) => continue,
+                }
             }
             return Some(
                 serde_json::from_slice(&self.line)

@@ -6,13 +6,12 @@
 //! last turn needed; only one summary per turn is kept.
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::{BufRead, BufReader, Read};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::codex::{ItemKind, TokenUsage};
-use crate::history::{EventStore, Record};
+use crate::history::{EventStore, RecordReader};
 
 /// Longest prompt kept in a turn summary.
 const PROMPT_CHARS: usize = 200;
@@ -44,22 +43,10 @@ pub struct Turn {
 /// edit-less turns before each, in order. Reads up to the end of the last such turn.
 pub fn linked_turns(es: &EventStore, conversation_id: &str, edit_offsets: &HashSet<u64>) -> Result<Vec<Turn>> {
     let Some(&last_edit) = edit_offsets.iter().max() else { return Ok(Vec::new()) };
-    let path = es.conversation_path(conversation_id);
-    let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut reader = BufReader::new(file.take(u64::MAX));
     let mut turns: Vec<Turn> = Vec::new();
     let mut current: Option<Turn> = None;
-    let mut pos = 0u64;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line).with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 || line.last() != Some(&b'\n') {
-            break;
-        }
-        let range = [pos, pos + n as u64];
-        pos += n as u64;
-        let Ok(rec) = serde_json::from_slice::<Record>(&line) else { continue };
+    for item in RecordReader::open(es, conversation_id, 0, u64::MAX)?.lenient() {
+        let (range, rec) = item?;
         let starts_turn = match &rec.item {
             ItemKind::TurnStarted { .. } => true,
             ItemKind::UserMessage { .. } => current.as_ref().is_none_or(|t| t.prompt.is_some()),
@@ -142,22 +129,13 @@ pub fn prompts_at(
     offsets: &BTreeSet<u64>,
 ) -> Result<Vec<(u64, Option<String>)>> {
     let Some(&last) = offsets.iter().next_back() else { return Ok(Vec::new()) };
-    let path = es.conversation_path(conversation_id);
-    let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut reader = BufReader::new(file);
     let mut prompt: Option<String> = None;
     let mut out = Vec::new();
-    let mut pos = 0u64;
-    let mut line = Vec::new();
-    while pos <= last {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line).with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
+    for item in RecordReader::open(es, conversation_id, 0, u64::MAX)?.lenient() {
+        let ([at, _], rec) = item?;
+        if at > last {
             break;
         }
-        let at = pos;
-        pos += n as u64;
-        let Ok(rec) = serde_json::from_slice::<Record>(&line) else { continue };
         match &rec.item {
             ItemKind::TurnStarted { .. } => prompt = None,
             ItemKind::UserMessage { text, .. } => prompt = Some(cut(text)),
