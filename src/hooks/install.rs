@@ -346,11 +346,7 @@ fn plan_all(
                     let user = dir.join(hook);
                     let tracked = manager::is_tracked(&loc.work_tree, &user);
                     if !tracked || req.commit_config {
-                        let p = plan_file(hook, &user, &text, known, Style::Hook)?;
-                        if p.action == Action::Created && !tracked {
-                            excludes.push(rel(&loc.work_tree, &user));
-                        }
-                        plan.files.push(p);
+                        plan.files.push(plan_work_tree_file(hook, &user, &text, known, tracked, loc, &mut excludes)?);
                         direct = false;
                     } else {
                         plan.notes.push(format!(
@@ -375,11 +371,7 @@ fn plan_all(
             let user = dir.join(hook);
             let tracked = manager::is_tracked(&loc.work_tree, &user);
             if !tracked || req.commit_config {
-                let p = plan_file(hook, &user, &text, known, Style::Hook)?;
-                if p.action == Action::Created && !tracked {
-                    excludes.push(rel(&loc.work_tree, &user));
-                }
-                plan.files.push(p);
+                plan.files.push(plan_work_tree_file(hook, &user, &text, known, tracked, loc, &mut excludes)?);
             }
         }
     }
@@ -390,6 +382,24 @@ fn plan_all(
         plan.files.push(p);
     }
     Ok(plan)
+}
+
+/// The plan of a hook file nexus writes inside the work tree (a manager's user hook): a file
+/// it creates there, untracked, is listed for `info/exclude` so it never shows as a change.
+fn plan_work_tree_file(
+    hook: &str,
+    path: &Path,
+    block_text: &str,
+    known: Option<&RepoRecord>,
+    tracked: bool,
+    loc: &RepoLocation,
+    excludes: &mut Vec<String>,
+) -> Result<FilePlan> {
+    let p = plan_file(hook, path, block_text, known, Style::Hook)?;
+    if p.action == Action::Created && !tracked {
+        excludes.push(rel(&loc.work_tree, path));
+    }
+    Ok(p)
 }
 
 fn rel(base: &Path, p: &Path) -> String {
