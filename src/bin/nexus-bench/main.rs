@@ -12,6 +12,7 @@
 //! measured around spawn and `wait4`, which also gives its peak RSS.
 
 mod home;
+mod measure;
 mod run;
 
 use std::path::PathBuf;
@@ -84,7 +85,7 @@ enum Cmd {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::PeakRss { out, command } => {
-            let code = run::peak_rss(&out, &command)?;
+            let code = measure::peak_rss(&out, &command)?;
             std::process::exit(code);
         }
         Cmd::Gen { home, transcripts, total_mb, big_mb, line_mb, tiny, seed, cwd } => {
