@@ -1,0 +1,169 @@
+//! The import's canonical writers: turning a file's new items into records (ids from their
+//! identity, secrets redacted first), appending the new ones to each conversation's canonical
+//! file, and closing the writers so the records become durable with the import's batch.
+
+use super::*;
+
+/// Per-conversation writer state during one import.
+pub(super) struct ConvWrite {
+    pub(super) writer: Option<BufWriter<File>>,
+    /// Ids already in history, loaded only when a file is re-read from its start.
+    pub(super) known_ids: Option<HashSet<String>>,
+    pub(super) span: Span,
+}
+
+impl Importer<'_> {
+    /// Turns items into records and appends the new ones to the conversation's canonical file.
+    /// Ids come from the items' identity (see `identity`), so a file read again from its start
+    /// (rewritten in place, decompressed, moved) is recognised record by record.
+    pub(super) fn write_items(
+        &mut self,
+        conv: &str,
+        rel: &str,
+        from_start: bool,
+        ident: &mut IdentityTracker,
+        items: Vec<Item>,
+    ) -> Result<()> {
+        if self.seen.insert(conv.to_owned()) {
+            self.counts.conversations_seen += 1;
+        }
+        let es = self.es;
+        self.load_conversation(conv)?;
+        let cstate = self.conversations.get_mut(conv).context("conversation loaded")?;
+        // A conversation written by an earlier transcript of this import: its writer was
+        // closed; reopen it where this import's records end.
+        if let Some(w) = self.writes.get_mut(conv)
+            && w.writer.is_none()
+        {
+            let path = es.conversation_path(conv);
+            let mut file = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(w.span.end))
+                .with_context(|| format!("cannot seek {}", path.display()))?;
+            w.writer = Some(BufWriter::new(file));
+        }
+        if !self.writes.contains_key(conv) {
+            let path = es.conversation_path(conv);
+            let file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(false)
+                .mode_private()
+                .open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            // Cut the torn tail of a crashed import before appending.
+            file.set_len(cstate.canonical_len).with_context(|| format!("cannot truncate {}", path.display()))?;
+            let mut file = file;
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(cstate.canonical_len))?;
+            let span = Span {
+                import_seq: self.import_seq,
+                start: cstate.canonical_len,
+                end: cstate.canonical_len,
+                start_cwd: cstate.last_cwd.clone(),
+                ..Default::default()
+            };
+            self.writes
+                .insert(conv.to_owned(), ConvWrite { writer: Some(BufWriter::new(file)), known_ids: None, span });
+        }
+        let w = self.writes.get_mut(conv).context("writer")?;
+        if from_start && w.known_ids.is_none() && (cstate.records > 0 || w.span.records > 0) {
+            // Everything in the file so far, this import's records included (flushed first).
+            if let Some(writer) = w.writer.as_mut() {
+                writer.flush().with_context(|| format!("cannot write the history of {conv}"))?;
+            }
+            w.known_ids = Some(derived_ids(&es.conversation_path(conv), w.span.end, conv)?);
+        }
+        for mut item in items {
+            // Before the id: ids are derived from what is written, never from a secret.
+            self.counts.redactions += crate::redact::redact_item(&mut item.kind);
+            let is_msg = matches!(item.kind, ItemKind::UserMessage { .. } | ItemKind::AssistantMessage { .. });
+            if is_msg {
+                self.counts.messages_seen += 1;
+            }
+            let id = record_id(conv, &ident.key(&item.kind));
+            if let Some(known) = &mut w.known_ids
+                && !known.insert(id.clone())
+            {
+                self.counts.duplicates_skipped += 1;
+                continue;
+            }
+            update_conversation(cstate, &item, rel);
+            let rec = Record {
+                id: id.clone(),
+                conversation_id: conv.to_owned(),
+                import_id: self.import_id.clone(),
+                ts: item.ts.clone(),
+                item: item.kind,
+                source: SourceRef {
+                    snapshot: self.snapshot.clone(),
+                    path: rel.to_owned(),
+                    offset: item.offset,
+                    index: item.index_in_line,
+                    ordinal: item.ordinal,
+                },
+            };
+            let mut line = serde_json::to_vec(&rec).context("cannot serialize a record")?;
+            line.push(b'\n');
+            let writer = w.writer.as_mut().context("writer closed")?;
+            writer.write_all(&line).with_context(|| format!("cannot append to the history of {conv}"))?;
+            let span = &mut w.span;
+            if span.records == 0 {
+                span.first_record_id = id.clone();
+                span.first_ts = rec.ts.clone();
+            }
+            span.last_record_id = id;
+            if rec.ts.is_some() {
+                span.last_ts = rec.ts.clone();
+            }
+            span.records += 1;
+            let range = [span.end, span.end + line.len() as u64];
+            span.end = range[1];
+            for entry in crate::history::edits::entries_of(&rec, self.import_seq, range, cstate.last_cwd.as_deref()) {
+                self.index.add(es, &entry)?;
+            }
+            for key in crate::history::edits::places_of(&rec.item) {
+                let place =
+                    crate::history::edits::PlaceEntry { seq: self.import_seq, conversation_id: conv.to_owned() };
+                self.index.add_place(es, &key, &place)?;
+            }
+            if let ItemKind::TokenCount { last, .. } = &rec.item {
+                span.tokens += *last;
+            }
+            if is_msg {
+                span.messages += 1;
+                cstate.messages += 1;
+                self.counts.new_messages += 1;
+            }
+            cstate.records += 1;
+            self.counts.new_records += 1;
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes every open canonical writer (made durable through the batch).
+    pub(super) fn close_writers(&mut self) -> Result<()> {
+        for (conv, w) in &mut self.writes {
+            if let Some(writer) = w.writer.take() {
+                let file = writer
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .with_context(|| format!("cannot flush the history of {conv}"))?;
+                crate::fault::point("import.after_canonical_append");
+                self.batch.sync_file(&file, &self.es.conversation_path(conv))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) trait PrivateMode {
+    fn mode_private(&mut self) -> &mut Self;
+}
+
+impl PrivateMode for OpenOptions {
+    fn mode_private(&mut self) -> &mut Self {
+        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
+    }
+}
