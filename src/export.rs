@@ -341,7 +341,7 @@ fn store_all(
 
 /// Writes the snapshot's manifest into the directory being built and renames it into place.
 fn write_snapshot(store: &ObjectStore, tmp_dir: &Path, name: &str, manifest: &ExportManifest) -> Result<PathBuf> {
-    fsutil::write_toml_atomic(&tmp_dir.join(EXPORT_MANIFEST), manifest)?;
+    crate::objects::write_manifest(&tmp_dir.join(EXPORT_MANIFEST), manifest, &manifest.files)?;
     fsutil::sync_dir(tmp_dir)?;
     crate::fault::point("export.before_snapshot_rename");
     let final_dir = store.snapshot_dir(name);
@@ -413,33 +413,34 @@ fn commit(
 }
 
 fn write_latest_manifest(store: &ObjectStore, state: &ExportState, snapshot: &ExportManifest) -> Result<()> {
-    let files = state
-        .files
-        .iter()
-        .map(|(rel, e)| FileEntry {
-            relative_path: rel.clone(),
-            kind: e.kind,
-            size_bytes: e.size,
-            blake3: e.blake3.clone(),
-            storage: e.storage,
-            stored_bytes: e.stored_bytes,
-            stored_path: None,
-            compressed: false,
-            base_size: None,
-            base_snapshot: None,
-            moved_from: None,
-            snapshot: Some(e.snapshot.clone()),
-        })
-        .collect();
+    let files = state.files.iter().map(|(rel, e)| FileEntry {
+        relative_path: rel.clone(),
+        kind: e.kind,
+        size_bytes: e.size,
+        blake3: e.blake3.clone(),
+        storage: e.storage,
+        stored_bytes: e.stored_bytes,
+        stored_path: None,
+        compressed: false,
+        base_size: None,
+        base_snapshot: None,
+        moved_from: None,
+        snapshot: Some(e.snapshot.clone()),
+    });
     let latest = ExportManifest {
+        schema_version: snapshot.schema_version,
+        manifest_kind: snapshot.manifest_kind.clone(),
         scope: Scope::Latest,
+        snapshot_name: snapshot.snapshot_name.clone(),
         previous_snapshot: None,
+        exported_at: snapshot.exported_at.clone(),
+        source_root: snapshot.source_root.clone(),
         removed: Vec::new(),
         problems: Vec::new(),
-        files,
-        ..snapshot.clone()
+        counts: snapshot.counts.clone(),
+        files: Vec::new(),
     };
-    fsutil::write_toml_atomic(&store.latest_dir().join(EXPORT_MANIFEST), &latest)
+    crate::objects::write_manifest(&store.latest_dir().join(EXPORT_MANIFEST), &latest, files)
 }
 
 /// `export-codex-sessions`: one export of the Codex home (no commit link), under the

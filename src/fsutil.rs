@@ -54,6 +54,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+/// [`write_atomic`] of what `write` writes through a buffer: for a big file built piece by
+/// piece (a manifest, the exporter's state), which is then never held whole in memory.
+pub fn write_atomic_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let dir = path.parent().with_context(|| format!("{} has no parent directory", path.display()))?;
+    create_private_dir_all(dir)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, tmp);
+    write(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
+    let tmp =
+        out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", path.display()))?;
+    sync_file(tmp.as_file(), path)?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot replace {}", path.display()))?;
+    sync_dir(dir)
+}
+
 /// `bytes` in a private temp file in `path`'s directory (created if needed), not yet synced.
 fn write_temp_beside<'p>(path: &'p Path, bytes: &[u8]) -> Result<(tempfile::NamedTempFile, &'p Path)> {
     let dir = path.parent().with_context(|| format!("{} has no parent directory", path.display()))?;

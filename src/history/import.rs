@@ -68,12 +68,12 @@ pub fn import_pending(roots: &Roots, latest: &str) -> Result<ImportOutcome> {
     // A snapshot whose manifest a crash lost looks unimported here; `import_snapshot` restores
     // the manifest first and then finds it imported.
     let mut chain = vec![latest.to_owned()];
-    let mut cursor = objects.read_snapshot_manifest(latest)?.previous_snapshot;
+    let mut cursor = objects.read_snapshot_header(latest)?.previous_snapshot;
     while let Some(prev) = cursor {
         if es.import_manifest_path(&import_id_for(&prev)).exists() {
             break;
         }
-        cursor = objects.read_snapshot_manifest(&prev)?.previous_snapshot;
+        cursor = objects.read_snapshot_header(&prev)?.previous_snapshot;
         chain.push(prev);
     }
     let mut last: Option<ImportOutcome> = None;

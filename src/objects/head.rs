@@ -104,7 +104,7 @@ impl ObjectStore {
         let newest = names
             .into_iter()
             .filter(|n| second(n) == last)
-            .filter_map(|n| self.read_snapshot_manifest(&n).ok().map(|m| (m.exported_at, n)))
+            .filter_map(|n| self.read_snapshot_header(&n).ok().map(|m| (m.exported_at, n)))
             .max();
         Ok(newest.map(|(_, n)| n))
     }

@@ -17,10 +17,12 @@ use crate::fsutil;
 
 mod head;
 mod manifest;
+mod manifest_io;
 mod reconstruct;
 
 pub use head::{EXPORT_INCOMPLETE_MARKER, ExportHead, ExportState, StateEntry};
 pub use manifest::{ExportCounts, ExportManifest, FileEntry, FileKind, MANIFEST_KIND, Scope, Storage};
+pub use manifest_io::{ManifestEntries, write_manifest};
 pub use reconstruct::{ChainReader, Piece, Reconstructor};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -60,6 +62,23 @@ impl ObjectStore {
             bail!("no snapshot named '{name}' in {}", self.archive_dir().display());
         }
         fsutil::read_toml(&path)
+    }
+
+    /// A snapshot's manifest without its entries (`files` empty), read up to its first entry:
+    /// what a walk along the chain (`previous_snapshot`) or a look at the export time needs.
+    pub fn read_snapshot_header(&self, name: &str) -> Result<ExportManifest> {
+        validate_snapshot_name(name)?;
+        let path = self.snapshot_manifest_path(name);
+        if !path.is_file() {
+            bail!("no snapshot named '{name}' in {}", self.archive_dir().display());
+        }
+        manifest_io::read_header(&path)
+    }
+
+    /// A snapshot's entries, read one at a time (one pass; the manifest is never held whole).
+    pub fn snapshot_entries(&self, name: &str) -> Result<ManifestEntries> {
+        validate_snapshot_name(name)?;
+        ManifestEntries::open(&self.snapshot_manifest_path(name))
     }
 }
 
