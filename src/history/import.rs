@@ -29,7 +29,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::conversation::update_conversation;
-use super::identity::{IdentityTracker, derived_ids};
+use super::identity::{IdentityTracker, derived_ids, id_bits};
 use super::lines::{Line, LineSplitter};
 use super::manifest::{ImportCounts, ImportManifest};
 use super::state::{ImportHead, StateStore};

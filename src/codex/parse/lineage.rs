@@ -50,7 +50,9 @@ impl LineParser {
     }
 
     /// Whether this line belongs to an open fork-copy region (and ends the region when it
-    /// does not). Region start is decided in [`LineParser::meta`].
+    /// does not): the region ends at the first line stamped more than the window after the
+    /// later of the copied meta and the file's own meta. Region start is decided in
+    /// [`LineParser::meta`].
     pub(super) fn in_fork_copy(&mut self, ctx: &Ctx, obj: &Obj, envelope: bool) -> bool {
         let Some(copy_ms) = self.inner.fork else { return false };
         let line_ms = ctx.ts.as_deref().and_then(rfc3339_ms);
@@ -78,6 +80,7 @@ impl LineParser {
                 self.inner.last_cwd = cwd.clone();
                 self.inner.own_from = p.get("subagent_history_start_ordinal").and_then(Value::as_u64);
                 self.inner.marked = self.inner.own_from.is_some() || history_base.is_some();
+                self.inner.own_meta_ms = ctx.ts.as_deref().and_then(rfc3339_ms);
                 self.emit(ctx, kind, true, out);
                 Outcome::Item
             }
@@ -87,7 +90,12 @@ impl LineParser {
             Some(known) if known != id && !self.inner.id_from_hint => {
                 self.close_open(out);
                 if !self.inner.marked {
-                    self.inner.fork = Some(ctx.ts.as_deref().and_then(rfc3339_ms));
+                    // Codex stamps the copied lines when it writes them (at the fork), so the
+                    // region is timed from the copied meta; a copy that kept its parent's older
+                    // stamps is timed from the file's own meta instead (a line stamped before the
+                    // file was created is not the file's own).
+                    let copied = ctx.ts.as_deref().and_then(rfc3339_ms);
+                    self.inner.fork = Some(copied.map(|c| self.inner.own_meta_ms.map_or(c, |own| own.max(c))));
                 }
                 self.stats.fork_copied += 1;
                 Outcome::Item // already counted as fork_copied

@@ -56,6 +56,10 @@ pub(super) struct Inner {
     /// `subagent_history_start_ordinal`: lines with a lower ordinal are the parent's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) own_from: Option<u64>,
+    /// When the file's own first meta line was written (ms): lines stamped before the file
+    /// existed (within the fork window) cannot be its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) own_meta_ms: Option<i64>,
     /// Recent call ids whose files were recorded (patch_apply_begin/_end, FileChange).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) files: Vec<String>,

@@ -7,8 +7,10 @@ use super::*;
 /// Per-conversation writer state during one import.
 pub(super) struct ConvWrite {
     pub(super) writer: Option<BufWriter<File>>,
-    /// Ids already in history, loaded only when a file is re-read from its start.
-    pub(super) known_ids: Option<HashSet<String>>,
+    /// Ids already in the conversation (see `id_bits`), kept while a file is read from its
+    /// start: loaded from history when it has any, empty for a new conversation, so a repeat
+    /// within the file is skipped too (never two records with one id).
+    pub(super) known_ids: Option<HashSet<u128>>,
     pub(super) span: Span,
 }
 
@@ -68,12 +70,16 @@ impl Importer<'_> {
                 .insert(conv.to_owned(), ConvWrite { writer: Some(BufWriter::new(file)), known_ids: None, span });
         }
         let w = self.writes.get_mut(conv).context("writer")?;
-        if from_start && w.known_ids.is_none() && (cstate.records > 0 || w.span.records > 0) {
-            // Everything in the file so far, this import's records included (flushed first).
-            if let Some(writer) = w.writer.as_mut() {
-                writer.flush().with_context(|| format!("cannot write the history of {conv}"))?;
-            }
-            w.known_ids = Some(derived_ids(&es.conversation_path(conv), w.span.end, conv)?);
+        if from_start && w.known_ids.is_none() {
+            w.known_ids = Some(if cstate.records > 0 || w.span.records > 0 {
+                // Everything in the file so far, this import's records included (flushed first).
+                if let Some(writer) = w.writer.as_mut() {
+                    writer.flush().with_context(|| format!("cannot write the history of {conv}"))?;
+                }
+                derived_ids(&es.conversation_path(conv), w.span.end, conv)?
+            } else {
+                HashSet::new()
+            });
         }
         for mut item in items {
             // Before the id: ids are derived from what is written, never from a secret.
@@ -84,7 +90,7 @@ impl Importer<'_> {
             }
             let id = record_id(conv, &ident.key(&item.kind));
             if let Some(known) = &mut w.known_ids
-                && !known.insert(id.clone())
+                && !known.insert(id_bits(&id))
             {
                 self.counts.duplicates_skipped += 1;
                 continue;
@@ -145,6 +151,9 @@ impl Importer<'_> {
     /// Flushes and closes every open canonical writer (made durable through the batch).
     pub(super) fn close_writers(&mut self) -> Result<()> {
         for (conv, w) in &mut self.writes {
+            // Reloaded from the flushed file if another transcript of this import reads the
+            // conversation from its start again (memory stays bounded by one transcript).
+            w.known_ids = None;
             if let Some(writer) = w.writer.take() {
                 let file = writer
                     .into_inner()
