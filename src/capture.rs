@@ -193,10 +193,8 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
         build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, patch_id, linked)?;
     crate::fault::point("capture.before_checkpoint_write");
     let path = CheckpointStore::new(&roots.event_store.path).write(&manifest, req.force)?;
-
-    // 9. The search index (derived, rebuildable): what this import added, and this manifest. Its
-    // failure is not the capture's: the next search or capture catches up.
-    let _ = crate::search::update_after_capture(&es, &path);
+    // The search index (derived) is not updated here: the spool worker updates it after its
+    // queue is drained, and `search` catches up first (see `crate::search`).
     Ok(CaptureOutcome::Captured(Box::new(Captured {
         manifest_path: path,
         manifest,

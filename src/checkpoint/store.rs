@@ -21,6 +21,7 @@ use super::{CheckpointManifest, SUPERSEDED_DIR, read_manifest};
 use crate::fsutil;
 use crate::gitfacts::RepoFacts;
 use crate::history::EventStore;
+use crate::search::ManifestChange;
 
 /// Which repository a checkpoint belongs to: its slug and identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,8 +162,13 @@ impl CheckpointStore {
             fsutil::sync_dir(&dir)?;
         }
         fsutil::write_toml_atomic(&path, manifest)?;
+        let es = EventStore::new(&self.event_store_root);
+        let in_place = existing.as_ref() == Some(&path);
+        let change = if in_place { ManifestChange::Replaced } else { ManifestChange::Created };
+        crate::search::note_manifest_change(&es, change, &path);
         if let Some(old) = existing.filter(|o| *o != path) {
             fs::remove_file(&old).with_context(|| format!("cannot remove {}", old.display()))?;
+            crate::search::note_manifest_change(&es, ManifestChange::Removed, &old);
         }
         Ok(path)
     }

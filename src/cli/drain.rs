@@ -31,6 +31,7 @@ pub fn run(args: &DrainArgs) -> Result<u8> {
         unsafe {
             libc::setsid();
         }
+        crate::spool::lower_worker_priority();
     }
     let spool = Spool::for_repo(&args.repo.repo_root)?;
     let n = spool.drain(&args.roots.overrides(), !args.background)?;

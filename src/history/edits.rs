@@ -99,6 +99,8 @@ pub fn entries_of(rec: &Record, seq: u64, range: [u64; 2], cwd: Option<&str>) ->
 #[derive(Default)]
 pub struct IndexWriter {
     pending: BTreeMap<PathBuf, Vec<u8>>,
+    /// The turn index's spans (see [`super::turn_index`]), turned into lines at each flush.
+    turns: super::turn_index::Spans,
     bytes: usize,
     written: Vec<PathBuf>,
 }
@@ -127,6 +129,23 @@ impl IndexWriter {
         Ok(())
     }
 
+    /// Records a canonical record of import `seq` at `range` in the turn index (see
+    /// [`super::turn_index`]): every record, so that the index knows the range it covers.
+    pub fn add_turn_record(
+        &mut self,
+        es: &EventStore,
+        seq: u64,
+        conversation_id: &str,
+        range: [u64; 2],
+        item: &ItemKind,
+    ) -> Result<()> {
+        self.bytes += self.turns.add(es, seq, conversation_id, range, item);
+        if self.bytes > FLUSH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     /// Records that a conversation had records on a day (see [`super::activity`]).
     pub fn add_activity(
         &mut self,
@@ -141,6 +160,9 @@ impl IndexWriter {
     }
 
     fn flush(&mut self) -> Result<()> {
+        for (file, line) in self.turns.take_lines()? {
+            self.pending.entry(file).or_default().extend_from_slice(&line);
+        }
         for (file, bytes) in std::mem::take(&mut self.pending) {
             if let Some(dir) = file.parent() {
                 fsutil::create_private_dir_all(dir)?;
@@ -171,6 +193,10 @@ impl IndexWriter {
 pub struct IndexReads {
     pub files: u64,
     pub entries: u64,
+    /// Bytes of canonical history read for the linked turns (the turns themselves, found with
+    /// the turn index, not the conversation up to them).
+    #[serde(default)]
+    pub turn_bytes: u64,
 }
 
 /// The committed edits of one absolute path, oldest first, each record once.
@@ -203,7 +229,7 @@ pub fn read_path(es: &EventStore, head: &ImportHead, abs_path: &str, reads: &mut
 /// Rebuilds the whole index from canonical history (for stores imported before the index
 /// existed, or a lost index). Reads every conversation once, streaming.
 pub fn rebuild(es: &EventStore, head: &ImportHead) -> Result<u64> {
-    for dir in [index_dir(es), places_dir(es), super::activity::activity_dir(es)] {
+    for dir in [index_dir(es), places_dir(es), super::activity::activity_dir(es), super::turn_index::index_dir(es)] {
         if dir.exists() {
             std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
         }
@@ -222,6 +248,7 @@ pub fn rebuild(es: &EventStore, head: &ImportHead) -> Result<u64> {
                 _ => {}
             }
             let seq = head.committed_seq.max(1);
+            writer.add_turn_record(es, seq, &rec.conversation_id, range, &rec.item)?;
             for entry in entries_of(&rec, seq, range, cwd.as_deref()) {
                 writer.add(es, &entry)?;
                 count += 1;

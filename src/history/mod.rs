@@ -29,6 +29,7 @@ mod manifest;
 mod paths;
 mod records;
 mod state;
+pub mod turn_index;
 
 pub(crate) use conversation::rebuild as conversation_rebuild;
 pub use conversation::resolve_path;

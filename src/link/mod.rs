@@ -242,7 +242,7 @@ pub fn link_commit(
     for (id, matched) in by_conv {
         let conv = state.conversation(&id)?.unwrap_or_default();
         let offsets: HashSet<u64> = matched.iter().map(|(_, o)| *o).collect();
-        let turns = turns::linked_turns(es, &id, &offsets)?;
+        let turns = turns::linked_turns(es, &state.head, &id, conv.canonical_len, &offsets, &mut reads.turn_bytes)?;
         let edits: Vec<MatchedEdit> = matched.into_iter().map(|(e, _)| e).collect();
         let lines_matched: u64 = edits.iter().map(|e| e.lines_matched).sum();
         let files: BTreeSet<String> = edits.iter().map(|e| e.path.clone()).collect();

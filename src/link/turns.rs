@@ -2,8 +2,11 @@
 //! turns that contain its edits, plus the turns without edits just before them back to the
 //! conversation's previous turn with edits — the discussion that led to them (SPEC §7).
 //!
-//! Read by streaming the conversation's canonical file from its start up to the end of the
-//! last turn needed; only one summary per turn is kept.
+//! Read from the turn index ([`crate::history::turn_index`]): the turns are cut from its marks,
+//! and only the turns kept are read from canonical history, each from its own start. A
+//! conversation whose index does not cover its history (a store imported before the index
+//! existed) is streamed from its start up to the end of the last turn needed, as before; only
+//! one summary per turn is kept either way.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -11,7 +14,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::codex::{ItemKind, TokenUsage};
-use crate::history::{EventStore, RecordReader};
+use crate::history::{EventStore, ImportHead, Record, RecordReader, turn_index};
 
 /// Longest prompt kept in a turn summary.
 const PROMPT_CHARS: usize = 200;
@@ -40,13 +43,73 @@ pub struct Turn {
 }
 
 /// The turns of `conversation_id` that contain the records starting at `edit_offsets`, plus the
-/// edit-less turns before each, in order. Reads up to the end of the last such turn.
-pub fn linked_turns(es: &EventStore, conversation_id: &str, edit_offsets: &HashSet<u64>) -> Result<Vec<Turn>> {
+/// edit-less turns before each, in order. `canonical_len` is the conversation's committed
+/// length; `read` counts the bytes of canonical history read.
+pub fn linked_turns(
+    es: &EventStore,
+    head: &ImportHead,
+    conversation_id: &str,
+    canonical_len: u64,
+    edit_offsets: &HashSet<u64>,
+    read: &mut u64,
+) -> Result<Vec<Turn>> {
+    if edit_offsets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(marks) = turn_index::read(es, head, conversation_id, canonical_len)? else {
+        return linked_turns_streamed(es, conversation_id, edit_offsets, read);
+    };
+    let bounds = turn_index::cut(&marks, canonical_len);
+    let skeleton: Vec<Turn> = bounds
+        .iter()
+        .map(|b| Turn {
+            range: [b.start, b.end],
+            has_edits: b.has_edits,
+            has_matched_edits: edit_offsets.iter().any(|o| (b.start..b.end).contains(o)),
+            ..Default::default()
+        })
+        .collect();
+    let mut out = Vec::new();
+    for kept in select(skeleton) {
+        let [start, end] = kept.range;
+        let mut turn: Option<Turn> = None;
+        let mut got = 0;
+        for item in RecordReader::open(es, conversation_id, start, end)?.lenient() {
+            let (range, rec) = item?;
+            got = range[1] - start;
+            let t = turn.get_or_insert_with(|| Turn {
+                range: [range[0], range[0]],
+                first_record_id: rec.id.clone(),
+                ..Default::default()
+            });
+            add_record(t, range, &rec, edit_offsets);
+        }
+        *read += got;
+        out.extend(turn.map(|mut t| {
+            // The index's verdicts (it saw the whole turn, and the turns around it).
+            t.has_edits = kept.has_edits;
+            t.has_matched_edits = kept.has_matched_edits;
+            t
+        }));
+    }
+    Ok(out)
+}
+
+/// [`linked_turns`] without the index: streams the conversation from its start up to the end
+/// of the turn holding the last edit.
+fn linked_turns_streamed(
+    es: &EventStore,
+    conversation_id: &str,
+    edit_offsets: &HashSet<u64>,
+    read: &mut u64,
+) -> Result<Vec<Turn>> {
     let Some(&last_edit) = edit_offsets.iter().max() else { return Ok(Vec::new()) };
     let mut turns: Vec<Turn> = Vec::new();
     let mut current: Option<Turn> = None;
+    let mut got = 0;
     for item in RecordReader::open(es, conversation_id, 0, u64::MAX)?.lenient() {
         let (range, rec) = item?;
+        got = range[1];
         let starts_turn = match &rec.item {
             ItemKind::TurnStarted { .. } => true,
             ItemKind::UserMessage { .. } => current.as_ref().is_none_or(|t| t.prompt.is_some()),
@@ -62,36 +125,42 @@ pub fn linked_turns(es: &EventStore, conversation_id: &str, edit_offsets: &HashS
             current = Some(Turn { range: [range[0], range[0]], first_record_id: rec.id.clone(), ..Default::default() });
         }
         let Some(t) = current.as_mut() else { continue };
-        t.range[1] = range[1];
-        t.records += 1;
-        t.last_record_id = rec.id.clone();
-        if t.first_ts.is_none() {
-            t.first_ts = rec.ts.clone();
-        }
-        if rec.ts.is_some() {
-            t.last_ts = rec.ts.clone();
-        }
-        match &rec.item {
-            ItemKind::UserMessage { text, .. } => {
-                t.messages += 1;
-                if t.prompt.is_none() {
-                    t.prompt = Some(cut(text));
-                }
-            }
-            ItemKind::AssistantMessage { .. } => t.messages += 1,
-            ItemKind::TokenCount { last, .. } => t.tokens += *last,
-            ItemKind::ToolCall { edits, files_touched, .. } => {
-                t.has_edits |= !edits.is_empty() || !files_touched.is_empty()
-            }
-            ItemKind::FilesTouched { .. } => t.has_edits = true,
-            _ => {}
-        }
-        if edit_offsets.contains(&range[0]) {
-            t.has_matched_edits = true;
-        }
+        add_record(t, range, &rec, edit_offsets);
     }
     turns.extend(current);
+    *read += got;
     Ok(select(turns))
+}
+
+/// Adds one record of a turn to its summary.
+fn add_record(t: &mut Turn, range: [u64; 2], rec: &Record, edit_offsets: &HashSet<u64>) {
+    t.range[1] = range[1];
+    t.records += 1;
+    t.last_record_id = rec.id.clone();
+    if t.first_ts.is_none() {
+        t.first_ts = rec.ts.clone();
+    }
+    if rec.ts.is_some() {
+        t.last_ts = rec.ts.clone();
+    }
+    match &rec.item {
+        ItemKind::UserMessage { text, .. } => {
+            t.messages += 1;
+            if t.prompt.is_none() {
+                t.prompt = Some(cut(text));
+            }
+        }
+        ItemKind::AssistantMessage { .. } => t.messages += 1,
+        ItemKind::TokenCount { last, .. } => t.tokens += *last,
+        ItemKind::ToolCall { edits, files_touched, .. } => {
+            t.has_edits |= !edits.is_empty() || !files_touched.is_empty()
+        }
+        ItemKind::FilesTouched { .. } => t.has_edits = true,
+        _ => {}
+    }
+    if edit_offsets.contains(&range[0]) {
+        t.has_matched_edits = true;
+    }
 }
 
 /// The turns with matched edits and, before each, the edit-less turns back to the previous

@@ -86,9 +86,83 @@ struct Payload {
     version: u32,
     /// Every import up to this sequence number is indexed.
     import_seq: u64,
-    /// How many checkpoint manifests were indexed (a different count means some were written
-    /// or removed behind the index's back).
+    /// How many checkpoint manifests were indexed (a count that the change log does not
+    /// explain means some were written or removed behind the index's back).
     checkpoints: u64,
+    /// How far the checkpoint change log ([`changes_path`]) is indexed (bytes).
+    #[serde(default)]
+    changes_offset: u64,
+}
+
+/// How a checkpoint manifest changed, as the change log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestChange {
+    /// A new manifest (one more).
+    Created,
+    /// An existing manifest rewritten in place.
+    Replaced,
+    /// A manifest removed (or moved away).
+    Removed,
+}
+
+impl ManifestChange {
+    fn tag(self) -> char {
+        match self {
+            ManifestChange::Created => '+',
+            ManifestChange::Replaced => '~',
+            ManifestChange::Removed => '-',
+        }
+    }
+}
+
+/// The checkpoint change log: one `<+|~|->\t<manifest path>` line per manifest written or
+/// removed, appended by whoever writes it; the index update reads what it has not read yet.
+pub fn changes_path(es: &EventStore) -> PathBuf {
+    es.root.join("index").join("search-changes.log")
+}
+
+/// Records that a checkpoint manifest changed, for the next index update (the capture no longer
+/// updates the index itself: that is the spool worker's or the next search's job). Best effort
+/// and not synced: the log is derived data; a line lost in a power cut leaves the index with the
+/// manifest's previous links until the count check or a rebuild notices.
+pub fn note_manifest_change(es: &EventStore, change: ManifestChange, manifest_path: &Path) {
+    use std::io::Write;
+    let path = changes_path(es);
+    let line = format!("{}\t{}\n", change.tag(), manifest_path.display());
+    let appended = path
+        .parent()
+        .map_or(Ok(()), crate::fsutil::create_private_dir_all)
+        .and_then(|()| crate::fsutil::open_private_append(&path))
+        .and_then(|mut f| f.write_all(line.as_bytes()).with_context(|| format!("cannot append to {}", path.display())));
+    let _ = appended;
+}
+
+/// The change log's lines from byte `from` (complete lines only), and the offset after them.
+/// A log shorter than `from` (deleted, re-created) is read from its start.
+fn read_changes(es: &EventStore, from: u64) -> Result<(Vec<(char, PathBuf)>, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = changes_path(es);
+    let mut f = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
+    };
+    let len = f.metadata().with_context(|| format!("cannot stat {}", path.display()))?.len();
+    let from = if from > len { 0 } else { from };
+    f.seek(SeekFrom::Start(from)).with_context(|| format!("cannot seek {}", path.display()))?;
+    let mut bytes = Vec::new();
+    f.take(len - from).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
+    // A line being appended right now is left for the next update.
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let mut out = Vec::new();
+    for line in bytes[..complete].split(|b| *b == b'\n') {
+        let Ok(line) = std::str::from_utf8(line) else { continue };
+        let Some((tag, p)) = line.split_once('\t') else { continue };
+        if let Some(c) = tag.chars().next().filter(|c| "+~-".contains(*c)) {
+            out.push((c, PathBuf::from(p)));
+        }
+    }
+    Ok((out, from + complete as u64))
 }
 
 pub fn index_dir(es: &EventStore) -> PathBuf {
@@ -144,24 +218,20 @@ fn payload(index: &Index) -> Payload {
     index.load_metas().ok().and_then(|m| m.payload).and_then(|p| serde_json::from_str(&p).ok()).unwrap_or_default()
 }
 
-/// Brings the index up to date with every committed import and every checkpoint manifest.
+/// Brings the index up to date with every committed import and every checkpoint manifest:
+/// the records the imports since its last update added, the manifests the change log names
+/// (all of them when their number changed in a way the log does not explain).
 pub fn update(es: &EventStore) -> Result<IndexStatus> {
-    update_with(es, None)
-}
-
-/// The capture's one call: indexes what its import added and the manifest it wrote.
-pub fn update_after_capture(es: &EventStore, manifest_path: &Path) -> Result<IndexStatus> {
-    update_with(es, Some(manifest_path))
-}
-
-fn update_with(es: &EventStore, manifest_path: Option<&Path>) -> Result<IndexStatus> {
     let (opened, fresh) = open(es)?;
     let Opened { index, fields } = opened;
     let mut p = if fresh { Payload::default() } else { payload(&index) };
     let state = StateStore::open(es)?;
     let committed = state.head.committed_seq;
+    // The log is read before the manifests are listed: a manifest written in between is both
+    // listed and left in the log for the next update (indexed twice, never missed).
+    let (changes, changes_end) = read_changes(es, p.changes_offset)?;
     let manifests = list_manifests(es)?;
-    if !fresh && p.import_seq == committed && p.checkpoints == manifests.len() as u64 && manifest_path.is_none() {
+    if !fresh && p.import_seq == committed && p.checkpoints == manifests.len() as u64 && changes.is_empty() {
         return Ok(IndexStatus::default());
     }
     let mut writer: IndexWriter<TantivyDocument> = match index.writer_with_num_threads(1, WRITER_MEMORY) {
@@ -203,16 +273,27 @@ fn update_with(es: &EventStore, manifest_path: Option<&Path>) -> Result<IndexSta
         p.import_seq = committed;
     }
     let count = manifests.len() as u64;
-    if rebuild || p.checkpoints != count && !(manifest_path.is_some() && p.checkpoints + 1 == count) {
+    let created = changes.iter().filter(|(c, _)| *c == '+').count() as u64;
+    let removed = changes.iter().filter(|(c, _)| *c == '-').count() as u64;
+    if rebuild || (p.checkpoints + created).checked_sub(removed) != Some(count) {
         writer.delete_term(Term::from_field_text(fields.kind, KIND_CHECKPOINT));
         for path in &manifests {
             status.checkpoints_indexed += index_manifest(&writer, &fields, path)?;
         }
-    } else if let Some(path) = manifest_path {
-        writer.delete_term(Term::from_field_text(fields.manifest, &path.display().to_string()));
-        status.checkpoints_indexed += index_manifest(&writer, &fields, path)?;
+    } else {
+        let mut seen = std::collections::HashSet::new();
+        for (_, path) in changes.iter().rev() {
+            if !seen.insert(path) {
+                continue;
+            }
+            writer.delete_term(Term::from_field_text(fields.manifest, &path.display().to_string()));
+            if path.is_file() {
+                status.checkpoints_indexed += index_manifest(&writer, &fields, path)?;
+            }
+        }
     }
     p.checkpoints = count;
+    p.changes_offset = changes_end;
     p.version = INDEX_VERSION;
     let mut prepared = writer.prepare_commit().context("cannot commit the search index")?;
     prepared.set_payload(&serde_json::to_string(&p)?);

@@ -11,17 +11,21 @@
 //!   then added (the import head remembers which conversations they touched), so a capture
 //!   costs what it imported;
 //! - checkpoints: one document per (checkpoint, linked conversation), keyed by the manifest's
-//!   path; the capture indexes the manifest it wrote, and an update re-reads every manifest only
-//!   when their number changed behind its back (a rewrite, a sync, a deleted index).
+//!   path; whoever writes or removes a manifest appends it to a change log
+//!   (`index/search-changes.log`), and an update re-indexes the manifests named there since its
+//!   last one — every manifest only when their number changed in a way the log does not explain
+//!   (a sync, a repair, a deleted index).
 //!
-//! Writers never wait: tantivy's own directory lock makes a second writer fail at once, and a
-//! reader then searches what is there. The capture calls [`update_after_capture`]; `nexus
-//! search` calls [`update`] before it searches.
+//! The capture does not update the index (tantivy's writer threads, its commit and syncs cost
+//! more than the rest of a steady-state capture): the detached spool worker updates it once its
+//! queue is drained, and `nexus search` (and every other reader) calls [`update`] first, so a
+//! search right after a capture finds what it imported. Writers never wait: tantivy's own
+//! directory lock makes a second writer fail at once, and a reader then searches what is there.
 
 mod index;
 mod query;
 
-pub use index::{index_dir, update, update_after_capture};
+pub use index::{ManifestChange, index_dir, note_manifest_change, update};
 pub use query::{FileFilter, RepoFilter, SearchRequest, SearchResults, commits_of, one_line, search};
 
 use serde::{Deserialize, Serialize};

@@ -107,10 +107,15 @@ fn search_finds_by_word_file_date_and_repo_with_the_linked_commits() {
 fn the_index_is_rebuilt_after_deletion_and_kept_out_of_git() {
     let (env, repo, _) = setup();
     let index = env.event_store_root().join("index/search");
-    // The capture indexed what it imported: the search has nothing to catch up.
+    // The capture left the index alone (off its critical path): the first search catches up
+    // with what it imported, the next one has nothing to do.
+    assert!(!index.exists(), "the capture wrote no search index");
     let first = env.json(&repo, ["search", "jitter", "--json"]);
     assert_eq!(ids(&first), vec![UPLOAD.to_owned()]);
-    assert_eq!(first["index"]["records_indexed"], 0, "the capture already indexed its import: {first:#}");
+    assert!(first["index"]["records_indexed"].as_u64().expect("count") > 0, "{first:#}");
+    let second = env.json(&repo, ["search", "jitter", "--json"]);
+    assert_eq!(second["index"]["records_indexed"], 0, "{second:#}");
+    assert_eq!(second["index"]["checkpoints_indexed"], 0, "{second:#}");
     assert!(index.join("meta.json").is_file());
     let ignore = fs::read_to_string(env.event_store_root().join("index/.gitignore")).expect(".gitignore");
     assert!(ignore.lines().any(|l| l == "*"), "{ignore}");
@@ -128,6 +133,37 @@ fn the_index_is_rebuilt_after_deletion_and_kept_out_of_git() {
     env.commit_file(&repo, "src/breaker.py", "generated\n", "Breaker");
     env.ok(&repo, ["capture-codex-commit-checkpoint", "--quiet"]);
     let breaker = env.json(&repo, ["search", "breaker", "--json"]);
-    assert_eq!(breaker["index"]["records_indexed"], 0);
+    let records = breaker["index"]["records_indexed"].as_u64().expect("count");
+    assert!(records > 0, "the search found the capture's new records: {breaker:#}");
+    // Only the new checkpoint is indexed (its one linked conversation), from the change log:
+    // not every manifest again.
+    assert_eq!(breaker["index"]["checkpoints_indexed"], 1, "{breaker:#}");
     assert_eq!(ids(&breaker), vec!["eeeeeeee-5555-4555-8555-000000000005".to_owned()]);
+    assert_eq!(breaker["conversations"][0]["commits"].as_array().expect("commits").len(), 1, "{breaker:#}");
+    let old_upload = env.json(&repo, ["search", "jitter", "--json"]);
+    assert_eq!(old_upload["conversations"][0]["commits"].as_array().expect("commits").len(), 1, "{old_upload:#}");
+}
+
+/// A re-capture (`--force`) that changes a checkpoint's links replaces its manifest in place
+/// (their number unchanged): the search shows the new links, read from the change log.
+#[test]
+fn a_forced_recapture_with_new_links_is_searched_with_them() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("uploader");
+    let sha = env.commit_file(&repo, "src/upload.py", "generated\n", "Upload with backoff");
+    env.ok(&repo, ["capture-codex-commit-checkpoint", "--quiet"]);
+    let before = env.json(&repo, ["search", "--file", "src/upload.py", "--json"]);
+    assert_eq!(ids(&before), Vec::<String>::new(), "no conversation yet: {before:#}");
+
+    // The conversation that wrote the file reaches the Codex home late (a copied home, a
+    // delayed sync): a forced re-capture links it.
+    let mut upload = Session::create(&env.codex_home(), UPLOAD, &repo);
+    upload.turn("add exponential backoff to the uploader", "src/upload.py", "Backoff added with jitter.");
+    env.ok(&repo, ["capture-codex-commit-checkpoint", "--quiet", "--force"]);
+    let after = env.json(&repo, ["search", "jitter", "--json"]);
+    assert_eq!(ids(&after), vec![UPLOAD.to_owned()]);
+    assert_eq!(after["index"]["checkpoints_indexed"], 1, "{after:#}");
+    let commits = after["conversations"][0]["commits"].as_array().expect("commits");
+    assert_eq!(commits.len(), 1, "{after:#}");
+    assert_eq!(commits[0]["commit_sha"], sha.as_str());
 }

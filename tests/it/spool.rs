@@ -53,6 +53,30 @@ fn spool_detached_worker_captures_each_commit_by_sha() {
     env.nexus_assert().args(["drain-codex-commit-spool", "--repo-root"]).arg(&repo).assert().success();
     let log = env.hook_log(&repo);
     assert!(!log.contains("FAILED"), "{log}");
+    // The detached worker ran at the lowest CPU priority and in the idle I/O class (read back
+    // from the kernel by the worker itself), so a rebase or a build is not slowed by it.
+    let spooled: Vec<&str> = log.lines().filter(|l| l.contains(", spool")).collect();
+    assert_eq!(spooled.len(), 3, "{log}");
+    for line in spooled {
+        assert!(line.contains("spool, nice 19, idle I/O)"), "{line}");
+    }
+    // Once its queue was drained, the worker brought the search index up to date (the capture
+    // itself leaves it alone): every import and all three checkpoints.
+    let meta = env.event_store_root().join("index/search/meta.json");
+    let start = Instant::now();
+    let payload = loop {
+        let caught_up = fs::read_to_string(&meta)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["payload"].as_str().and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok()))
+            .filter(|p| p["checkpoints"] == 3);
+        if let Some(p) = caught_up {
+            break p;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the worker did not update the search index");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(payload["import_seq"].as_u64().expect("import_seq") >= 1, "{payload}");
 }
 
 #[test]

@@ -140,19 +140,24 @@ fn work_proportional_nothing_changed_writes_no_snapshot_and_no_import() {
     assert_eq!(manifest["import_counts"]["new_records"].as_u64(), Some(0), "{manifest}");
 
     // Nothing was written to the object store; to the event store only the checkpoint manifest
-    // (and the derived search index, which indexes it).
+    // (and the line of the search index's change log that names it: the index itself is
+    // updated later, off the capture).
     assert_eq!(changed(&objects_before, &objects), Vec::<String>::new(), "the object store is untouched");
-    let written: Vec<String> =
-        changed(&events_before, &events).into_iter().filter(|p| !p.starts_with("index/search/")).collect();
+    let written: Vec<String> = changed(&events_before, &events)
+        .into_iter()
+        .filter(|p| !p.starts_with("index/search/") && p != "index/search-changes.log")
+        .collect();
     let checkpoint = out["manifest_path"].as_str().expect("manifest path");
     assert!(checkpoint.ends_with(&format!("{sha}.toml")), "{checkpoint}");
     assert_eq!(written.len(), 1, "only the checkpoint manifest: {written:?}");
     assert!(checkpoint.ends_with(&written[0]), "{written:?} vs {checkpoint}");
 }
 
-/// Linking reads the edit index of the paths in the commit's diff and nothing else: the same
-/// reads whatever else the conversation wrote before (SPEC §7 cost, issue 10 item 9).
-fn link_reads_after_history(other_files: usize) -> serde_json::Value {
+/// Linking reads the edit index of the paths in the commit's diff and nothing else, and the
+/// linked turns from their own start (the turn index), not the conversation up to them: the
+/// same reads whatever else the conversation did before (SPEC §7 cost, issue 10 item 9).
+/// Returns the capture's `link_reads`, and its linked turns' bytes.
+fn link_reads_after_history(other_files: usize) -> (serde_json::Value, u64) {
     use crate::common::{Session, add_file_patch, write_lines};
     let env = TestEnv::new();
     let repo = env.new_repo("proj");
@@ -165,6 +170,8 @@ fn link_reads_after_history(other_files: usize) -> serde_json::Value {
     }
     env.commit_all_at(&repo, "history", "2026-01-10T20:00:00Z");
     capture(&env, &repo);
+    // The discussion before the edit (a turn without edits), then the edit.
+    s.chat_turn("how should the target be computed?", "With compute_the_target().");
     let target = ["def target():", "    return compute_the_target()", "    # written by Codex"];
     s.patch_turn("write the target", &add_file_patch("target.py", &target), "Done.");
     write_lines(&repo, "target.py", &target);
@@ -173,15 +180,33 @@ fn link_reads_after_history(other_files: usize) -> serde_json::Value {
     let links = out["manifest"]["conversations"].as_array().expect("conversations").clone();
     assert_eq!(links.len(), 1, "{links:?}");
     assert_eq!(links[0]["lines_matched"].as_u64(), Some(3), "{:?}", links[0]);
-    out["manifest"]["link_reads"].clone()
+    let turns = links[0]["turns"].as_array().expect("turns");
+    assert_eq!(turns.len(), 2, "the edit's turn and the discussion before it: {turns:?}");
+    assert_eq!(turns[0]["prompt"], "how should the target be computed?");
+    assert_eq!(turns[1]["prompt"], "write the target");
+    let range = |t: &serde_json::Value| t["range"][1].as_u64().expect("end") - t["range"][0].as_u64().expect("start");
+    let turn_bytes: u64 = turns.iter().map(range).sum();
+
+    // Without the turn index (a store imported before it existed) the same turns come from
+    // reading the conversation from its start.
+    std::fs::remove_dir_all(env.event_store_root().join("index/turns")).expect("remove the turn index");
+    let again = env.json(&repo, ["capture", "--json", "--force"]);
+    let again_links = &again["manifest"]["conversations"];
+    assert_eq!(again_links[0]["turns"], links[0]["turns"], "the same turns either way");
+    let streamed = again["manifest"]["link_reads"]["turn_bytes"].as_u64().expect("turn_bytes");
+    assert_eq!(streamed, turns[1]["range"][1].as_u64().expect("end"), "read from the start without the index");
+    (out["manifest"]["link_reads"].clone(), turn_bytes)
 }
 
 #[test]
-fn work_proportional_linking_reads_only_the_paths_in_the_diff() {
-    let small = link_reads_after_history(3);
-    let large = link_reads_after_history(40);
+fn work_proportional_linking_reads_only_the_paths_in_the_diff_and_the_linked_turns() {
+    let (small, small_turns) = link_reads_after_history(3);
+    let (large, large_turns) = link_reads_after_history(40);
     // One index file (target.py, one work tree) with its one edit, not the 40 other files' edits.
     assert_eq!(small["files"].as_u64(), Some(1), "{small}");
     assert_eq!(small["entries"].as_u64(), Some(1), "{small}");
-    assert_eq!(large, small, "the reads do not grow with the conversation's other edits");
+    assert_eq!((&large["files"], &large["entries"]), (&small["files"], &small["entries"]), "{large} vs {small}");
+    // Of canonical history, exactly the linked turns' bytes: not the 3 or 40 turns before them.
+    assert_eq!(small["turn_bytes"].as_u64(), Some(small_turns), "{small}");
+    assert_eq!(large["turn_bytes"].as_u64(), Some(large_turns), "{large}");
 }

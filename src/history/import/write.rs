@@ -126,6 +126,7 @@ impl Importer<'_> {
             span.records += 1;
             let range = [span.end, span.end + line.len() as u64];
             span.end = range[1];
+            self.index.add_turn_record(es, self.import_seq, conv, range, &rec.item)?;
             for entry in crate::history::edits::entries_of(&rec, self.import_seq, range, cstate.last_cwd.as_deref()) {
                 self.index.add(es, &entry)?;
             }
