@@ -201,6 +201,13 @@ pub(super) fn open(es: &EventStore) -> Result<(Opened, bool)> {
 }
 
 fn try_open(dir: &Path) -> Result<Opened> {
+    // tantivy creates its files (segments, locks, meta.json) with the process umask: owner-only
+    // from their creation, not only once `owner_only` has run (the spool worker updates the
+    // index while other commands may be looking).
+    // SAFETY: umask only changes this process's file-creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
     crate::fsutil::create_private_dir_all(dir)?;
     let ignore = dir.parent().map(|p| p.join(".gitignore"));
     if let Some(ignore) = ignore.filter(|p| !p.exists()) {
