@@ -2,6 +2,7 @@
 //! checkpoint manifests (see the module doc of [`crate::search`]).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -186,18 +187,20 @@ pub(super) struct Opened {
 }
 
 /// Opens the index, creating it when missing and recreating it when it cannot be read or was
-/// written by another version (it is only derived data).
+/// written by another version (it is only derived data). The flag says whether it holds nothing
+/// committed yet (new, or being built by another process right now: never deleted for that).
 pub(super) fn open(es: &EventStore) -> Result<(Opened, bool)> {
     let dir = index_dir(es);
-    let fresh = !dir.join("meta.json").exists();
-    match try_open(&dir) {
-        Ok(opened) if payload(&opened.index).version == INDEX_VERSION || fresh => Ok((opened, fresh)),
-        _ => {
-            std::fs::remove_dir_all(&dir)
-                .with_context(|| format!("cannot remove the outdated search index {}", dir.display()))?;
-            Ok((try_open(&dir)?, true))
+    if let Ok(opened) = try_open(&dir) {
+        match stored_payload(&opened.index) {
+            Some(p) if p.version != INDEX_VERSION => {}
+            Some(_) => return Ok((opened, false)),
+            None => return Ok((opened, true)),
         }
     }
+    std::fs::remove_dir_all(&dir)
+        .with_context(|| format!("cannot remove the outdated search index {}", dir.display()))?;
+    Ok((try_open(&dir)?, true))
 }
 
 fn try_open(dir: &Path) -> Result<Opened> {
@@ -221,8 +224,12 @@ fn try_open(dir: &Path) -> Result<Opened> {
     Ok(Opened { index, fields })
 }
 
+fn stored_payload(index: &Index) -> Option<Payload> {
+    index.load_metas().ok().and_then(|m| m.payload).and_then(|p| serde_json::from_str(&p).ok())
+}
+
 fn payload(index: &Index) -> Payload {
-    index.load_metas().ok().and_then(|m| m.payload).and_then(|p| serde_json::from_str(&p).ok()).unwrap_or_default()
+    stored_payload(index).unwrap_or_default()
 }
 
 /// Brings the index up to date with every committed import and every checkpoint manifest:
@@ -231,7 +238,28 @@ fn payload(index: &Index) -> Payload {
 pub fn update(es: &EventStore) -> Result<IndexStatus> {
     let (opened, fresh) = open(es)?;
     let Opened { index, fields } = opened;
-    let mut p = if fresh { Payload::default() } else { payload(&index) };
+    if !fresh && up_to_date(es, &payload(&index))? {
+        return Ok(IndexStatus::default());
+    }
+    // Another process (the spool worker, after its captures) may be updating it: wait a little
+    // for it rather than answer from an index that lacks what was just captured.
+    let mut waited = Duration::ZERO;
+    let mut writer: IndexWriter<TantivyDocument> = loop {
+        match index.writer_with_num_threads(1, WRITER_MEMORY) {
+            Ok(w) => break w,
+            Err(tantivy::TantivyError::LockFailure(..)) if waited < WRITER_WAIT => {
+                std::thread::sleep(WRITER_POLL);
+                waited += WRITER_POLL;
+            }
+            Err(tantivy::TantivyError::LockFailure(..)) => return Ok(IndexStatus { busy: true, ..Default::default() }),
+            Err(e) => return Err(e).context("cannot write the search index"),
+        }
+    };
+    // The only writer now: what is indexed is what the index says at this point (another
+    // writer may have committed while this one waited).
+    let stored = stored_payload(&index);
+    let fresh = stored.is_none();
+    let mut p = stored.unwrap_or_default();
     let state = StateStore::open(es)?;
     let committed = state.head.committed_seq;
     // The log is read before the manifests are listed: a manifest written in between is both
@@ -241,11 +269,6 @@ pub fn update(es: &EventStore) -> Result<IndexStatus> {
     if !fresh && p.import_seq == committed && p.checkpoints == manifests.len() as u64 && changes.is_empty() {
         return Ok(IndexStatus::default());
     }
-    let mut writer: IndexWriter<TantivyDocument> = match index.writer_with_num_threads(1, WRITER_MEMORY) {
-        Ok(w) => w,
-        Err(tantivy::TantivyError::LockFailure(..)) => return Ok(IndexStatus { busy: true, ..Default::default() }),
-        Err(e) => return Err(e).context("cannot write the search index"),
-    };
     let mut status = IndexStatus { rebuilt: fresh, ..Default::default() };
     let mut rebuild = fresh;
     if p.import_seq > committed {
@@ -308,6 +331,20 @@ pub fn update(es: &EventStore) -> Result<IndexStatus> {
     writer.wait_merging_threads().context("cannot merge the search index")?;
     owner_only(&index_dir(es))?;
     Ok(status)
+}
+
+/// How long an update waits for another process's writer, and how often it looks.
+const WRITER_WAIT: Duration = Duration::from_secs(5);
+const WRITER_POLL: Duration = Duration::from_millis(20);
+
+/// Whether an index at `p` has everything: every committed import, every manifest, nothing new
+/// in the change log.
+fn up_to_date(es: &EventStore, p: &Payload) -> Result<bool> {
+    let committed = StateStore::open(es)?.head.committed_seq;
+    if p.import_seq != committed || !read_changes(es, p.changes_offset)?.0.is_empty() {
+        return Ok(false);
+    }
+    Ok(p.checkpoints == list_manifests(es)?.len() as u64)
 }
 
 /// tantivy creates its files with the process umask; the index holds words of private

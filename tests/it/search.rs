@@ -167,3 +167,29 @@ fn a_forced_recapture_with_new_links_is_searched_with_them() {
     assert_eq!(commits.len(), 1, "{after:#}");
     assert_eq!(commits[0]["commit_sha"], sha.as_str());
 }
+
+/// While another process holds the index's writer (the spool worker updating it after its
+/// captures), a search waits for it and then catches up, rather than answering from an index
+/// that lacks what was just captured.
+#[test]
+fn a_search_waits_for_another_writer_and_finds_what_was_just_captured() {
+    let (env, repo, _) = setup();
+    env.ok(&repo, ["search", "jitter"]);
+    let mut s = Session::create(&env.codex_home(), "eeeeeeee-5555-4555-8555-000000000005", &repo);
+    s.turn("add a circuit breaker", "src/breaker.py", "Breaker added.");
+    env.commit_file(&repo, "src/breaker.py", "generated\n", "Breaker");
+    env.ok(&repo, ["capture-codex-commit-checkpoint", "--quiet"]);
+
+    let dir = env.event_store_root().join("index/search");
+    let index = tantivy::Index::open_in_dir(&dir).expect("open the index");
+    let writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000).expect("take the writer");
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        drop(writer);
+    });
+    let found = env.json(&repo, ["search", "breaker", "--json"]);
+    holder.join().expect("holder");
+    assert_eq!(found["index"]["busy"], false, "{found:#}");
+    assert!(found["index"]["records_indexed"].as_u64().expect("count") > 0, "{found:#}");
+    assert_eq!(ids(&found), vec!["eeeeeeee-5555-4555-8555-000000000005".to_owned()]);
+}
