@@ -376,26 +376,24 @@ fn update_latest(store: &ObjectStore, manifest: &ExportManifest) -> Result<()> {
     Ok(())
 }
 
-/// The commit: the `latest/` manifest (when anything changed), the head naming the snapshot
-/// (the commit point), the exporter's state (when it changed), and the end of the marker.
+/// The commit: the `latest/` manifest (on the state's compaction schedule, or when missing or
+/// after a recovery), the head naming the snapshot (the commit point), the exporter's state
+/// (the entries that changed, appended to its log; whole on compaction), and the end of the
+/// marker.
 fn commit(
     store: &ObjectStore,
-    mut state: ExportState,
+    state: ExportState,
     new_state: BTreeMap<String, StateEntry>,
     manifest: &ExportManifest,
     dirty: bool,
 ) -> Result<()> {
-    let changed = !manifest.files.iter().all(|f| {
-        f.kind == FileKind::SessionIndex && state.files.get(&f.relative_path).is_some_and(|p| p.blake3 == f.blake3)
-    }) || !manifest.removed.is_empty()
-        || dirty
-        || !store.latest_dir().join(EXPORT_MANIFEST).exists();
     crate::fault::point("export.after_latest_update");
-    let state_changed = state.files != new_state;
-    state.files = new_state;
-    state.schema_version = SCHEMA_VERSION;
-    if changed {
-        write_latest_manifest(store, &state, manifest)?;
+    let update = store.prepare_state_update(state, new_state, &manifest.snapshot_name)?;
+    // Rewritten whole with the state's base, not on every capture: between two, the manifest
+    // names an older snapshot and readers take the listing from the state
+    // (`ObjectStore::read_latest_manifest`).
+    if update.compacts() || dirty || !store.latest_dir().join(EXPORT_MANIFEST).exists() {
+        write_latest_manifest(store, &update.state, manifest)?;
     }
     // The head first: once it names this snapshot, the import chain reaches it. Were the state
     // written first and the head lost, the next export would plan against the new state (files
@@ -405,28 +403,12 @@ fn commit(
     crate::fault::point("export.before_state_write");
     // Also when only metadata moved (a rewritten but identical session index): else it would be
     // stored whole again on every export.
-    if changed || state_changed || !store.has_state() {
-        store.write_state(&state)?;
-    }
+    store.write_state_update(&update)?;
     // Losing this removal (power cut) only costs one export storing grown files whole.
     store.clear_export_incomplete()
 }
 
 fn write_latest_manifest(store: &ObjectStore, state: &ExportState, snapshot: &ExportManifest) -> Result<()> {
-    let files = state.files.iter().map(|(rel, e)| FileEntry {
-        relative_path: rel.clone(),
-        kind: e.kind,
-        size_bytes: e.size,
-        blake3: e.blake3.clone(),
-        storage: e.storage,
-        stored_bytes: e.stored_bytes,
-        stored_path: None,
-        compressed: false,
-        base_size: None,
-        base_snapshot: None,
-        moved_from: None,
-        snapshot: Some(e.snapshot.clone()),
-    });
     let latest = ExportManifest {
         schema_version: snapshot.schema_version,
         manifest_kind: snapshot.manifest_kind.clone(),
@@ -440,6 +422,7 @@ fn write_latest_manifest(store: &ObjectStore, state: &ExportState, snapshot: &Ex
         counts: snapshot.counts.clone(),
         files: Vec::new(),
     };
+    let files = state.files.iter().map(|(rel, e)| e.latest_entry(rel));
     crate::objects::write_manifest(&store.latest_dir().join(EXPORT_MANIFEST), &latest, files)
 }
 

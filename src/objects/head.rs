@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! export-head.json     {"schema_version", "last_snapshot"}: written after the snapshot and latest/
-//! export-state.json    source metadata of every captured file: written after the head
+//! export-state.json    source metadata of every captured file (with its log: `state.rs`):
+//!                      written after the head
 //! .export-incomplete   present from an export's first write to latest/ until its state is written
 //! ```
 
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{FileKind, ObjectStore, SCHEMA_VERSION, Storage};
+use super::{FileEntry, FileKind, ObjectStore, SCHEMA_VERSION, Storage};
 use crate::fsutil;
 
 /// Present while an export is between its first write to `latest/` and its state write.
@@ -36,12 +37,48 @@ pub struct StateEntry {
     pub stored_bytes: u64,
 }
 
-/// `export-state.json`: what the exporter knows of every captured file. Rewritten only when a
-/// file changed; the snapshot chain's head is the small `export-head.json`.
+impl StateEntry {
+    /// This file's entry in the `latest/` manifest.
+    pub fn latest_entry(&self, relative_path: &str) -> FileEntry {
+        FileEntry {
+            relative_path: relative_path.to_owned(),
+            kind: self.kind,
+            size_bytes: self.size,
+            blake3: self.blake3.clone(),
+            storage: self.storage,
+            stored_bytes: self.stored_bytes,
+            stored_path: None,
+            compressed: false,
+            base_size: None,
+            base_snapshot: None,
+            moved_from: None,
+            snapshot: Some(self.snapshot.clone()),
+        }
+    }
+}
+
+/// What the exporter knows of every captured file: the base `export-state.json` plus the
+/// groups of its log replayed (`state.rs`). Read whole (a capture plans every file against it);
+/// written as the few entries an export changed.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ExportState {
     pub schema_version: u32,
+    /// Names the log that extends this base (`state.rs`); a base without one has no log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_id: Option<String>,
     pub files: BTreeMap<String, StateEntry>,
+    /// Where this state was read from (not stored).
+    #[serde(skip)]
+    pub(crate) read_at: StatePosition,
+}
+
+/// The sizes of the base and of the log's valid part when a state was read: an append starts
+/// at the latter (cutting off what a crash left), a compaction is due past a quarter of the
+/// former.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StatePosition {
+    pub base_len: u64,
+    pub log_len: u64,
 }
 
 /// `export-head.json`: the last finished export. Written last: the export's commit point.
@@ -52,11 +89,6 @@ pub struct ExportHead {
 }
 
 impl ObjectStore {
-    /// The exporter's fast state (source metadata of every file in `latest/`).
-    pub fn state_path(&self) -> PathBuf {
-        self.root.join("export-state.json")
-    }
-
     /// The last finished export (the export's commit point).
     pub fn head_path(&self) -> PathBuf {
         self.root.join("export-head.json")
@@ -113,34 +145,6 @@ impl ObjectStore {
     pub fn write_head(&self, snapshot: &str) -> Result<()> {
         let head = ExportHead { schema_version: SCHEMA_VERSION, last_snapshot: Some(snapshot.to_owned()) };
         fsutil::write_json_atomic(&self.head_path(), &head)
-    }
-
-    /// The exporter's state (empty before the first export).
-    pub fn read_state(&self) -> Result<ExportState> {
-        Ok(fsutil::read_json_opt(&self.state_path())?.unwrap_or_default())
-    }
-
-    /// The exporter's state, for the export itself: an unreadable one is a cache miss (issue
-    /// 12): the export starts from an empty state (every file stored whole, nothing trusted),
-    /// and the second value says so.
-    pub fn read_state_recovering(&self) -> (ExportState, Option<String>) {
-        match self.read_state() {
-            Ok(s) => (s, None),
-            Err(e) => (
-                ExportState::default(),
-                Some(format!(
-                    "recovered: the exporter's state was unreadable ({e:#}); every file is stored whole again"
-                )),
-            ),
-        }
-    }
-
-    pub fn has_state(&self) -> bool {
-        self.state_path().exists()
-    }
-
-    pub fn write_state(&self, state: &ExportState) -> Result<()> {
-        fsutil::write_json_atomic(&self.state_path(), state)
     }
 
     pub fn incomplete_marker_path(&self) -> PathBuf {

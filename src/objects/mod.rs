@@ -19,11 +19,13 @@ mod head;
 mod manifest;
 mod manifest_io;
 mod reconstruct;
+mod state;
 
 pub use head::{EXPORT_INCOMPLETE_MARKER, ExportHead, ExportState, StateEntry};
 pub use manifest::{ExportCounts, ExportManifest, FileEntry, FileKind, MANIFEST_KIND, Scope, Storage};
 pub use manifest_io::{ManifestEntries, write_manifest};
 pub use reconstruct::{ChainReader, Piece, Reconstructor};
+pub use state::StateUpdate;
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const EXPORT_MANIFEST: &str = "export-manifest.toml";
@@ -73,6 +75,27 @@ impl ObjectStore {
             bail!("no snapshot named '{name}' in {}", self.archive_dir().display());
         }
         manifest_io::read_header(&path)
+    }
+
+    /// The `latest/` listing as of the last export. `latest/export-manifest.toml` is rewritten
+    /// with the exporter's state base, not on every capture (`state.rs`); while it names an
+    /// older snapshot than the export head, the same listing is built from the exporter's state,
+    /// which is newer (its header from the file's, naming the head's snapshot). A missing or
+    /// unreadable manifest is an error.
+    pub fn read_latest_manifest(&self) -> Result<ExportManifest> {
+        let path = self.latest_dir().join(EXPORT_MANIFEST);
+        let mut header = manifest_io::read_header(&path)?;
+        let last = self.last_snapshot().ok().flatten();
+        match last {
+            Some(last) if last != header.snapshot_name => {
+                let state = self.read_state()?;
+                header.files = state.files.iter().map(|(rel, e)| e.latest_entry(rel)).collect();
+                header.counts.files_total = header.files.len() as u64;
+                header.snapshot_name = last;
+                Ok(header)
+            }
+            _ => fsutil::read_toml(&path),
+        }
     }
 
     /// A snapshot's entries, read one at a time (one pass; the manifest is never held whole).

@@ -253,7 +253,7 @@ fn check_latest(store: &ObjectStore, r: &mut VerifyReport) -> Result<()> {
     if !manifest_path.exists() {
         return Ok(());
     }
-    let manifest: ExportManifest = match fsutil::read_toml(&manifest_path) {
+    let manifest: ExportManifest = match store.read_latest_manifest() {
         Ok(m) => m,
         Err(e) => {
             r.problem(&manifest_path, format!("{e:#}"));

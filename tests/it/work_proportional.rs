@@ -210,3 +210,87 @@ fn work_proportional_linking_reads_only_the_paths_in_the_diff_and_the_linked_tur
     assert_eq!(small["turn_bytes"].as_u64(), Some(small_turns), "{small}");
     assert_eq!(large["turn_bytes"].as_u64(), Some(large_turns), "{large}");
 }
+
+/// A steady-state capture writes to the object store what changed — the snapshot, the grown
+/// transcript in `latest/`, the export head and one group of the exporter's state log — and not
+/// the exporter's state or the `latest/` manifest, which list every file of the home (at 20,000
+/// transcripts, ~13 MB rewritten by every capture).
+#[test]
+fn work_proportional_steady_state_writes_only_what_changed_to_the_object_store() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let home = env.codex_home();
+    let active = PathBuf::from(bench(
+        &env,
+        &["gen", "--home", home.to_str().unwrap(), "--transcripts", "2000", "--tiny", "--cwd", repo.to_str().unwrap()],
+    ));
+    env.empty_commit(&repo, "baseline");
+    capture(&env, &repo);
+    let objects = env.objects_root();
+    let base = env.codex_store().join("export-state.json");
+    let base_len = std::fs::metadata(&base).expect("the exporter's state").len();
+    for round in 0..2 {
+        bench(&env, &["grow", "--session", active.to_str().unwrap(), "--bytes", "20000", "--seed", &round.to_string()]);
+        env.empty_commit(&repo, &format!("steady {round}"));
+        let before = tree(&objects);
+        let out = capture(&env, &repo);
+        let snapshot = out["export"]["snapshot_name"].as_str().expect("a snapshot");
+        let in_snapshot = format!("providers/codex/archive/{snapshot}/");
+        let mut written: Vec<String> =
+            changed(&before, &objects).into_iter().filter(|p| !p.starts_with(&in_snapshot)).collect();
+        written.sort();
+        let grown = format!("providers/codex/latest/{}", active.strip_prefix(&home).unwrap().display());
+        let mut want = vec![
+            "providers/codex/export-head.json".to_owned(),
+            "providers/codex/export-state.log.jsonl".to_owned(),
+            grown,
+        ];
+        want.sort();
+        assert_eq!(written, want, "round {round}");
+        let log_len = std::fs::metadata(env.codex_store().join("export-state.log.jsonl")).unwrap().len();
+        assert!(log_len < 2048 * (round + 1), "one group of changed entries a capture: {log_len} bytes");
+        assert!(log_len * 4 < base_len, "{log_len} vs the base's {base_len}");
+    }
+}
+
+/// The state's log is folded into a new base once it passes a quarter of the base, and the
+/// `latest/` manifest is rewritten with it; in between, `verify` checks `latest/` against the
+/// newer listing the state gives (README, *How the export stays O(what changed)*).
+#[test]
+fn exporter_state_log_is_compacted_and_the_latest_manifest_follows_it() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let home = env.codex_home();
+    let active = PathBuf::from(bench(
+        &env,
+        &["gen", "--home", home.to_str().unwrap(), "--transcripts", "20", "--tiny", "--cwd", repo.to_str().unwrap()],
+    ));
+    env.empty_commit(&repo, "baseline");
+    capture(&env, &repo);
+    let store = env.codex_store();
+    let log = store.join("export-state.log.jsonl");
+    let latest_manifest = || -> toml::Value {
+        toml::from_str(&std::fs::read_to_string(store.join("latest/export-manifest.toml")).unwrap()).unwrap()
+    };
+    let (mut appended, mut compacted) = (0, 0);
+    for round in 0..12 {
+        bench(&env, &["grow", "--session", active.to_str().unwrap(), "--bytes", "3000", "--seed", &round.to_string()]);
+        env.empty_commit(&repo, &format!("round {round}"));
+        let had_log = log.exists();
+        let out = capture(&env, &repo);
+        let snapshot = out["export"]["snapshot_name"].as_str().unwrap().to_owned();
+        let manifest = latest_manifest();
+        if log.exists() {
+            appended += 1;
+            assert_ne!(manifest["snapshot_name"].as_str(), Some(snapshot.as_str()), "round {round}: not rewritten");
+        } else {
+            assert!(had_log, "round {round}: the log is removed by a compaction only");
+            compacted += 1;
+            assert_eq!(manifest["snapshot_name"].as_str(), Some(snapshot.as_str()), "round {round}: rewritten");
+            assert_eq!(manifest["files"].as_array().unwrap().len(), 21, "round {round}");
+        }
+        let v = env.json(&repo, ["verify", "--json"]);
+        assert_eq!(v["ok"], true, "round {round}: {v}");
+    }
+    assert!(appended >= 6 && compacted >= 2, "appended {appended}, compacted {compacted}");
+}
