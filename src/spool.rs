@@ -350,7 +350,9 @@ impl Spool {
             // Only what failed before this run is retried by it (a capture that just failed is
             // not tried again at once).
             let earlier: Vec<(String, String)> = failed.iter().map(|f| (f.sha.clone(), f.hook.clone())).collect();
+            let mut took = 0;
             for (entry, end) in self.pending()? {
+                took += 1;
                 // A malformed line: skipped (its offset still advances), nothing to log.
                 if !entry.sha.is_empty() {
                     let result = self.handle(&entry, roots);
@@ -372,7 +374,10 @@ impl Spool {
                 self.mark_done(end)?;
                 handled += 1;
             }
-            if !retried {
+            // Once per run, and again whenever a pass took new entries: the worker those
+            // commits started found the lock held (this one is slow at idle priority) and left
+            // it their retries.
+            if !retried || took > 0 {
                 retried = true;
                 let now = now_secs();
                 let retry = |f: &Failed| earlier.iter().any(|(sha, hook)| *sha == f.sha && *hook == f.hook);
