@@ -198,7 +198,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
     };
 
     let mut recon = Reconstructor::new(&objects);
-    let manifest = recon.manifest(snapshot)?.clone();
+    let manifest = recon.manifest(snapshot)?;
     // A transcript's canonical writers are closed when it is read (see `close_writers`), so the
     // batch is sized before: by the files the snapshot stores (each writes a canonical file, a
     // cursor and an entry).

@@ -169,7 +169,7 @@ fn check_archive(store: &ObjectStore, r: &mut VerifyReport) -> Result<Vec<String
     let mut recon = Reconstructor::new(store);
     for name in &names {
         r.checked.snapshots += 1;
-        let manifest = recon.manifest(name)?.clone();
+        let manifest = recon.manifest(name)?;
         let dir = store.snapshot_dir(name);
         for e in &manifest.files {
             r.checked.snapshot_entries += 1;
