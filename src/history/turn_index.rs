@@ -9,12 +9,13 @@
 //! themselves are cut by the reader with the same rule as [`crate::link::turns`] (a user message
 //! starts a turn unless the current one has no prompt yet), so the index holds no decision.
 //!
-//! Like the edit index it is derived and rebuildable ([`super::edits::rebuild`]). A line of an
-//! import that never committed carries that import's number, which readers skip; a retried
-//! import (same start) appends after the one it replaces, so the later line wins. A reader uses
-//! the index only when its committed lines chain from offset 0 to the conversation's committed
-//! length; otherwise (a store imported before the index existed, a lost line) it says so and
-//! the caller reads the conversation from its start, as before.
+//! Like the edit index it is derived and rebuildable ([`super::edits::rebuild`]); unlike it, it
+//! is not synced, since whatever a power cut loses of it is noticed. A line of an import that
+//! never committed carries that import's number, which readers skip; a retried import (same
+//! start) appends after the one it replaces, so the later line wins. A reader uses the index
+//! only when its committed lines chain from offset 0 to the conversation's committed length;
+//! otherwise (a store imported before the index existed, a line lost) it says so and the caller
+//! reads the conversation from its start, as before.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
