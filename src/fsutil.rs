@@ -192,6 +192,30 @@ impl SyncBatch {
         self.write_atomic(path, &text)
     }
 
+    /// Writes staged (deferred, not yet renamed into place).
+    pub fn staged_len(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Where the staged (not yet renamed) new content of `path` is, if it is staged.
+    pub fn staged_path(&self, path: &Path) -> Option<&Path> {
+        self.staged.iter().rev().find(|(_, to)| to == path).map(|(tmp, _)| &**tmp)
+    }
+
+    /// Makes what is staged durable now and renames it into place (the batch goes on): for a
+    /// step whose files carry their own commit marks (the import state's versions), so that a
+    /// large batch holds a bounded list.
+    pub fn flush(&mut self, dir: &Path) -> Result<()> {
+        if !self.deferred || self.staged.is_empty() {
+            return Ok(());
+        }
+        syncfs(dir)?;
+        for (tmp, path) in self.staged.drain(..) {
+            tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot replace {}", path.display()))?;
+        }
+        Ok(())
+    }
+
     /// Ends the batch: when deferred, syncs the filesystem that holds `dir`, renames the staged
     /// writes into place and syncs it again; an immediate batch has nothing left to do.
     pub fn commit(self, dir: &Path) -> Result<()> {

@@ -18,7 +18,7 @@
 
 mod write;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -54,7 +54,28 @@ pub struct ImportOutcome {
     /// (issue 12): the `recovered: …` lines of its manifest's problems.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recovered: Vec<String>,
+    /// The most the import held in memory at once (SPEC §10: bounded whatever the home).
+    #[serde(default)]
+    pub held: Held,
 }
+
+/// High-water marks of what an import holds in memory: its state changes are staged to disk
+/// transcript by transcript, so these stay bounded by one transcript (and a few constants), not
+/// by the number of files in the snapshot.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Held {
+    /// Conversation entries loaded at once.
+    pub conversations: usize,
+    /// Cursors not yet staged.
+    pub cursors: usize,
+    /// Atomic writes staged and not yet renamed into place (a large import's batch).
+    pub staged_writes: usize,
+}
+
+/// Conversations whose titles the session index changed, loaded before they are staged.
+const MAX_HELD_CONVERSATIONS: usize = 256;
+/// Staged writes after which a large import's batch is made durable and renamed into place.
+const MAX_STAGED_WRITES: usize = 512;
 
 pub fn import_id_for(snapshot: &str) -> String {
     format!("import__{snapshot}")
@@ -114,6 +135,16 @@ struct Importer<'a> {
     index: super::edits::IndexWriter,
     /// How the import's files are made durable (sized by the snapshot's entries).
     batch: fsutil::SyncBatch,
+    /// Whether this import's sequence number is reserved (before its first staged version).
+    reserved: bool,
+    /// Conversations whose entry this import staged (written as its version, dropped from
+    /// memory): read back from there if a later transcript of the import touches them again.
+    staged: HashSet<String>,
+    /// Conversations this import added records to.
+    touched: BTreeSet<String>,
+    /// Whether a canonical file was written (its directory is synced once, at the end).
+    wrote_canonical: bool,
+    held: Held,
 }
 
 /// Finishes an import that crashed between its state write (the commit point) and its manifest
@@ -150,6 +181,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
             counts: ImportCounts::default(),
             conversations_touched: Vec::new(),
             recovered: Vec::new(),
+            held: Held::default(),
         });
     }
     for dir in [es.conversations_dir(), es.imports_dir(), es.root.join("state"), es.checkpoints_dir()] {
@@ -195,6 +227,11 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
         seen: HashSet::new(),
         index: Default::default(),
         batch: fsutil::SyncBatch::for_files(0),
+        reserved: false,
+        staged: HashSet::new(),
+        touched: BTreeSet::new(),
+        wrote_canonical: false,
+        held: Held::default(),
     };
 
     let mut recon = Reconstructor::new(&objects);
@@ -245,6 +282,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
                 imp.cursors.insert(entry.relative_path.clone(), None);
             }
         }
+        imp.stage_file(&entry.relative_path)?;
     }
     imp.finish(&objects, &manifest_path)
 }
@@ -269,10 +307,97 @@ impl Importer<'_> {
         }
     }
 
+    /// Reserves this import's sequence number, once, before its first staged version.
+    fn reserve(&mut self) -> Result<()> {
+        if !self.reserved {
+            fsutil::create_private_dir_all(&self.es.state_dir())?;
+            self.store.reserve(self.import_seq)?;
+            self.head.reserved_seq = self.import_seq;
+            self.reserved = true;
+        }
+        Ok(())
+    }
+
+    /// After a transcript: its cursor and the conversations it changed are staged to disk as
+    /// this import's (uncommitted) versions and dropped from memory, and a large batch is made
+    /// durable every [`MAX_STAGED_WRITES`] writes. Nothing staged is visible before the head
+    /// commits the import (see `state`).
+    fn stage_file(&mut self, rel: &str) -> Result<()> {
+        self.note_held();
+        if let Some(cursor) = self.cursors.remove(rel) {
+            self.reserve()?;
+            self.store.stage_cursor(&mut self.batch, rel, self.import_seq, cursor.as_ref())?;
+        }
+        self.retire()
+    }
+
+    fn note_held(&mut self) {
+        let h = &mut self.held;
+        h.conversations = h.conversations.max(self.conversations.len());
+        h.cursors = h.cursors.max(self.cursors.len());
+        h.staged_writes = h.staged_writes.max(self.batch.staged_len());
+    }
+
+    /// Finishes every loaded conversation (their writers are closed): its committed length
+    /// advances to what this import appended, its span is appended to the span log, its days
+    /// to the activity index, and its entry is staged; then it leaves memory.
+    fn retire(&mut self) -> Result<()> {
+        if self.conversations.is_empty() && self.writes.is_empty() {
+            return Ok(());
+        }
+        self.reserve()?;
+        for (conv, w) in std::mem::take(&mut self.writes) {
+            anyhow::ensure!(w.writer.is_none(), "the history of {conv} is still open");
+            let c = self.conversations.get_mut(&conv).context("conversation loaded")?;
+            // Before the append: a damaged span log is rebuilt up to the committed history.
+            if w.span.records > 0
+                && let Some(said) = self.store.check_spans(c)?
+            {
+                self.problems.push(said);
+            }
+            c.canonical_len = w.span.end;
+            self.wrote_canonical = true;
+            if w.span.records == 0 {
+                continue;
+            }
+            self.store.append_span(&mut self.batch, c, &w.span)?;
+            self.touched.insert(conv.clone());
+            let previous = self.previous_last.get(&conv).cloned().flatten();
+            let entry = super::activity::ActivityEntry { seq: self.import_seq, conversation_id: conv.clone() };
+            match super::activity::days_of(previous.as_deref(), c.first_ts.as_deref(), c.last_ts.as_deref()) {
+                Some(days) => {
+                    for day in days {
+                        self.index.add_activity(self.es, Some(day), &entry)?;
+                    }
+                }
+                None => self.index.add_activity(self.es, None, &entry)?,
+            }
+        }
+        for (id, c) in std::mem::take(&mut self.conversations) {
+            self.store.stage_conversation(&mut self.batch, self.import_seq, &c)?;
+            self.staged.insert(id);
+        }
+        self.previous_last.clear();
+        self.note_held();
+        if self.batch.staged_len() >= MAX_STAGED_WRITES {
+            self.batch.flush(&self.es.root)?;
+            // Not in `fault::POINTS` (only an import of hundreds of files reaches it):
+            // `tests/it/import_bounded.rs` aborts here.
+            crate::fault::point("import.after_staged_flush");
+        }
+        Ok(())
+    }
+
     /// Loads a conversation's committed entry (or a new one) for this import to change.
     fn load_conversation(&mut self, id: &str) -> Result<()> {
         if !self.conversations.contains_key(id) {
-            let entry = match self.store.conversation(id) {
+            let entry = if self.staged.contains(id) {
+                // Staged by an earlier transcript of this import: read back what it staged.
+                self.store.staged_conversation(&self.batch, id, self.import_seq)
+            } else {
+                self.store.conversation(id)
+            };
+            let entry = match entry {
                 Ok(c) => c,
                 Err(e) => {
                     self.problems
@@ -481,6 +606,11 @@ impl Importer<'_> {
             let c = self.conversations.get_mut(&id).context("conversation loaded")?;
             c.title = (!name.is_empty()).then_some(name);
             c.title_explicit = true;
+            // A first capture renames every conversation: stage them as they come.
+            if self.conversations.len() >= MAX_HELD_CONVERSATIONS && self.writes.is_empty() {
+                self.note_held();
+                self.retire()?;
+            }
         }
         self.titles = Some(titles);
         self.head.session_index_blake3 = Some(blake3.to_owned());
@@ -491,52 +621,15 @@ impl Importer<'_> {
         // Make the records durable before anything says they were imported (one syncfs for a
         // large import, flushed by the state commit before its head is written).
         if self.force_commit || !self.cursors.is_empty() || !self.conversations.is_empty() || self.titles.is_some() {
-            fsutil::create_private_dir_all(&self.es.state_dir())?;
-            self.store.reserve(self.import_seq)?;
-            self.head.reserved_seq = self.import_seq;
+            self.reserve()?;
         }
         self.close_writers()?;
+        self.retire()?;
         let batch = std::mem::replace(&mut self.batch, fsutil::SyncBatch::for_files(0));
-        let mut touched = Vec::new();
-        let mut spans = BTreeMap::new();
-        for (conv, w) in &mut self.writes {
-            if let Some(writer) = w.writer.take() {
-                let file = writer
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .with_context(|| format!("cannot flush the history of {conv}"))?;
-                crate::fault::point("import.after_canonical_append");
-                batch.sync_file(&file, &self.es.conversation_path(conv))?;
-            }
-            let c = self.conversations.get_mut(conv).context("conversation loaded")?;
-            // Before the append: a damaged span log is rebuilt up to the committed history.
-            if w.span.records > 0
-                && let Some(said) = self.store.check_spans(c)?
-            {
-                self.problems.push(said);
-            }
-            c.canonical_len = w.span.end;
-            if w.span.records > 0 {
-                spans.insert(conv.clone(), w.span.clone());
-                touched.push(conv.clone());
-            }
-        }
-        if !self.writes.is_empty() {
+        if self.wrote_canonical {
             batch.sync_dir(&self.es.conversations_dir())?;
         }
-        for conv in &touched {
-            let c = self.conversations.get(conv).context("conversation loaded")?;
-            let previous = self.previous_last.get(conv).cloned().flatten();
-            let entry = super::activity::ActivityEntry { seq: self.import_seq, conversation_id: conv.clone() };
-            match super::activity::days_of(previous.as_deref(), c.first_ts.as_deref(), c.last_ts.as_deref()) {
-                Some(days) => {
-                    for day in days {
-                        self.index.add_activity(self.es, Some(day), &entry)?;
-                    }
-                }
-                None => self.index.add_activity(self.es, None, &entry)?,
-            }
-        }
+        let touched: Vec<String> = self.touched.iter().cloned().collect();
         std::mem::take(&mut self.index).finish()?;
         crate::fault::point("import.after_canonical_sync");
         let snapshot_manifest_rel = objects
@@ -561,14 +654,15 @@ impl Importer<'_> {
         let mut head = self.head.clone();
         head.last_imported_snapshot = Some(self.snapshot.clone());
         head.pending_manifest = Some(manifest.clone());
-        self.store.commit(
+        self.store.commit_staged(
             batch,
             self.import_seq,
             &self.cursors,
-            &mut self.conversations,
-            &spans,
+            &mut BTreeMap::new(),
+            &BTreeMap::new(),
             self.titles.as_ref(),
             head,
+            &touched,
         )?;
         crate::fault::point("import.after_state_write");
         fsutil::write_toml_atomic(manifest_path, &manifest)?;
@@ -581,6 +675,7 @@ impl Importer<'_> {
             counts: self.counts,
             conversations_touched: touched,
             recovered: self.problems.into_iter().filter(|p| p.starts_with("recovered:")).collect(),
+            held: self.held,
         })
     }
 }

@@ -33,7 +33,7 @@ pub mod turn_index;
 
 pub(crate) use conversation::rebuild as conversation_rebuild;
 pub use conversation::resolve_path;
-pub use identity::{IdentityTracker, record_id};
+pub use identity::{IdentityTracker, id_bits, record_id};
 pub use manifest::{ImportCounts, ImportManifest};
 pub use paths::{EventStore, safe_file_stem};
 pub use records::{Record, RecordReader, SourceRef};

@@ -33,7 +33,7 @@ pub use repair::repair;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -362,11 +362,21 @@ fn check_checkpoints(
 }
 
 fn check_canonical(es: &EventStore, r: &mut VerifyReport) -> Result<()> {
-    let (head, conversations) = match StateStore::open(es).and_then(|s| Ok((s.all_conversations()?, s))) {
-        Ok((conversations, store)) => (store.head, conversations),
+    // File stem → (conversation id, committed length), entry by entry.
+    let mut committed: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let opened = StateStore::open(es).and_then(|s| {
+        s.each_conversation(|c| {
+            committed.insert(safe_file_stem(&c.id), (c.id, c.canonical_len));
+            Ok(())
+        })?;
+        Ok(s)
+    });
+    let head = match opened {
+        Ok(store) => store.head,
         Err(e) => {
             r.problem(&es.state_dir(), format!("{e:#}"));
-            (Default::default(), Vec::new())
+            committed.clear();
+            Default::default()
         }
     };
     let head: crate::history::ImportHead = head;
@@ -375,12 +385,10 @@ fn check_canonical(es: &EventStore, r: &mut VerifyReport) -> Result<()> {
     {
         r.warning(&es.import_manifest_path(&m.import_id), "not yet written (the next import writes it)");
     }
-    // File stem → (conversation id, committed length).
-    let mut committed: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    for (id, c) in &conversations {
-        committed.insert(safe_file_stem(id), (id.clone(), c.canonical_len));
-    }
-    let mut ids: HashMap<String, PathBuf> = HashMap::new();
+    // Ids are checked file by file (128 bits each: memory bounded by the largest conversation,
+    // not by all of history): a record id hashes its conversation, and a record in another
+    // conversation's file is reported above, so a repeat across files is one of those.
+    let mut ids: HashMap<u128, usize> = HashMap::new();
     let dir = es.conversations_dir();
     for path in fsutil::list_dir(&dir)? {
         if path.extension().is_none_or(|x| x != "jsonl") {
@@ -404,6 +412,8 @@ fn check_canonical(es: &EventStore, r: &mut VerifyReport) -> Result<()> {
         if actual > len {
             check_tail(es, &path, len, r)?;
         }
+        ids.clear();
+        ids.shrink_to(1 << 16);
         let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         let mut offset = 0u64;
         for (n, line) in BufReader::new(file.take(len)).split(b'\n').enumerate() {
@@ -424,8 +434,11 @@ fn check_canonical(es: &EventStore, r: &mut VerifyReport) -> Result<()> {
             if safe_file_stem(&rec.conversation_id) != stem {
                 r.problem(&path, format!("record {} belongs to conversation {}", rec.id, rec.conversation_id));
             }
-            if let Some(first) = ids.insert(rec.id.clone(), path.clone()) {
-                r.problem(&path, format!("record id {} (line {}) is also in {}", rec.id, n + 1, first.display()));
+            if let Some(first) = ids.insert(crate::history::id_bits(&rec.id), n + 1) {
+                r.problem(
+                    &path,
+                    format!("record id {} (line {}) is also in {} (line {first})", rec.id, n + 1, path.display()),
+                );
             }
         }
     }

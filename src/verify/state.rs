@@ -28,12 +28,13 @@ pub(super) fn check_state(es: &EventStore, store: &ObjectStore, r: &mut VerifyRe
     }
     // Entries that read, and their span logs.
     let mut with_entry = std::collections::HashSet::new();
-    for (id, c) in state.all_conversations()? {
+    state.each_conversation(|c| {
         if let Some(why) = state.spans_problem(&c) {
-            r.problem(&state.spans_path(&id), format!("span log of conversation {id}: {why}; {FIX}"));
+            r.problem(&state.spans_path(&c.id), format!("span log of conversation {}: {why}; {FIX}", c.id));
         }
-        with_entry.insert(id);
-    }
+        with_entry.insert(c.id);
+        Ok(())
+    })?;
     // A canonical file whose conversation has no entry: linking no longer finds it.
     for path in fsutil::list_dir(&es.conversations_dir())? {
         if path.extension().is_none_or(|x| x != "jsonl") {

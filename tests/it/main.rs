@@ -30,6 +30,7 @@ mod hooks_install;
 mod hooks_managers;
 mod hooks_uninstall;
 mod hostile;
+mod import_bounded;
 mod link_blame;
 mod link_content;
 mod link_identity;

@@ -185,17 +185,27 @@ impl StateStore {
     /// verify). The conversation id is read from the state, not the file name.
     pub fn all_conversations(&self) -> Result<Vec<(String, ConversationState)>> {
         let mut out = Vec::new();
+        self.each_conversation(|c| {
+            out.push((c.id.clone(), c));
+            Ok(())
+        })?;
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Every conversation with committed state, one at a time (in file-name order), for a
+    /// caller that needs only a little of each (memory bounded by one entry, not by all).
+    pub fn each_conversation(&self, mut f: impl FnMut(ConversationState) -> Result<()>) -> Result<()> {
         for path in fsutil::list_dir(&self.dir.join("conversations"))? {
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
             // An unreadable entry is a cache miss, as for `conversation` (verify names it).
             if let Ok(Some(c)) = self.read_committed::<ConversationState>(&path) {
-                out.push((c.id.clone(), c));
+                f(c)?;
             }
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        Ok(())
     }
 
     /// The state files that do not parse (cursors, conversation entries, titles), each with
@@ -261,6 +271,72 @@ impl StateStore {
         }
     }
 
+    /// Appends one import's span to a conversation's log at its `spans_len` (cutting what a
+    /// crashed import left past it) and advances `spans_len`; durable through `batch`. The
+    /// line is committed with the conversation's entry: until then it lies past the committed
+    /// length and is cut by the next append.
+    pub fn append_span(&self, batch: &mut SyncBatch, conv: &mut ConversationState, span: &Span) -> Result<()> {
+        let path = self.spans_path(&conv.id);
+        if let Some(dir) = path.parent() {
+            fsutil::create_private_dir_all(dir)?;
+        }
+        let mut line = serde_json::to_vec(span).context("cannot serialize a span")?;
+        line.push(b'\n');
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        // Never pad: a log shorter than its committed length was checked and rebuilt by
+        // the import (`check_spans`); finding one here is a bug, not a reason for NUL bytes.
+        let len = f.metadata().with_context(|| format!("cannot stat {}", path.display()))?.len();
+        anyhow::ensure!(
+            len >= conv.spans_len,
+            "{} is shorter ({len} bytes) than its committed {} bytes",
+            path.display(),
+            conv.spans_len
+        );
+        f.set_len(conv.spans_len).with_context(|| format!("cannot truncate {}", path.display()))?;
+        f.seek(SeekFrom::Start(conv.spans_len))?;
+        f.write_all(&line).with_context(|| format!("cannot append to {}", path.display()))?;
+        batch.sync_file(&f, &path)?;
+        conv.spans_len += line.len() as u64;
+        Ok(())
+    }
+
+    /// Stages a cursor as version `seq` (None: the file is gone) before the commit: invisible
+    /// to readers until the head commits `seq`. The caller reserved `seq`.
+    pub fn stage_cursor(&self, batch: &mut SyncBatch, rel: &str, seq: u64, cursor: Option<&Cursor>) -> Result<()> {
+        fsutil::create_private_dir_all(&self.dir.join("cursors"))?;
+        self.write_version(batch, &self.cursor_path(rel), seq, cursor)
+    }
+
+    /// Stages a conversation's entry as version `seq` (see [`StateStore::stage_cursor`]).
+    pub fn stage_conversation(&self, batch: &mut SyncBatch, seq: u64, conv: &ConversationState) -> Result<()> {
+        fsutil::create_private_dir_all(&self.dir.join("conversations"))?;
+        self.write_version(batch, &self.conversation_path(&conv.id), seq, Some(conv))
+    }
+
+    /// A conversation's entry as staged under `seq` by this import (from `batch` while its
+    /// rename is pending), else as committed.
+    pub fn staged_conversation(&self, batch: &SyncBatch, id: &str, seq: u64) -> Result<Option<ConversationState>> {
+        let target = self.conversation_path(id);
+        let path = batch.staged_path(&target).unwrap_or(&target);
+        let Some(file) = fsutil::read_json_opt::<Versions<ConversationState>>(path)? else { return Ok(None) };
+        let mut committed = None;
+        for v in file.versions {
+            if v.seq == seq {
+                return Ok(v.value);
+            }
+            if self.head.is_committed(v.seq) && committed.as_ref().is_none_or(|(s, _)| *s < v.seq) {
+                committed = Some((v.seq, v.value));
+            }
+        }
+        Ok(committed.and_then(|(_, v)| v))
+    }
+
     /// Records durably that versions numbered `seq` are about to be written (see
     /// [`ImportHead::reserved_seq`]). Written at once, not through the import's [`SyncBatch`]:
     /// it is on disk before anything the batch holds.
@@ -280,6 +356,23 @@ impl StateStore {
     #[allow(clippy::too_many_arguments)]
     pub fn commit(
         &mut self,
+        batch: SyncBatch,
+        seq: u64,
+        cursors: &BTreeMap<String, Option<Cursor>>,
+        conversations: &mut BTreeMap<String, ConversationState>,
+        spans: &BTreeMap<String, Span>,
+        titles: Option<&BTreeMap<String, String>>,
+        head: ImportHead,
+    ) -> Result<()> {
+        self.commit_staged(batch, seq, cursors, conversations, spans, titles, head, &[])
+    }
+
+    /// [`StateStore::commit`] of an import that staged some of its changes already (entries,
+    /// cursors and span lines written as version `seq` through `batch`): `staged_touched` are
+    /// the conversations those staged changes added records to (remembered in the head).
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_staged(
+        &mut self,
         mut batch: SyncBatch,
         seq: u64,
         cursors: &BTreeMap<String, Option<Cursor>>,
@@ -287,6 +380,7 @@ impl StateStore {
         spans: &BTreeMap<String, Span>,
         titles: Option<&BTreeMap<String, String>>,
         mut head: ImportHead,
+        staged_touched: &[String],
     ) -> Result<()> {
         for sub in ["cursors", "conversations", "spans"] {
             fsutil::create_private_dir_all(&self.dir.join(sub))?;
@@ -298,30 +392,7 @@ impl StateStore {
         // crashed import's and is cut before appending.
         for (id, span) in spans {
             let conv = conversations.get_mut(id).context("a span without its conversation")?;
-            let path = self.spans_path(id);
-            let mut line = serde_json::to_vec(span).context("cannot serialize a span")?;
-            line.push(b'\n');
-            let mut f = fs::OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("cannot open {}", path.display()))?;
-            // Never pad: a log shorter than its committed length was checked and rebuilt by
-            // the import (`check_spans`); finding one here is a bug, not a reason for NUL bytes.
-            let len = f.metadata().with_context(|| format!("cannot stat {}", path.display()))?.len();
-            anyhow::ensure!(
-                len >= conv.spans_len,
-                "{} is shorter ({len} bytes) than its committed {} bytes",
-                path.display(),
-                conv.spans_len
-            );
-            f.set_len(conv.spans_len).with_context(|| format!("cannot truncate {}", path.display()))?;
-            f.seek(SeekFrom::Start(conv.spans_len))?;
-            f.write_all(&line).with_context(|| format!("cannot append to {}", path.display()))?;
-            batch.sync_file(&f, &path)?;
-            conv.spans_len += line.len() as u64;
+            self.append_span(&mut batch, conv, span)?;
         }
         for (id, conv) in conversations.iter() {
             self.write_version(&mut batch, &self.conversation_path(id), seq, Some(conv))?;
@@ -335,7 +406,10 @@ impl StateStore {
         crate::fault::point("import.before_state_write");
         head.schema_version = STATE_SCHEMA_VERSION;
         head.mark_committed(seq);
-        let touched = (spans.len() <= RECENT_IDS_MAX).then(|| spans.keys().cloned().collect());
+        let mut touched: Vec<String> = spans.keys().chain(staged_touched).cloned().collect();
+        touched.sort();
+        touched.dedup();
+        let touched = (touched.len() <= RECENT_IDS_MAX).then_some(touched);
         head.recent.push_back((seq, touched));
         while head.recent.len() > RECENT_IMPORTS {
             head.recent.pop_front();
