@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-/// One finished child: wall time and peak RSS.
+/// One finished child: wall time, CPU time (user + system, its own and its waited-for
+/// children's) and peak RSS.
 pub(crate) struct Measured {
     pub(crate) wall: Duration,
+    pub(crate) cpu: Duration,
     pub(crate) max_rss_kb: i64,
 }
 
@@ -46,13 +48,16 @@ pub(crate) fn measure_status(cmd: &mut Command) -> Result<(Measured, std::proces
         helper.stdin(Stdio::null()).stdout(Stdio::null()).status().with_context(|| format!("cannot run {cmd:?}"))?;
     let said = fs::read_to_string(out.path()).context("cannot read the measurement")?;
     let mut fields = said.split_whitespace().map(str::parse::<u64>);
-    let (Some(Ok(wall_ns)), Some(Ok(rss_kb))) = (fields.next(), fields.next()) else {
+    let (Some(Ok(wall_ns)), Some(Ok(rss_kb)), Some(Ok(cpu_ns))) = (fields.next(), fields.next(), fields.next()) else {
         bail!("{cmd:?}: no measurement ({status})");
     };
-    Ok((Measured { wall: Duration::from_nanos(wall_ns), max_rss_kb: rss_kb as i64 }, status))
+    let m =
+        Measured { wall: Duration::from_nanos(wall_ns), cpu: Duration::from_nanos(cpu_ns), max_rss_kb: rss_kb as i64 };
+    Ok((m, status))
 }
 
-/// `nexus-bench peak-rss`: runs `command`, writes `<wall ns> <peak RSS KiB>` to `out`, and
+/// `nexus-bench peak-rss`: runs `command`, writes `<wall ns> <peak RSS KiB> <CPU ns>` to `out`
+/// (CPU: user + system from the same `wait4`, which includes the children it waited for), and
 /// returns its exit code (128 + the signal that killed it).
 pub fn peak_rss(out: &Path, command: &[std::ffi::OsString]) -> Result<i32> {
     let (program, args) = command.split_first().context("no command to measure")?;
@@ -67,7 +72,9 @@ pub fn peak_rss(out: &Path, command: &[std::ffi::OsString]) -> Result<i32> {
     if r != pid {
         bail!("wait4 failed for {program:?}");
     }
-    fs::write(out, format!("{} {}\n", wall.as_nanos(), usage.ru_maxrss))
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    fs::write(out, format!("{} {} {}\n", wall.as_nanos(), usage.ru_maxrss, cpu.as_nanos()))
         .with_context(|| format!("cannot write {}", out.display()))?;
     let status = std::process::ExitStatus::from_raw(status);
     Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))

@@ -277,12 +277,14 @@ fn main_home(args: &RunArgs, nexus: &Path, transcripts: usize, t: &mut Table) ->
     let git_before = packed_bytes(&b, &events)?;
     let mut appended = 0;
     let mut steady = Vec::new();
+    let mut steady_cpu = Vec::new();
     let mut linked = 0;
     for i in 0..args.runs {
         appended += b.codex_turns_committed(&active, args.append_bytes, 100 + i as u64, 1000 + i)?;
         let m = b.capture()?;
         peak_rss = peak_rss.max(m.max_rss_kb);
         steady.push(m.wall);
+        steady_cpu.push(m.cpu);
         linked += usize::from(b.head_links()? > 0);
         // The event store's git commit of the capture (untimed: off the commit path; `nexus
         // sync` with no remote commits only).
@@ -299,7 +301,7 @@ fn main_home(args: &RunArgs, nexus: &Path, transcripts: usize, t: &mut Table) ->
             args.runs,
             args.runs
         ),
-        format!("p50 {} · p95 {}", ms(p50), ms(pct(&steady, 0.95))),
+        format!("p50 {} · p95 {} (CPU p50 {})", ms(p50), ms(pct(&steady, 0.95)), ms(pct(&steady_cpu, 0.5))),
         "< 25 ms",
         Some(p50 < Duration::from_millis(25) && linked == args.runs),
     );
@@ -319,15 +321,17 @@ fn main_home(args: &RunArgs, nexus: &Path, transcripts: usize, t: &mut Table) ->
     );
 
     eprintln!("nothing-changed captures …");
-    let mut idle = Vec::new();
+    let (mut idle, mut idle_cpu) = (Vec::new(), Vec::new());
     for i in 0..args.runs {
         b.commit_plain(2000 + i)?;
-        idle.push(b.capture()?.wall);
+        let m = b.capture()?;
+        idle.push(m.wall);
+        idle_cpu.push(m.cpu);
     }
     let p50 = pct(&idle, 0.5);
     t.row(
         format!("nothing-changed capture, {transcripts} transcripts"),
-        format!("p50 {} · p95 {}", ms(p50), ms(pct(&idle, 0.95))),
+        format!("p50 {} · p95 {} (CPU p50 {})", ms(p50), ms(pct(&idle, 0.95)), ms(pct(&idle_cpu, 0.5))),
         "< 10 ms",
         Some(p50 < Duration::from_millis(10)),
     );
@@ -492,7 +496,7 @@ fn main_home(args: &RunArgs, nexus: &Path, transcripts: usize, t: &mut Table) ->
 /// (what grows with the home is the number of files to stat and the exporter's state, not
 /// their bytes), with the first capture's and `verify`'s peak RSS.
 fn curve(args: &RunArgs, nexus: &Path, t: &mut Table) -> Result<()> {
-    let mut points: Vec<(usize, Duration)> = Vec::new();
+    let mut points: Vec<(usize, Duration, Duration)> = Vec::new();
     for &n in &args.transcripts {
         eprintln!("curve: {n} transcripts …");
         let b = Bench::new(args.dir.join(format!("curve-{n}")), nexus)?;
@@ -511,13 +515,15 @@ fn curve(args: &RunArgs, nexus: &Path, t: &mut Table) -> Result<()> {
         sync_all()?;
         let first = b.capture()?;
         let (verify, verify_said) = verified(&b)?;
-        let mut steady = Vec::new();
+        let (mut steady, mut cpu) = (Vec::new(), Vec::new());
         for i in 0..args.curve_runs {
             b.codex_turns_committed(&active, args.append_bytes, 300 + i as u64, 100 + i)?;
-            steady.push(b.capture()?.wall);
+            let m = b.capture()?;
+            steady.push(m.wall);
+            cpu.push(m.cpu);
         }
         let p50 = pct(&steady, 0.5);
-        points.push((n, p50));
+        points.push((n, p50, pct(&cpu, 0.5)));
         if Some(&n) == args.transcripts.iter().max() {
             t.rss(
                 format!("peak RSS, first capture of {n} small files"),
@@ -528,13 +534,17 @@ fn curve(args: &RunArgs, nexus: &Path, t: &mut Table) -> Result<()> {
         }
         let _ = fs::remove_dir_all(&b.dir);
     }
-    let (n0, base) = points[0];
-    let (nmax, top) = *points.iter().max_by_key(|(n, _)| *n).context("no curve point")?;
+    let (n0, base, base_cpu) = points[0];
+    let (nmax, top, top_cpu) = *points.iter().max_by_key(|(n, ..)| *n).context("no curve point")?;
     let ratio = top.as_secs_f64() / base.as_secs_f64();
+    let cpu_ratio = top_cpu.as_secs_f64() / base_cpu.as_secs_f64();
     t.row(
-        format!("steady-state capture (with linking) as the home grows, p50 of {} runs each", args.curve_runs),
-        points.iter().map(|(n, d)| format!("{n}: {}", ms(*d))).collect::<Vec<_>>().join(" · ")
-            + &format!(" ({nmax} vs {n0}: {ratio:.2}×)"),
+        format!(
+            "steady-state capture (with linking) as the home grows, p50 of {} runs each (CPU p50)",
+            args.curve_runs
+        ),
+        points.iter().map(|(n, d, c)| format!("{n}: {} ({})", ms(*d), ms(*c))).collect::<Vec<_>>().join(" · ")
+            + &format!(" ({nmax} vs {n0}: {ratio:.2}×, CPU {cpu_ratio:.2}×)"),
         "≤ 2× from 2k to 20k",
         Some(ratio <= 2.0),
     );
