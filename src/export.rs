@@ -24,7 +24,7 @@ mod archive;
 use crate::fsutil;
 use crate::objects::{
     EXPORT_MANIFEST, ExportCounts, ExportManifest, ExportState, FileEntry, FileKind, MANIFEST_KIND, ObjectStore,
-    SCHEMA_VERSION, Scope, StateEntry, Storage,
+    SCHEMA_VERSION, Scope, StateChanges, StateEntry, Storage,
 };
 use crate::roots::Roots;
 
@@ -129,7 +129,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     fsutil::create_private_dir_all(&tmp_dir)?;
     let stored = store_all(&store, &tmp_dir, &name, plans, &state, &scanned, &mut counts, &mut problems)?;
     counts.removed = stored.removed.len() as u64;
-    counts.files_total = stored.new_state.len() as u64;
+    counts.files_total = stored.files_total as u64;
     let manifest = ExportManifest {
         schema_version: SCHEMA_VERSION,
         manifest_kind: MANIFEST_KIND.to_owned(),
@@ -146,7 +146,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
 
     let final_dir = write_snapshot(&store, &tmp_dir, &name, &manifest)?;
     update_latest(&store, &manifest)?;
-    commit(&store, state, stored.new_state, &manifest, dirty)?;
+    commit(&store, state, stored.changes, &manifest, dirty)?;
 
     Ok(ExportOutcome {
         snapshot_root: final_dir.clone(),
@@ -263,11 +263,14 @@ fn plan<'s>(scanned: &'s Scanned, state: &'s ExportState, dirty: bool) -> Vec<Pl
     plans
 }
 
-/// What the store step produced: the snapshot's entries, the exporter's next state, and the
+/// What the store step produced: the snapshot's entries, what changed in the exporter's state
+/// (only those entries: at 20,000 files, a new map of every entry cost more than the rest of
+/// a steady-state capture's in-memory work), the number of files captured after it, and the
 /// paths removed from the captured set.
 struct Stored {
     entries: Vec<FileEntry>,
-    new_state: BTreeMap<String, StateEntry>,
+    changes: StateChanges,
+    files_total: usize,
     removed: Vec<String>,
 }
 
@@ -294,7 +297,7 @@ fn store_all(
     let writes = plans.iter().filter(|p| !matches!(p.plan, Plan::Unchanged)).count();
     let batch = fsutil::SyncBatch::for_files(writes);
     let mut entries: Vec<FileEntry> = Vec::new();
-    let mut new_state: BTreeMap<String, StateEntry> = BTreeMap::new();
+    let mut changes = StateChanges::new();
     let mut moved_away: Vec<String> = Vec::new();
     for Planned { rel, src, kind, prev, plan } in plans {
         let result = store_one(store, &batch, tmp_dir, name, rel, src, kind, plan, prev, state, counts);
@@ -307,36 +310,37 @@ fn store_all(
                 if entry.snapshot.is_none() {
                     entries.push(entry);
                 }
-                new_state.insert(rel.clone(), st);
-            }
-            Ok(None) => {
-                if let Some(p) = prev {
-                    new_state.insert(rel.clone(), p.clone());
+                if prev != Some(&st) {
+                    changes.insert(rel.clone(), Some(st));
                 }
             }
+            // Kept as it was (or, never captured, still not).
+            Ok(None) => {}
             Err(e) if e.downcast_ref::<SourceError>().is_none() => return Err(e),
             Err(e) => {
                 counts.unreadable += 1;
                 problems.push(format!("{rel}: {e:#}"));
-                // Keep the previous version: nothing in the source is lost by a read failure.
-                if let Some(p) = prev {
-                    new_state.insert(rel.clone(), p.clone());
-                }
+                // The previous version is kept: nothing in the source is lost by a read failure.
             }
         }
     }
 
-    // Files under a directory that could not be listed are kept as they were, not removed.
-    for (rel, e) in &state.files {
-        if !source.contains_key(rel) && scanned.unknown(rel) {
-            new_state.insert(rel.clone(), e.clone());
+    // Files gone from the source leave the captured set (a move's old path too), except under
+    // a directory that could not be listed: those are kept as they were.
+    let mut removed: Vec<String> = Vec::new();
+    for rel in state.files.keys() {
+        if !source.contains_key(rel) && !scanned.unknown(rel) {
+            changes.insert(rel.clone(), None);
+            if !moved_away.contains(rel) {
+                removed.push(rel.clone());
+            }
         }
     }
-    let mut removed: Vec<String> =
-        state.files.keys().filter(|rel| !new_state.contains_key(*rel) && !moved_away.contains(rel)).cloned().collect();
-    removed.sort();
+    let added = changes.iter().filter(|(rel, c)| c.is_some() && !state.files.contains_key(*rel)).count();
+    let gone = changes.values().filter(|c| c.is_none()).count();
+    let files_total = state.files.len() + added - gone;
     batch.commit(&store.root)?;
-    Ok(Stored { entries, new_state, removed })
+    Ok(Stored { entries, changes, files_total, removed })
 }
 
 /// Writes the snapshot's manifest into the directory being built and renames it into place.
@@ -383,12 +387,12 @@ fn update_latest(store: &ObjectStore, manifest: &ExportManifest) -> Result<()> {
 fn commit(
     store: &ObjectStore,
     state: ExportState,
-    new_state: BTreeMap<String, StateEntry>,
+    changes: StateChanges,
     manifest: &ExportManifest,
     dirty: bool,
 ) -> Result<()> {
     crate::fault::point("export.after_latest_update");
-    let update = store.prepare_state_update(state, new_state, &manifest.snapshot_name)?;
+    let update = store.prepare_state_update(state, changes, &manifest.snapshot_name)?;
     // Rewritten whole with the state's base, not on every capture: between two, the manifest
     // names an older snapshot and readers take the listing from the state
     // (`ObjectStore::read_latest_manifest`).

@@ -25,7 +25,7 @@ pub use head::{EXPORT_INCOMPLETE_MARKER, ExportHead, ExportState, StateEntry};
 pub use manifest::{ExportCounts, ExportManifest, FileEntry, FileKind, MANIFEST_KIND, Scope, Storage};
 pub use manifest_io::{ManifestEntries, write_manifest};
 pub use reconstruct::{ChainReader, Piece, Reconstructor};
-pub use state::StateUpdate;
+pub use state::{StateChanges, StateUpdate};
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const EXPORT_MANIFEST: &str = "export-manifest.toml";

@@ -58,6 +58,9 @@ enum LogLine {
     },
 }
 
+/// What an export changed, per path: the new entry, or `None` for a path no longer captured.
+pub type StateChanges = BTreeMap<String, Option<StateEntry>>;
+
 /// What an export changed in the state, ready to be written by [`ObjectStore::write_state_update`].
 pub struct StateUpdate {
     /// The state after the export.
@@ -203,23 +206,29 @@ impl ObjectStore {
         }
     }
 
-    /// What an export changed, from the state it planned against (`old`, as read) and the state
-    /// after it (`files`); nothing is written yet.
+    /// What an export changed (`changes`: per path, its new entry, or `None` when it left the
+    /// captured set), applied in place to the state it planned against (`old`, as read): the
+    /// cost is the entries that changed, not the home (nothing is written yet).
     pub fn prepare_state_update(
         &self,
         mut old: ExportState,
-        files: BTreeMap<String, StateEntry>,
+        changes: StateChanges,
         snapshot: &str,
     ) -> Result<StateUpdate> {
         let mut group = Vec::new();
-        for (path, entry) in &files {
-            if old.files.get(path) != Some(entry) {
-                line(&mut group, &LogLine::Set { path: path.clone(), entry: entry.clone() })?;
-            }
-        }
-        for path in old.files.keys() {
-            if !files.contains_key(path) {
-                line(&mut group, &LogLine::Remove { path: path.clone() })?;
+        for (path, change) in changes {
+            match change {
+                Some(entry) => {
+                    if old.files.get(&path) != Some(&entry) {
+                        line(&mut group, &LogLine::Set { path: path.clone(), entry: entry.clone() })?;
+                        old.files.insert(path, entry);
+                    }
+                }
+                None => {
+                    if old.files.remove(&path).is_some() {
+                        line(&mut group, &LogLine::Remove { path })?;
+                    }
+                }
             }
         }
         if !group.is_empty() {
@@ -230,7 +239,6 @@ impl ObjectStore {
             || old.log_id.is_none()
             || old.schema_version != SCHEMA_VERSION
             || (!group.is_empty() && (at.log_len + group.len() as u64) > at.base_len / 4);
-        old.files = files;
         Ok(StateUpdate { state: old, group, compact })
     }
 
@@ -305,6 +313,13 @@ mod tests {
         }
     }
 
+    /// The changes that turn `old` into `new` (what the export computes as it stores).
+    fn diff(old: &BTreeMap<String, StateEntry>, new: &BTreeMap<String, StateEntry>) -> StateChanges {
+        let mut c: StateChanges = new.iter().map(|(p, e)| (p.clone(), Some(e.clone()))).collect();
+        c.extend(old.keys().filter(|p| !new.contains_key(*p)).map(|p| (p.clone(), None)));
+        c
+    }
+
     fn files(n: usize, size: u64) -> BTreeMap<String, StateEntry> {
         (0..n).map(|i| (format!("sessions/rollout-{i:03}.jsonl"), entry(size, "s0"))).collect()
     }
@@ -314,13 +329,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ObjectStore::new(dir.path());
         fs::create_dir_all(&store.root).unwrap();
-        let first = store.prepare_state_update(ExportState::default(), files(40, 10), "s0").unwrap();
+        let first =
+            store.prepare_state_update(ExportState::default(), diff(&BTreeMap::new(), &files(40, 10)), "s0").unwrap();
         assert!(first.compacts(), "no base yet: written whole");
         store.write_state_update(&first).unwrap();
         let mut next = files(40, 10);
         next.insert("sessions/rollout-001.jsonl".into(), entry(20, "s1"));
         next.remove("sessions/rollout-002.jsonl");
-        let update = store.prepare_state_update(store.read_state().unwrap(), next.clone(), "s1").unwrap();
+        let state = store.read_state().unwrap();
+        let changes = diff(&state.files, &next);
+        let update = store.prepare_state_update(state, changes, "s1").unwrap();
         assert!(!update.compacts(), "two changed entries are appended");
         store.write_state_update(&update).unwrap();
         (dir, store, next)
@@ -335,7 +353,8 @@ mod tests {
         assert_eq!(state.files, want);
         assert_eq!(state.read_at.log_len, log.len() as u64);
         // Nothing changed: nothing written.
-        let update = store.prepare_state_update(state, want.clone(), "s2").unwrap();
+        let changes = diff(&state.files, &want);
+        let update = store.prepare_state_update(state, changes, "s2").unwrap();
         assert!(!update.compacts());
         store.write_state_update(&update).unwrap();
         assert_eq!(fs::read_to_string(store.state_log_path()).unwrap(), log);
@@ -358,7 +377,8 @@ mod tests {
             assert_eq!(state.read_at.log_len, valid);
             let mut next = want.clone();
             next.insert("sessions/rollout-004.jsonl".into(), entry(30, "s2"));
-            let update = store.prepare_state_update(state, next.clone(), "s2").unwrap();
+            let changes = diff(&state.files, &next);
+            let update = store.prepare_state_update(state, changes, "s2").unwrap();
             store.write_state_update(&update).unwrap();
             assert_eq!(store.read_state().unwrap().files, next, "the next group follows the last committed one");
             let log = fs::read(store.state_log_path()).unwrap();
@@ -389,7 +409,8 @@ mod tests {
             round += 1;
             let state = store.read_state().unwrap();
             want.insert(format!("sessions/rollout-{:03}.jsonl", round % 40), entry(100 + round, "s3"));
-            let update = store.prepare_state_update(state, want.clone(), &format!("s{round}")).unwrap();
+            let changes = diff(&state.files, &want);
+            let update = store.prepare_state_update(state, changes, &format!("s{round}")).unwrap();
             let compacts = update.compacts();
             store.write_state_update(&update).unwrap();
             if compacts {
