@@ -193,3 +193,46 @@ fn a_search_waits_for_another_writer_and_finds_what_was_just_captured() {
     assert!(found["index"]["records_indexed"].as_u64().expect("count") > 0, "{found:#}");
     assert_eq!(ids(&found), vec!["eeeeeeee-5555-4555-8555-000000000005".to_owned()]);
 }
+
+/// Building the index from nothing commits every few thousand documents (tantivy queues up to
+/// 10,000 documents with their text: one commit for 182 MB of history peaked over 64 MB); a
+/// build cut short after such a commit starts over at the next search, without duplicates.
+#[test]
+fn a_build_from_nothing_commits_in_chunks_and_a_build_cut_short_starts_over() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let home = env.codex_home();
+    let mut generate = std::process::Command::new(env!("CARGO_BIN_EXE_nexus-bench"));
+    env.apply(&mut generate);
+    let out = generate
+        .args(["gen", "--home", home.to_str().unwrap(), "--transcripts", "100", "--total-mb", "20"])
+        .args(["--cwd", repo.to_str().unwrap()])
+        .output()
+        .expect("nexus-bench gen");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    env.empty_commit(&repo, "baseline");
+    env.ok(&repo, ["capture-codex-commit-checkpoint", "--quiet"]);
+
+    let cut = env
+        .nexus(&repo)
+        .args(["search", "cargo", "--json"])
+        .env("NEXUS_FAULT_POINT", "search.after_chunk_commit:1")
+        .output()
+        .expect("search");
+    assert!(
+        !cut.status.success(),
+        "the build was cut short after its first chunk: {}",
+        String::from_utf8_lossy(&cut.stdout)
+    );
+    let resumed = env.json(&repo, ["search", "cargo", "--json"]);
+    assert_eq!(resumed["index"]["rebuilt"], true, "{:#}", resumed["index"]);
+    let chunks = resumed["index"]["chunk_commits"].as_u64().expect("chunk_commits");
+    assert!(chunks >= 2, "more than 2,000 documents are built in chunks: {:#}", resumed["index"]);
+
+    fs::remove_dir_all(env.event_store_root().join("index/search")).expect("delete the index");
+    let clean = env.json(&repo, ["search", "cargo", "--json"]);
+    assert_eq!(clean["index"]["records_indexed"], resumed["index"]["records_indexed"]);
+    assert!(!clean["conversations"].as_array().expect("conversations").is_empty(), "{clean:#}");
+    assert_eq!(clean["total_matches"], resumed["total_matches"], "no record indexed twice");
+    assert_eq!(clean["conversations"], resumed["conversations"]);
+}
