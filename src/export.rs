@@ -289,9 +289,12 @@ fn store_all(
     problems: &mut Vec<String>,
 ) -> Result<Stored> {
     let source = &scanned.files;
+    // Files gone from the source leave the captured set (a move's old path too), except under
+    // a directory that could not be listed: those are kept as they were.
+    let gone: Vec<&String> =
+        state.files.keys().filter(|rel| !source.contains_key(*rel) && !scanned.unknown(rel)).collect();
     // The marker spans the writes to `latest/`: only an export that changes something needs it.
-    let disappears = state.files.keys().any(|rel| !source.contains_key(rel));
-    if disappears || plans.iter().any(|p| !matches!(p.plan, Plan::Unchanged | Plan::Relink)) {
+    if !gone.is_empty() || plans.iter().any(|p| !matches!(p.plan, Plan::Unchanged | Plan::Relink)) {
         store.mark_export_incomplete()?;
     }
     let writes = plans.iter().filter(|p| !matches!(p.plan, Plan::Unchanged)).count();
@@ -325,15 +328,11 @@ fn store_all(
         }
     }
 
-    // Files gone from the source leave the captured set (a move's old path too), except under
-    // a directory that could not be listed: those are kept as they were.
     let mut removed: Vec<String> = Vec::new();
-    for rel in state.files.keys() {
-        if !source.contains_key(rel) && !scanned.unknown(rel) {
-            changes.insert(rel.clone(), None);
-            if !moved_away.contains(rel) {
-                removed.push(rel.clone());
-            }
+    for rel in gone {
+        changes.insert(rel.clone(), None);
+        if !moved_away.contains(rel) {
+            removed.push(rel.clone());
         }
     }
     let added = changes.iter().filter(|(rel, c)| c.is_some() && !state.files.contains_key(*rel)).count();
