@@ -51,13 +51,14 @@ fn audit_codes(env: &TestEnv, repo: &Path) -> (Vec<String>, serde_json::Value) {
     (codes.unwrap_or_default(), v)
 }
 
-#[test]
-fn a_failed_spooled_capture_stays_queued_is_retried_and_audited_until_it_succeeds() {
+/// A repository with the hook whose first detached capture failed (recorded in the spool's
+/// `failed.json`): a malformed configuration makes every capture fail, as a lock timeout or a
+/// full disk would. Returns the environment, the repository, that configuration and the commit.
+fn failed_capture(name: &str) -> (TestEnv, PathBuf, PathBuf, String) {
     let env = TestEnv::new();
-    let repo = env.new_repo("retry");
+    let repo = env.new_repo(name);
     env.seed_codex_home();
     install(&env, &repo);
-    // A malformed configuration makes every capture fail (as a lock timeout or a full disk would).
     let config = env.path().join("xdg/config/nexus/config.toml");
     fs::create_dir_all(config.parent().unwrap()).unwrap();
     fs::write(&config, "this is = = not toml\n").unwrap();
@@ -66,6 +67,13 @@ fn a_failed_spooled_capture_stays_queued_is_retried_and_audited_until_it_succeed
     wait_for("the failed capture to be recorded", || {
         fs::read_to_string(spool.join("failed.json")).is_ok_and(|t| t.contains(&sha))
     });
+    (env, repo, config, sha)
+}
+
+#[test]
+fn a_failed_spooled_capture_stays_queued_is_retried_and_audited_until_it_succeeds() {
+    let (env, repo, config, sha) = failed_capture("retry");
+    let spool = repo.join(".git/nexus-hooks/spool");
     assert!(env.checkpoint_path(&sha).is_none());
     // Retried by drain (at once, whatever the backoff), still failing: after the third attempt
     // audit names the commit and the error.
@@ -232,18 +240,7 @@ fn what_the_hook_creates_is_owner_only() {
 
 #[test]
 fn audit_fix_retries_a_failed_capture() {
-    let env = TestEnv::new();
-    let repo = env.new_repo("retry-fix");
-    env.seed_codex_home();
-    install(&env, &repo);
-    let config = env.path().join("xdg/config/nexus/config.toml");
-    fs::create_dir_all(config.parent().unwrap()).unwrap();
-    fs::write(&config, "this is = = not toml\n").unwrap();
-    let sha = commit_detached(&env, &repo, "a.txt");
-    let spool = repo.join(".git/nexus-hooks/spool");
-    wait_for("the failed capture to be recorded", || {
-        fs::read_to_string(spool.join("failed.json")).is_ok_and(|t| t.contains(&sha))
-    });
+    let (env, repo, config, sha) = failed_capture("retry-fix");
     drain(&env, &repo);
     drain(&env, &repo);
     let (codes, v) = audit_codes(&env, &repo);

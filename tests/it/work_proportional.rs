@@ -27,7 +27,9 @@ fn capture(env: &TestEnv, repo: &Path) -> serde_json::Value {
     env.json(repo, ["capture", "--json"])
 }
 
-fn steady_state_reads_the_appended_bytes(transcripts: usize) {
+/// A repository and a generated home of `transcripts` tiny transcripts working in it (the
+/// active one returned), with a baseline commit not yet captured.
+fn tiny_home(transcripts: usize) -> (TestEnv, PathBuf, PathBuf, PathBuf) {
     let env = TestEnv::new();
     let repo = env.new_repo("proj");
     let home = env.codex_home();
@@ -37,6 +39,11 @@ fn steady_state_reads_the_appended_bytes(transcripts: usize) {
         &["gen", "--home", home.to_str().unwrap(), "--transcripts", &n, "--tiny", "--cwd", repo.to_str().unwrap()],
     ));
     env.empty_commit(&repo, "baseline");
+    (env, repo, home, active)
+}
+
+fn steady_state_reads_the_appended_bytes(transcripts: usize) {
+    let (env, repo, _, active) = tiny_home(transcripts);
     let first = capture(&env, &repo);
     assert_eq!(first["export"]["counts"]["files_total"].as_u64(), Some(transcripts as u64 + 1));
     // The two files that list every file of the home are not rewritten by a steady-state
@@ -118,15 +125,8 @@ fn changed(before: &BTreeMap<PathBuf, (u64, std::time::SystemTime)>, root: &Path
 
 #[test]
 fn work_proportional_nothing_changed_writes_no_snapshot_and_no_import() {
-    let env = TestEnv::new();
-    let repo = env.new_repo("proj");
-    let home = env.codex_home();
     let transcripts = 200;
-    let active = PathBuf::from(bench(
-        &env,
-        &["gen", "--home", home.to_str().unwrap(), "--transcripts", "200", "--tiny", "--cwd", repo.to_str().unwrap()],
-    ));
-    env.empty_commit(&repo, "baseline");
+    let (env, repo, _, active) = tiny_home(transcripts as usize);
     let first = capture(&env, &repo);
     bench(&env, &["grow", "--session", active.to_str().unwrap(), "--bytes", "20000"]);
     env.empty_commit(&repo, "steady");
@@ -249,14 +249,7 @@ fn work_proportional_linking_reads_only_the_paths_in_the_diff_and_the_linked_tur
 /// transcripts, ~13 MB rewritten by every capture).
 #[test]
 fn work_proportional_steady_state_writes_only_what_changed_to_the_object_store() {
-    let env = TestEnv::new();
-    let repo = env.new_repo("proj");
-    let home = env.codex_home();
-    let active = PathBuf::from(bench(
-        &env,
-        &["gen", "--home", home.to_str().unwrap(), "--transcripts", "2000", "--tiny", "--cwd", repo.to_str().unwrap()],
-    ));
-    env.empty_commit(&repo, "baseline");
+    let (env, repo, home, active) = tiny_home(2000);
     capture(&env, &repo);
     let objects = env.objects_root();
     let base = env.codex_store().join("export-state.json");
@@ -290,14 +283,7 @@ fn work_proportional_steady_state_writes_only_what_changed_to_the_object_store()
 /// newer listing the state gives (README, *How the export stays O(what changed)*).
 #[test]
 fn exporter_state_log_is_compacted_and_the_latest_manifest_follows_it() {
-    let env = TestEnv::new();
-    let repo = env.new_repo("proj");
-    let home = env.codex_home();
-    let active = PathBuf::from(bench(
-        &env,
-        &["gen", "--home", home.to_str().unwrap(), "--transcripts", "20", "--tiny", "--cwd", repo.to_str().unwrap()],
-    ));
-    env.empty_commit(&repo, "baseline");
+    let (env, repo, _, active) = tiny_home(20);
     capture(&env, &repo);
     let store = env.codex_store();
     let log = store.join("export-state.log.jsonl");
