@@ -4,6 +4,7 @@
 //! nexus-bench gen  --home DIR [--transcripts N] [--total-mb M] [--big-mb B] [--tiny]
 //! nexus-bench grow --session FILE [--bytes N]
 //! nexus-bench run  [--dir DIR] [--transcripts 2000] [--total-mb 300] [--runs 30] [--big-mb 512]
+//! nexus-bench scene prepare|step --dir DIR   (a kept world to profile a capture in)
 //! ```
 //!
 //! `run` drives the release `nexus` binary next to this one (`cargo build --release` builds
@@ -11,9 +12,11 @@
 //! prints one table with every measurement of the issue side by side. Each child's wall time is
 //! measured around spawn and `wait4`, which also gives its peak RSS.
 
+mod bench;
 mod home;
 mod measure;
 mod run;
+mod scene;
 
 use std::path::PathBuf;
 
@@ -68,6 +71,9 @@ enum Cmd {
     },
     /// Run the benchmark and print the table.
     Run(run::RunArgs),
+    /// Prepare a benchmark world and step it, to profile one capture by hand.
+    #[command(subcommand)]
+    Scene(scene::SceneCmd),
     /// Internal: run a command and write its wall time, peak RSS and exit status to `--out`.
     /// `run` measures every child through this small process: Linux charges a child the peak
     /// RSS of the process that spawned it (the high-water mark of the memory it replaced at
@@ -106,6 +112,7 @@ fn main() -> Result<()> {
             println!("{n}");
         }
         Cmd::Run(args) => run::run(&args)?,
+        Cmd::Scene(cmd) => scene::run(&cmd, &run::sibling_nexus()?)?,
     }
     Ok(())
 }

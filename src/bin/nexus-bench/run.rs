@@ -13,12 +13,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use crate::bench::Bench;
 use crate::home::{self, HomeSpec};
 use crate::measure::{Measured, Table, dir_bytes, loadavg, machine, mb, measure, measure_status, ms, pct, sync_all};
 
@@ -81,120 +82,21 @@ fn verified(b: &Bench) -> Result<(Measured, String)> {
     Ok((m, text))
 }
 
-struct Bench {
-    dir: PathBuf,
-    nexus: PathBuf,
-    codex: PathBuf,
-    repo: PathBuf,
-}
-
-impl Bench {
-    fn new(dir: PathBuf, nexus: &Path) -> Result<Bench> {
-        fs::create_dir_all(dir.join("home"))?;
-        Ok(Bench { nexus: nexus.to_path_buf(), codex: dir.join("codex"), repo: dir.join("repo"), dir })
+/// The `nexus` built beside this binary.
+pub fn sibling_nexus() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let nexus = exe.parent().context("no parent")?.join("nexus");
+    if !nexus.is_file() {
+        bail!("{} not found: run `cargo build --release` first", nexus.display());
     }
-    fn env(&self, cmd: &mut Command) {
-        let home = self.dir.join("home");
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("XDG_STATE_HOME", home.join(".local/state"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .env("CODEX_HOME", &self.codex)
-            .env("NEXUS_OBJECTS_ROOT", self.dir.join("objects"))
-            .env("NEXUS_EVENT_STORE_ROOT", self.dir.join("events"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"))
-            .env("GIT_AUTHOR_NAME", "Bench")
-            .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-            .env("GIT_COMMITTER_NAME", "Bench")
-            .env("GIT_COMMITTER_EMAIL", "bench@example.com");
-    }
-    fn nexus(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.nexus);
-        self.env(&mut c);
-        c.args(args).current_dir(&self.repo);
-        c
-    }
-    fn git(&self, hooks: bool, args: &[&str]) -> Command {
-        let mut c = Command::new("git");
-        self.env(&mut c);
-        if !hooks {
-            c.args(["-c", "core.hooksPath=/dev/null"]);
-        }
-        c.args(args).current_dir(&self.repo);
-        c
-    }
-    fn ok(&self, mut cmd: Command) -> Result<String> {
-        let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("cannot run {cmd:?}"))?;
-        if !out.status.success() {
-            bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    }
-    fn init_repo(&self) -> Result<()> {
-        fs::create_dir_all(&self.repo)?;
-        self.ok(self.git(false, &["init", "-q", "-b", "main"]))?;
-        self.commit_plain(0)
-    }
-    /// A commit made without hooks (setup, not measured).
-    fn commit_plain(&self, n: usize) -> Result<()> {
-        fs::write(self.repo.join("work.txt"), format!("change {n}\n"))?;
-        self.ok(self.git(false, &["add", "-A"]))?;
-        self.ok(self.git(false, &["commit", "-q", "-m", &format!("change {n}")]))?;
-        Ok(())
-    }
-    /// Writes what Codex's apply_patch edits added into the work tree (appended to each file,
-    /// as the generated `*** Update File` hunks do), for a commit that links by content.
-    fn apply(&self, patches: &[(String, Vec<String>)]) -> Result<()> {
-        for (file, lines) in patches {
-            let path = self.repo.join(file);
-            if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir)?;
-            }
-            let mut text = fs::read_to_string(&path).unwrap_or_default();
-            for l in lines {
-                text.push_str(l);
-                text.push('\n');
-            }
-            fs::write(&path, text)?;
-        }
-        Ok(())
-    }
-    /// Codex grows the active session, its edits are committed (without hooks; not measured).
-    fn codex_turns_committed(&self, active: &Path, bytes: u64, seed: u64, n: usize) -> Result<u64> {
-        let (appended, patches) = home::grow_with_patches(active, bytes, seed, &self.repo.display().to_string())?;
-        self.apply(&patches)?;
-        self.ok(self.git(false, &["add", "-A"]))?;
-        self.ok(self.git(false, &["commit", "-q", "-m", &format!("codex work {n}")]))?;
-        Ok(appended)
-    }
-    fn capture(&self) -> Result<Measured> {
-        measure(&mut self.nexus(&["capture-codex-commit-checkpoint", "--quiet"]))
-    }
-    /// Linked conversations of HEAD's checkpoint.
-    fn head_links(&self) -> Result<usize> {
-        let v: serde_json::Value = serde_json::from_str(&self.ok(self.nexus(&["report", "--json"]))?)?;
-        Ok(v["conversations"].as_array().map_or(0, Vec::len))
-    }
-    /// Waits until the hook's detached captures are done (not measured).
-    fn drain(&self) -> Result<()> {
-        let _ = self.ok(self.nexus(&["drain-codex-commit-spool"]));
-        Ok(())
-    }
+    Ok(nexus)
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let mut args = args.clone();
     args.apply_quick();
     let args = &args;
-    let exe = std::env::current_exe()?;
-    let nexus = exe.parent().context("no parent")?.join("nexus");
-    if !nexus.is_file() {
-        bail!("{} not found: run `cargo build --release` first", nexus.display());
-    }
+    let nexus = sibling_nexus()?;
     let started = Instant::now();
     let machine_start = machine();
     let _ = fs::remove_dir_all(&args.dir);
