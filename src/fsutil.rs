@@ -7,6 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -122,13 +123,28 @@ pub fn list_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     Ok(out)
 }
 
+/// The `fsync`s and `syncfs`s this process issued through this module (work-proportional tests
+/// read a step's count from its report: a sync costs 0.2–1 ms, more than most of a capture).
+static SYNCS: AtomicU64 = AtomicU64::new(0);
+
+/// How many syncs this process has issued so far (see [`SYNCS`]).
+pub fn syncs() -> u64 {
+    SYNCS.load(Ordering::Relaxed)
+}
+
+fn count_sync() {
+    SYNCS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// `fsync` of a directory (its entries: a rename or a new file in it).
 pub fn sync_dir(dir: &Path) -> Result<()> {
+    count_sync();
     File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync directory {}", dir.display()))
 }
 
 /// `fsync` of a file.
 pub fn sync_file(file: &File, path: &Path) -> Result<()> {
+    count_sync();
     file.sync_all().with_context(|| format!("cannot sync {}", path.display()))
 }
 
@@ -237,6 +253,7 @@ impl SyncBatch {
 
 fn syncfs(dir: &Path) -> Result<()> {
     let d = File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
+    count_sync();
     // SAFETY: syncfs takes a valid open descriptor, which `d` owns for the call's duration.
     if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&d)) } != 0 {
         return Err(std::io::Error::last_os_error())

@@ -18,6 +18,16 @@
 //! Assignments and bearer headers are confirmed by code (placeholders, type names and code such
 //! as `token = next_token()` stay), which keeps the false-positive corpus of the tests intact.
 //!
+//! Most text holds no secret, and the combined regex is costly to compile (a few milliseconds,
+//! paid by a capture that only redacts a commit message) and to run (its leading character
+//! classes and Unicode word boundaries leave it no literal to skip ahead with). So every text
+//! first goes through [`may_hold_secret`], one Aho-Corasick scan for the literals that every
+//! rule's match must contain (`sk-`, `AKIA`, `://`, `-----BEGIN `, and case-insensitively
+//! `bearer`, `token`, `key`, …): a text with none of them cannot match any rule and is returned
+//! as it is, and the rules are compiled on the first text that needs them. The literal list is a
+//! superset by construction — each rule below names the literal it requires — and the tests
+//! check every shape still redacts.
+//!
 //! Record ids are computed from the **redacted** content (see `history::import`): nothing
 //! derived from a secret — not even a hash, which would let anyone holding the pushed history
 //! confirm a guessed key offline — reaches the event store. For the same reason a tool output's
@@ -26,6 +36,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
+use aho_corasick::AhoCorasick;
 use regex::{Captures, Regex};
 
 use crate::codex::ItemKind;
@@ -103,8 +114,143 @@ const ASSIGNMENT: &str = concat!(
 /// Credentials in URLs: `scheme://user:password@host` keeps the user, drops the password.
 const URL_PASSWORD: &str = r"(?P<un>\b[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:)(?P<up>[^@\s/]{3,})(?P<ua>@)";
 
+/// Case-sensitive literals, one of which every match of a rule contains: provider prefixes
+/// (RULES), `://` (webhooks and URL passwords), the private-key armour. Each with the check of the
+/// bytes after it that a match needs, when the literal alone is common in ordinary text.
+const LITERALS: &[(&str, Follow)] = &[
+    ("-----BEGIN ", Follow::Any),
+    ("eyJ", Follow::Any),
+    ("://", Follow::Any),
+    ("sk-", Follow::Any),
+    ("sk_", Follow::Any),
+    ("rk_", Follow::Any),
+    ("whsec_", Follow::Any),
+    ("ghp_", Follow::Any),
+    ("gho_", Follow::Any),
+    ("ghu_", Follow::Any),
+    ("ghs_", Follow::Any),
+    ("ghr_", Follow::Any),
+    ("github_pat_", Follow::Any),
+    ("gl", Follow::GitLab),
+    ("A3T", Follow::Any),
+    ("AKIA", Follow::Any),
+    ("ASIA", Follow::Any),
+    ("ABIA", Follow::Any),
+    ("ACCA", Follow::Any),
+    ("xox", Follow::Any),
+    ("xapp-", Follow::Any),
+    ("AIza", Follow::Any),
+    ("ya29.", Follow::Any),
+    ("GOCSPX-", Follow::Any),
+    ("Q~", Follow::Any),
+    ("SK", Follow::Hex),
+    ("SG.", Follow::Any),
+    ("hf_", Follow::Any),
+    ("api_org_", Follow::Any),
+    ("npm_", Follow::Any),
+    ("pypi-", Follow::Any),
+    ("dckr_pat_", Follow::Any),
+    ("_v1_", Follow::Any),
+    ("shp", Follow::Any),
+    ("sq0", Follow::Any),
+    ("dapi", Follow::Hex),
+    (":AA", Follow::Any),
+    ("lin_api_", Follow::Any),
+    ("AGE-SECRET-KEY-1", Follow::Any),
+    ("hvs.", Follow::Any),
+    ("hvb.", Follow::Any),
+    ("sntry", Follow::Any),
+    ("PMAK-", Follow::Any),
+    ("pul-", Follow::Any),
+    ("NRAK-", Follow::Any),
+    ("gsk_", Follow::Any),
+    ("xai-", Follow::Any),
+    ("r8_", Follow::Any),
+    ("-us", Follow::Digit),
+    ("ATATT3", Follow::Any),
+    ("dp.", Follow::Any),
+    // The non-ASCII letters Unicode case folding matches for `k` (Kelvin sign) and `s` (long
+    // s) in the rules' `(?i:…)` keys: the any-case scan below folds ASCII only.
+    ("\u{212A}", Follow::Any),
+    ("\u{17F}", Follow::Any),
+];
+
+/// Literals matched in any case: the bearer and basic headers, and the words every
+/// secret-named key of an assignment contains (`passw`ord, `passphrase`, `pwd`, `secret`,
+/// `token`, all the `…key`s, `shared_access_signature`, `connection_string`).
+const LITERALS_ANY_CASE: &[&str] =
+    &["bearer", "authorization", "passw", "passphrase", "pwd", "secret", "token", "key", "signature", "connection"];
+
+/// What must follow a literal for a rule to possibly match there.
+#[derive(Clone, Copy)]
+enum Follow {
+    Any,
+    /// An ASCII hex digit (`SK` + 32 hex: Twilio; `dapi` + hex: Databricks).
+    Hex,
+    /// An ASCII digit (`-us` + the Mailchimp data centre).
+    Digit,
+    /// A GitLab token kind and `-`, or Grafana's `sa_` / `c_` (`glpat-`, `glsa_`, `glc_`, …).
+    GitLab,
+}
+
+impl Follow {
+    fn accepts(self, rest: &[u8]) -> bool {
+        match self {
+            Follow::Any => true,
+            Follow::Hex => rest.first().is_some_and(u8::is_ascii_hexdigit),
+            Follow::Digit => rest.first().is_some_and(u8::is_ascii_digit),
+            Follow::GitLab => {
+                let word = rest.iter().position(|b| !b.is_ascii_lowercase()).unwrap_or(rest.len());
+                matches!(
+                    &rest[..word],
+                    b"pat" | b"dt" | b"ptt" | b"rt" | b"oas" | b"soat" | b"cbt" | b"ft" | b"imt" | b"agent"
+                ) && rest.get(word) == Some(&b'-')
+                    || rest.starts_with(b"sa_")
+                    || rest.starts_with(b"c_")
+            }
+        }
+    }
+}
+
+fn prefilters() -> &'static (AhoCorasick, AhoCorasick) {
+    static AC: OnceLock<(AhoCorasick, AhoCorasick)> = OnceLock::new();
+    AC.get_or_init(|| {
+        // The literals are constants: a failure here is a programming error caught by the tests.
+        let exact = AhoCorasick::new(LITERALS.iter().map(|(l, _)| l)).expect("redaction literals build");
+        let any_case = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(LITERALS_ANY_CASE)
+            .expect("redaction literals build");
+        (exact, any_case)
+    })
+}
+
+/// Whether `text` may hold a secret: it contains a literal that some rule's match requires.
+/// `false` means no rule can match (the rules need not run).
+pub fn may_hold_secret(text: &str) -> bool {
+    let (exact, any_case) = prefilters();
+    let bytes = text.as_bytes();
+    any_case.is_match(text)
+        || exact.find_overlapping_iter(text).any(|m| LITERALS[m.pattern().as_usize()].1.accepts(&bytes[m.end()..]))
+}
+
+thread_local! {
+    static RULE_RUNS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many texts this thread ran the rules on (the prefilter's work-proportional counter).
+pub fn rule_runs() -> u64 {
+    RULE_RUNS.with(std::cell::Cell::get)
+}
+
+/// Whether the rules were compiled in this process (they are compiled on first need).
+pub fn rules_compiled() -> bool {
+    RE.get().is_some()
+}
+
+static RE: OnceLock<Regex> = OnceLock::new();
+
 fn regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         let mut alternatives: Vec<String> = RULES.iter().map(|(name, pat)| format!("(?P<{name}>{pat})")).collect();
         alternatives.push(BEARER.to_owned());
@@ -250,6 +396,10 @@ fn line_after(rest: &str) -> &str {
 
 /// Runs the combined regex over `text`; `None` when nothing was replaced.
 fn redact_text(text: &str) -> Option<(String, u64)> {
+    if !may_hold_secret(text) {
+        return None;
+    }
+    RULE_RUNS.with(|n| n.set(n.get() + 1));
     let re = regex();
     if !re.is_match(text) {
         return None;
@@ -445,6 +595,94 @@ mod tests {
             assert_eq!(n, 1, "{input} -> {out}");
             assert!(out.contains(&format!("[REDACTED:{kind}]")), "{input} -> {out}");
             assert!(!out.contains("abcdefghij") && !out.contains("IOSFODNN") && !out.contains("MIIE"), "{out}");
+        }
+    }
+
+    #[test]
+    fn text_without_a_candidate_is_returned_without_running_the_rules() {
+        let before = rule_runs();
+        for text in [
+            "cargo test passed: 12 files changed, 3 insertions(+)",
+            "refactor the parser so that each line is read once",
+            "",
+        ] {
+            assert!(!may_hold_secret(text), "{text}");
+            assert!(matches!(redacted(text), Cow::Borrowed(t) if t == text), "{text}");
+        }
+        assert_eq!(rule_runs(), before, "the rules did not run");
+        // A candidate that is no secret runs the rules once and is still returned unchanged.
+        assert_eq!(red("the token count is 12"), ("the token count is 12".to_owned(), 0));
+        assert_eq!(rule_runs(), before + 1);
+    }
+
+    #[test]
+    fn every_rule_still_redacts_behind_the_prefilter() {
+        let hex32 = "0123456789abcdef0123456789abcdef";
+        let az = "abcdefghijklmnopqrstuvwxyz";
+        let age: String = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7LQPZRY9X8GF2TVDW0S3JN54KHCE6M".chars().take(58).collect();
+        let cases: Vec<(String, &str)> = vec![
+            ("-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----".into(), "private_key"),
+            ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abc123".into(), "jwt"),
+            (format!("https://hooks.slack.com/services/T0000/B0000/{az}"), "slack_webhook"),
+            (format!("https://discord.com/api/webhooks/123456789/{az}"), "discord_webhook"),
+            (
+                format!("https://acme.webhook.office.com/webhookb2/abc-1@def/IncomingWebhook/{az}0123/12-ab"),
+                "teams_webhook",
+            ),
+            (format!("sk-ant-api03-{az}"), "anthropic_key"),
+            (format!("sk-proj-{az}"), "openai_key"),
+            ("sk_live_abcdefghij1234".into(), "stripe_key"),
+            (format!("whsec_{az}"), "stripe_key"),
+            (format!("ghp_{az}0123456789"), "github_token"),
+            (format!("glpat-{az}"), "gitlab_token"),
+            (format!("glrt-{az}"), "gitlab_token"),
+            ("AKIAIOSFODNN7EXAMPLE".into(), "aws_access_key_id"),
+            ("xoxb-1234567890-abcdefghij".into(), "slack_token"),
+            ("xapp-1-ABCDEFGHIJ1234".into(), "slack_token"),
+            (format!("AIzaSyA-{az}012345"), "google_api_key"),
+            (format!("ya29.{az}"), "google_oauth"),
+            (format!("GOCSPX-{az}"), "google_oauth"),
+            (format!("abc1Q~{az}01234"), "azure_client_secret"),
+            (format!("SK{hex32}"), "twilio_key"),
+            ("SG.abcdefghijklmnop.abcdefghijklmnop".into(), "sendgrid_key"),
+            (format!("hf_{az}0123"), "huggingface_token"),
+            (format!("npm_{az}0123456789"), "npm_token"),
+            (format!("pypi-AgEIcHlwaS5vcmc{az}{az}"), "pypi_token"),
+            (format!("dckr_pat_{az}"), "docker_token"),
+            (format!("dop_v1_{hex32}{hex32}"), "digitalocean_token"),
+            (format!("shpat_{hex32}"), "shopify_token"),
+            (format!("sq0atp-{az}"), "square_token"),
+            (format!("dapi{hex32}"), "databricks_token"),
+            (format!("123456789:AA{az}0123456"), "telegram_bot_token"),
+            (format!("lin_api_{az}0123456789ABCD"), "linear_api_key"),
+            (format!("AGE-SECRET-KEY-1{age}"), "age_secret_key"),
+            (format!("hvs.{az}"), "vault_token"),
+            (format!("glsa_{az}012345_0123abcd"), "grafana_token"),
+            (format!("glc_{az}012345"), "grafana_token"),
+            (format!("sntrys_{az}0123456789ABCD"), "sentry_token"),
+            ("PMAK-0123456789abcdef01234567-0123456789abcdef0123456789abcdef01".into(), "postman_key"),
+            (format!("pul-{hex32}01234567"), "pulumi_token"),
+            ("NRAK-ABCDEFGHIJKLMNOPQRSTUVWXYZ0".into(), "newrelic_key"),
+            (format!("gsk_{az}{az}"), "groq_key"),
+            (format!("xai-{az}{az}01234567"), "xai_key"),
+            (format!("r8_{az}0123456789A"), "replicate_token"),
+            (format!("{hex32}-us12"), "mailchimp_key"),
+            (format!("ATATT3{az}{az}{az}{az}"), "atlassian_token"),
+            (format!("dp.pt.{az}0123456789ABCD"), "doppler_token"),
+            ("Authorization: Bearer abcdef0123456789xyz".into(), "bearer_token"),
+            ("Authorization: Basic dXNlcjpwYXNzd29yZA==".into(), "basic_auth"),
+            ("DB_PASSWORD=hunter22".into(), "assignment"),
+            ("\u{17F}ecret=s3cr3t-v4lue".into(), "assignment"),
+            ("https://bob:pa55word@example.com/x.git".into(), "url_password"),
+        ];
+        for (name, _) in RULES {
+            assert!(cases.iter().any(|(_, kind)| kind == name), "no case for the rule {name}");
+        }
+        for (secret, kind) in &cases {
+            let text = format!("before {secret} after");
+            assert!(may_hold_secret(&text), "the prefilter passes {text}");
+            let (out, n) = red(&text);
+            assert!(n >= 1 && out.contains(&format!("[REDACTED:{kind}]")), "{text} -> {out}");
         }
     }
 

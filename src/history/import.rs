@@ -58,6 +58,10 @@ pub struct ImportOutcome {
     /// The most the import held in memory at once (SPEC §10: bounded whatever the home).
     #[serde(default)]
     pub held: Held,
+    /// The fsyncs (and syncfs) the import issued, imports of earlier snapshots included: what
+    /// making it durable cost (work-proportional tests check a steady-state import's).
+    #[serde(default)]
+    pub syncs: u64,
 }
 
 /// High-water marks of what an import holds in memory: its state changes are staged to disk
@@ -83,6 +87,7 @@ pub fn import_id_for(snapshot: &str) -> String {
 /// Imports every snapshot after the last imported one, oldest first; returns the outcome of
 /// the import of `latest` (the snapshot just exported). The caller holds the locks.
 pub fn import_pending(roots: &Roots, latest: &str) -> Result<ImportOutcome> {
+    let syncs = fsutil::syncs();
     let objects = ObjectStore::new(&roots.objects.path);
     let es = EventStore::new(&roots.event_store.path);
     // A snapshot whose manifest a crash lost looks unimported here; `import_snapshot` restores
@@ -105,6 +110,7 @@ pub fn import_pending(roots: &Roots, latest: &str) -> Result<ImportOutcome> {
     }
     let mut last = last.context("nothing imported")?;
     last.recovered = recovered;
+    last.syncs = fsutil::syncs() - syncs;
     Ok(last)
 }
 
@@ -141,8 +147,9 @@ struct Importer<'a> {
     staged: HashSet<String>,
     /// Conversations this import added records to.
     touched: BTreeSet<String>,
-    /// Whether a canonical file was written (its directory is synced once, at the end).
-    wrote_canonical: bool,
+    /// Whether a canonical file was created (its directory is synced once, at the end: only a
+    /// new name needs the directory's sync).
+    created_canonical: bool,
     held: Held,
 }
 
@@ -181,6 +188,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
             conversations_touched: Vec::new(),
             recovered: Vec::new(),
             held: Held::default(),
+            syncs: 0,
         });
     }
     for dir in [es.conversations_dir(), es.imports_dir(), es.root.join("state"), es.checkpoints_dir()] {
@@ -229,7 +237,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
         reserved: false,
         staged: HashSet::new(),
         touched: BTreeSet::new(),
-        wrote_canonical: false,
+        created_canonical: false,
         held: Held::default(),
     };
 
@@ -486,7 +494,7 @@ impl Importer<'_> {
         self.close_writers()?;
         self.retire()?;
         let batch = std::mem::replace(&mut self.batch, fsutil::SyncBatch::for_files(0));
-        if self.wrote_canonical {
+        if self.created_canonical {
             batch.sync_dir(&self.es.conversations_dir())?;
         }
         let touched: Vec<String> = self.touched.iter().cloned().collect();
@@ -536,6 +544,7 @@ impl Importer<'_> {
             conversations_touched: touched,
             recovered: self.problems.into_iter().filter(|p| p.starts_with("recovered:")).collect(),
             held: self.held,
+            syncs: 0,
         })
     }
 }

@@ -312,3 +312,25 @@ fn exporter_state_log_is_compacted_and_the_latest_manifest_follows_it() {
     }
     assert!(appended >= 6 && compacted >= 2, "appended {appended}, compacted {compacted}");
 }
+
+/// What making a steady-state import durable costs, counted (an fsync is 0.2–1 ms, more than
+/// most of what the import computes): one sync of the canonical file it appended to, two for
+/// each of the atomically replaced state files (the sequence reservation, the transcript's
+/// cursor, the conversation's entry, the head that commits them, the import manifest: the temp
+/// file and its directory) and one per edit or activity index file appended to. Nothing for the
+/// span log (checked against the entry's committed length on read), the turn index (checked
+/// against the conversation's length) or the canonical directory (no new file).
+#[test]
+fn work_proportional_steady_state_import_syncs_only_what_must_be_durable() {
+    let (env, repo, _, active) = tiny_home(20);
+    capture(&env, &repo);
+    bench(&env, &["grow", "--session", active.to_str().unwrap(), "--bytes", "50000", "--seed", "3"]);
+    env.empty_commit(&repo, "steady");
+    let index = env.event_store_root().join("index");
+    let before = tree(&index);
+    let out = capture(&env, &repo);
+    let indexes = changed(&before, &index).into_iter().filter(|p| !p.starts_with("turns")).count() as u64;
+    assert!(indexes >= 1, "the grown session made edits and activity");
+    let syncs = out["import"]["syncs"].as_u64().expect("the import's syncs");
+    assert!((1..=2 * 5 + 1 + indexes).contains(&syncs), "{syncs} syncs for {indexes} index files");
+}

@@ -78,11 +78,10 @@ impl Importer<'_> {
                 self.problems.push(said);
             }
             c.canonical_len = w.span.end;
-            self.wrote_canonical = true;
             if w.span.records == 0 {
                 continue;
             }
-            self.store.append_span(&mut self.batch, c, &w.span)?;
+            self.store.append_span(c, &w.span)?;
             self.touched.insert(conv.clone());
             let previous = self.previous_last.get(&conv).cloned().flatten();
             let entry = crate::history::activity::ActivityEntry { seq: self.import_seq, conversation_id: conv.clone() };

@@ -55,6 +55,9 @@ impl Importer<'_> {
                 .mode_private()
                 .open(&path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
+            // A conversation without committed history may have a new file (or one a crashed
+            // import created, whose name may not be durable): its directory is synced at the end.
+            self.created_canonical |= cstate.canonical_len == 0;
             // Cut the torn tail of a crashed import before appending.
             file.set_len(cstate.canonical_len).with_context(|| format!("cannot truncate {}", path.display()))?;
             let mut file = file;

@@ -272,10 +272,16 @@ impl StateStore {
     }
 
     /// Appends one import's span to a conversation's log at its `spans_len` (cutting what a
-    /// crashed import left past it) and advances `spans_len`; durable through `batch`. The
-    /// line is committed with the conversation's entry: until then it lies past the committed
-    /// length and is cut by the next append.
-    pub fn append_span(&self, batch: &mut SyncBatch, conv: &mut ConversationState, span: &Span) -> Result<()> {
+    /// crashed import left past it) and advances `spans_len`. The line is committed with the
+    /// conversation's entry: until then it lies past the committed length and is cut by the
+    /// next append.
+    ///
+    /// Not synced (one fsync fewer per conversation an import touches): the log is a cache of
+    /// canonical history, and its committed length is in the entry, which is durable before the
+    /// head commits. A line a power cut lost leaves the log shorter than that length (or, for a
+    /// new log, missing), which every reader checks ([`recovery::spans_damage`]) and answers by
+    /// rebuilding the log from canonical history, as for any damaged log.
+    pub fn append_span(&self, conv: &mut ConversationState, span: &Span) -> Result<()> {
         let path = self.spans_path(&conv.id);
         if let Some(dir) = path.parent() {
             fsutil::create_private_dir_all(dir)?;
@@ -301,7 +307,6 @@ impl StateStore {
         f.set_len(conv.spans_len).with_context(|| format!("cannot truncate {}", path.display()))?;
         f.seek(SeekFrom::Start(conv.spans_len))?;
         f.write_all(&line).with_context(|| format!("cannot append to {}", path.display()))?;
-        batch.sync_file(&f, &path)?;
         conv.spans_len += line.len() as u64;
         Ok(())
     }
@@ -392,7 +397,7 @@ impl StateStore {
         // crashed import's and is cut before appending.
         for (id, span) in spans {
             let conv = conversations.get_mut(id).context("a span without its conversation")?;
-            self.append_span(&mut batch, conv, span)?;
+            self.append_span(conv, span)?;
         }
         for (id, conv) in conversations.iter() {
             self.write_version(&mut batch, &self.conversation_path(id), seq, Some(conv))?;
