@@ -208,3 +208,44 @@ fn spool_merges_are_queued_and_a_fast_forward_pull_is_declined() {
     assert!(log.contains("fast-forward"), "{log}");
     assert!(!log.contains("FAILED"), "{log}");
 }
+
+/// git runs post-commit once per replayed commit of a rebase; the block tells a rebase apart in
+/// the hook's own shell, so a replayed commit costs the hook no subshell (SPEC §11: a 20-commit
+/// rebase within 1.5× the same without the hook). Traced with `sh -x`: the spool function is
+/// not entered during a rebase, and is (and queues HEAD) outside one.
+#[test]
+fn spool_post_commit_during_a_rebase_returns_without_a_subshell() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("replayed");
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    let hook = repo.join(".git/hooks/post-commit");
+    let run = |rebasing: bool| {
+        let state = repo.join(".git/rebase-merge");
+        if rebasing {
+            fs::create_dir_all(&state).unwrap();
+        } else {
+            let _ = fs::remove_dir_all(&state);
+        }
+        let mut sh = std::process::Command::new("sh");
+        env.apply(&mut sh);
+        let out = sh
+            .arg("-x")
+            .arg(&hook)
+            .current_dir(&repo)
+            .env("GIT_INDEX_FILE", ".git/index")
+            .env_remove("NEXUS_HOOK_SYNC")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let trace = run(true);
+    assert!(!trace.contains("+ nexus_hook_spool"), "a replayed commit enters the spool function: {trace}");
+    assert!(!repo.join(".git/nexus-hooks/spool/queue").exists());
+    let trace = run(false);
+    assert!(trace.contains("+ nexus_hook_spool post-commit"), "{trace}");
+    let queue = fs::read_to_string(repo.join(".git/nexus-hooks/spool/queue")).unwrap();
+    assert_eq!(queue.lines().filter(|l| l.contains("\tpost-commit\t")).count(), 1, "{queue}");
+    // The worker the hook started captures HEAD.
+    wait_for_checkpoint(&env, &env.git(&repo, &["rev-parse", "HEAD"]));
+}
