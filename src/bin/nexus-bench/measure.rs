@@ -90,6 +90,21 @@ pub(crate) fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
+/// The per-file `stat` the SPEC sets aside in the flatness budget: a walk of `dir` that stats
+/// every file (what recognising each file from its metadata costs at least), p50 of `runs`
+/// warm runs, measured in this process.
+pub(crate) fn stat_walk(dir: &Path, runs: usize) -> Duration {
+    let walks: Vec<Duration> = (0..runs.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            let n = walkdir::WalkDir::new(dir).into_iter().flatten().filter_map(|e| e.metadata().ok()).count();
+            std::hint::black_box(n);
+            start.elapsed()
+        })
+        .collect();
+    pct(&walks, 0.5)
+}
+
 pub(crate) fn pct(samples: &[Duration], p: f64) -> Duration {
     let mut v = samples.to_vec();
     v.sort();
