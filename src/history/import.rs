@@ -40,6 +40,7 @@ use super::{
 };
 use crate::codex::{Item, ItemKind, LineParser, LineStats, parse_json_document};
 use crate::fsutil;
+use crate::history::state::HELD_IN_HEAD;
 use crate::objects::{EXPORT_MANIFEST, FileKind, ObjectStore, Reconstructor, Storage};
 use crate::roots::Roots;
 
@@ -142,6 +143,9 @@ struct Importer<'a> {
     batch: fsutil::SyncBatch,
     /// Whether this import's sequence number is reserved (before its first staged version).
     reserved: bool,
+    /// Whether this (small) import's cursors and entries go to the head rather than to their
+    /// files (see `state`).
+    in_head: bool,
     /// Conversations whose entry this import staged (written as its version, dropped from
     /// memory): read back from there if a later transcript of the import touches them again.
     staged: HashSet<String>,
@@ -235,6 +239,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
         index: Default::default(),
         batch: fsutil::SyncBatch::for_files(0),
         reserved: false,
+        in_head: false,
         staged: HashSet::new(),
         touched: BTreeSet::new(),
         created_canonical: false,
@@ -247,6 +252,12 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
     // batch is sized before: by the files the snapshot stores (each writes a canonical file, a
     // cursor and an entry).
     imp.batch = fsutil::SyncBatch::for_files(imp.conversations.len() + 3 * manifest.files.len());
+    // A small import commits its cursors and entries with the head; a large one (or one
+    // rebuilding the state) writes them to their files, with what the head held.
+    imp.in_head = !imp.batch.is_deferred() && !imp.force_commit;
+    if !imp.in_head {
+        imp.move_head_entries_to_files()?;
+    }
     // What the export rebuilt of its own state is said here too: the import manifest is where
     // a capture's recoveries are listed.
     imp.problems.extend(manifest.problems.iter().filter(|p| p.starts_with("recovered:")).cloned());
@@ -493,6 +504,14 @@ impl Importer<'_> {
         }
         self.close_writers()?;
         self.retire()?;
+        if self.in_head {
+            // Cursors of moved and removed files, staged by no transcript.
+            let left = std::mem::take(&mut self.cursors);
+            self.head.cursors.extend(left);
+            if self.head.cursors.len() > HELD_IN_HEAD || self.head.conversations.len() > HELD_IN_HEAD {
+                self.move_head_entries_to_files()?;
+            }
+        }
         let batch = std::mem::replace(&mut self.batch, fsutil::SyncBatch::for_files(0));
         if self.created_canonical {
             batch.sync_dir(&self.es.conversations_dir())?;

@@ -344,3 +344,48 @@ fn a_crash_after_a_same_size_rewrite_does_not_fake_an_append() {
     let latest = fs::read(env.codex_store().join("latest").join(s.path.strip_prefix(env.codex_home()).unwrap()));
     assert_eq!(latest.expect("latest copy"), fs::read(&s.path).expect("source"));
 }
+
+/// A small (steady-state) import commits its cursors and conversation entries with the import
+/// head's one write, not in their own files: killed right before that write (its single commit
+/// point), the previous head — with the previous import's cursors and entries — stands, and the
+/// next capture imports the same records again, each once.
+#[test]
+fn a_steady_state_import_aborted_before_its_head_write_is_redone_by_the_next_capture() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let mut home = Home::new(&env, &repo);
+    let mut rng = Rng::from_state(0x0ead);
+    home.grow(&mut rng);
+    capture_ok(&env, &repo, "baseline");
+    home.grow(&mut rng);
+    capture_ok(&env, &repo, "steady");
+    let head_path = env.event_store_root().join("state/import-head.json");
+    let read_head =
+        || -> serde_json::Value { serde_json::from_slice(&fs::read(&head_path).expect("head")).expect("json") };
+    let before = read_head();
+    assert!(before["cursors"].as_object().is_some_and(|c| !c.is_empty()), "the head holds cursors: {before}");
+    assert!(before["conversations"].as_object().is_some_and(|c| !c.is_empty()), "and entries: {before}");
+
+    home.grow(&mut rng);
+    env.empty_commit(&repo, "crash before the commit point");
+    let out = env
+        .nexus(&repo)
+        .args(["capture-codex-commit-checkpoint", "--quiet"])
+        .env("NEXUS_FAULT_POINT", "import.before_state_write:1")
+        .output()
+        .expect("run capture");
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("fault injection"),
+        "the capture reached the commit point: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = read_head();
+    for field in ["committed_seq", "cursors", "conversations", "recent"] {
+        assert_eq!(after[field], before[field], "{field} is the previous import's");
+    }
+    capture_ok(&env, &repo, "after the crash");
+    assert!(read_head()["committed_seq"].as_u64() > before["committed_seq"].as_u64());
+    assert_verify_passes(&env, &repo, "after the crash");
+    home.finish_torn();
+    assert_final_state(&env, &home);
+}

@@ -47,10 +47,33 @@ impl Importer<'_> {
     pub(super) fn stage_file(&mut self, rel: &str) -> Result<()> {
         self.note_held();
         if let Some(cursor) = self.cursors.remove(rel) {
-            self.reserve()?;
-            self.store.stage_cursor(&mut self.batch, rel, self.import_seq, cursor.as_ref())?;
+            if self.in_head && (self.head.cursors.contains_key(rel) || self.store.has_cursor_file(rel)) {
+                // Committed by the head's write (see `state`).
+                self.head.cursors.insert(rel.to_owned(), cursor);
+            } else {
+                self.reserve()?;
+                self.store.stage_cursor(&mut self.batch, rel, self.import_seq, cursor.as_ref())?;
+            }
         }
         self.retire()
+    }
+
+    /// Moves what the head held (cursors and entries of earlier small imports, or of this one)
+    /// to their files as versions of this import, synced with its batch, and empties the head's
+    /// lists: for a large import, or when this one would leave the head holding more than
+    /// [`HELD_IN_HEAD`](crate::history::state::HELD_IN_HEAD) of either.
+    pub(super) fn move_head_entries_to_files(&mut self) -> Result<()> {
+        if self.head.cursors.is_empty() && self.head.conversations.is_empty() {
+            return Ok(());
+        }
+        self.reserve()?;
+        for (rel, cursor) in std::mem::take(&mut self.head.cursors) {
+            self.store.stage_cursor(&mut self.batch, &rel, self.import_seq, cursor.as_ref())?;
+        }
+        for (_, c) in std::mem::take(&mut self.head.conversations) {
+            self.store.stage_conversation(&mut self.batch, self.import_seq, &c)?;
+        }
+        Ok(())
     }
 
     pub(super) fn note_held(&mut self) {
@@ -67,6 +90,7 @@ impl Importer<'_> {
         if self.conversations.is_empty() && self.writes.is_empty() {
             return Ok(());
         }
+        // Span and index lines carry this import's number: reserved before they are written.
         self.reserve()?;
         for (conv, w) in std::mem::take(&mut self.writes) {
             anyhow::ensure!(w.writer.is_none(), "the history of {conv} is still open");
@@ -95,7 +119,11 @@ impl Importer<'_> {
             }
         }
         for (id, c) in std::mem::take(&mut self.conversations) {
-            self.store.stage_conversation(&mut self.batch, self.import_seq, &c)?;
+            if self.in_head && (self.head.conversations.contains_key(&id) || self.store.has_conversation_file(&id)) {
+                self.head.conversations.insert(id.clone(), c);
+            } else {
+                self.store.stage_conversation(&mut self.batch, self.import_seq, &c)?;
+            }
             self.staged.insert(id);
         }
         self.previous_last.clear();
@@ -112,7 +140,9 @@ impl Importer<'_> {
     /// Loads a conversation's committed entry (or a new one) for this import to change.
     pub(super) fn load_conversation(&mut self, id: &str) -> Result<()> {
         if !self.conversations.contains_key(id) {
-            let entry = if self.staged.contains(id) {
+            let entry = if self.staged.contains(id) && self.in_head && self.head.conversations.contains_key(id) {
+                Ok(self.head.conversations.get(id).cloned())
+            } else if self.staged.contains(id) {
                 // Staged by an earlier transcript of this import: read back what it staged.
                 self.store.staged_conversation(&self.batch, id, self.import_seq)
             } else {

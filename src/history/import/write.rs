@@ -29,6 +29,11 @@ impl Importer<'_> {
         if self.seen.insert(conv.to_owned()) {
             self.counts.conversations_seen += 1;
         }
+        // Index lines carry this import's number (and a large import's may be appended before
+        // the transcript ends): reserved before the first.
+        if !items.is_empty() {
+            self.reserve()?;
+        }
         let es = self.es;
         self.load_conversation(conv)?;
         let cstate = self.conversations.get_mut(conv).context("conversation loaded")?;

@@ -3,11 +3,16 @@
 //! the manifest of the last import until its file is written, and remembers which
 //! conversations the recent imports touched.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use super::{ConversationState, Cursor};
 use crate::history::ImportManifest;
+
+/// Entries of each kind (cursors, conversations) the head holds at most before a commit moves
+/// them to their files (see [`ImportHead::cursors`]).
+pub const HELD_IN_HEAD: usize = 8;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ImportHead {
@@ -35,6 +40,14 @@ pub struct ImportHead {
     /// newest last, bounded.
     #[serde(default)]
     pub recent: VecDeque<(u64, Option<Vec<String>>)>,
+    /// Committed cursors held in the head itself instead of in their files (None: the file is
+    /// gone), newer than whatever version their files hold: a small import's changes, so that
+    /// one write — the head's — commits them (see `state`). At most [`HELD_IN_HEAD`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cursors: BTreeMap<String, Option<Cursor>>,
+    /// Committed conversation entries held in the head, as `cursors`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub conversations: BTreeMap<String, ConversationState>,
 }
 
 impl ImportHead {

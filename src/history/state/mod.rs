@@ -17,6 +17,18 @@
 //! takes the newest version not after the head's committed sequence; span lines of an
 //! uncommitted import lie past the committed length of the log (kept in the conversation's
 //! entry) and are cut before the next append, as canonical files are.
+//!
+//! A small import (the steady state: one transcript appended to) does not write the cursor and
+//! entry files of what it changed again (a new cursor or entry is written to its file once): the
+//! head holds them (`ImportHead::cursors`, `conversations`, at most
+//! [`head::HELD_IN_HEAD`] of each, shadowing their files' versions), so the head's single atomic
+//! write commits them — two syncs instead of two per file (temp file and directory), and no
+//! sequence reservation for them. When the head would hold more, or a large import runs, the
+//! import writes what the head held as versions of its own sequence number to their files
+//! (synced with the import's batch, before the head) and the head drops them. A crash before
+//! the head write leaves the previous head, with the previous import's cursors and entries, so
+//! the next capture redoes the import from them (canonical bytes and span lines past the
+//! committed lengths are cut, as always).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -36,7 +48,7 @@ mod head;
 pub mod recovery;
 
 pub use entries::{ConversationState, Cursor, Revert, Span};
-pub use head::ImportHead;
+pub use head::{HELD_IN_HEAD, ImportHead};
 
 /// How many recent imports the head remembers the touched conversations of.
 const RECENT_IMPORTS: usize = 512;
@@ -173,11 +185,30 @@ impl StateStore {
         batch.write_json_atomic(path, &Versions { versions })
     }
 
+    /// Whether a source file's cursor has a readable file (the head holds only cursors that
+    /// have one: a new cursor, or one whose file was damaged, is written to its file).
+    pub fn has_cursor_file(&self, rel: &str) -> bool {
+        readable(&self.cursor_path(rel))
+    }
+
+    /// Whether a conversation's entry has a readable file (see [`StateStore::has_cursor_file`]).
+    pub fn has_conversation_file(&self, id: &str) -> bool {
+        readable(&self.conversation_path(id))
+    }
+
+    /// A source file's committed cursor: the head's, else its file's.
     pub fn cursor(&self, rel: &str) -> Result<Option<Cursor>> {
+        if let Some(held) = self.head.cursors.get(rel) {
+            return Ok(held.clone());
+        }
         self.read_committed(&self.cursor_path(rel))
     }
 
+    /// A conversation's committed entry: the head's, else its file's.
     pub fn conversation(&self, id: &str) -> Result<Option<ConversationState>> {
+        if let Some(held) = self.head.conversations.get(id) {
+            return Ok(Some(held.clone()));
+        }
         self.read_committed(&self.conversation_path(id))
     }
 
@@ -193,17 +224,23 @@ impl StateStore {
         Ok(out)
     }
 
-    /// Every conversation with committed state, one at a time (in file-name order), for a
-    /// caller that needs only a little of each (memory bounded by one entry, not by all).
+    /// Every conversation with committed state, one at a time (in file-name order, then those
+    /// the head holds), for a caller that needs only a little of each (memory bounded by one
+    /// entry, not by all).
     pub fn each_conversation(&self, mut f: impl FnMut(ConversationState) -> Result<()>) -> Result<()> {
         for path in fsutil::list_dir(&self.dir.join("conversations"))? {
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
             // An unreadable entry is a cache miss, as for `conversation` (verify names it).
-            if let Ok(Some(c)) = self.read_committed::<ConversationState>(&path) {
+            if let Ok(Some(c)) = self.read_committed::<ConversationState>(&path)
+                && !self.head.conversations.contains_key(&c.id)
+            {
                 f(c)?;
             }
+        }
+        for c in self.head.conversations.values() {
+            f(c.clone())?;
         }
         Ok(())
     }
@@ -392,6 +429,8 @@ impl StateStore {
         }
         for (rel, cursor) in cursors {
             self.write_version(&mut batch, &self.cursor_path(rel), seq, cursor.as_ref())?;
+            // The file's version is newer than what the head held.
+            head.cursors.remove(rel);
         }
         // Span lines first: like canonical files, anything past the committed length is a
         // crashed import's and is cut before appending.
@@ -401,6 +440,7 @@ impl StateStore {
         }
         for (id, conv) in conversations.iter() {
             self.write_version(&mut batch, &self.conversation_path(id), seq, Some(conv))?;
+            head.conversations.remove(id);
         }
         if let Some(titles) = titles {
             self.write_version(&mut batch, &self.dir.join("titles.json"), seq, Some(titles))?;
@@ -423,6 +463,11 @@ impl StateStore {
         self.head = head;
         Ok(())
     }
+}
+
+/// Whether a state file exists and parses.
+fn readable(path: &Path) -> bool {
+    matches!(fsutil::read_json_opt::<Versions<serde_json::Value>>(path), Ok(Some(_)))
 }
 
 fn parse_spans(reader: impl BufRead, path: &Path) -> Result<Vec<Span>> {

@@ -268,6 +268,10 @@ impl super::StateStore {
         }
         // Cursors of repaired conversations: their transcripts are read again (de-duplicated).
         if !rebuild.is_empty() {
+            // Those the head holds too.
+            head.cursors.retain(|_, c| {
+                !c.as_ref().and_then(|c| c.conversation_id.as_ref()).is_some_and(|id| rebuild.contains(id))
+            });
             for path in fsutil::list_dir(&self.dir.join("cursors"))? {
                 let Ok(Some(file)) = fsutil::read_json_opt::<super::Versions<super::Cursor>>(&path) else { continue };
                 let names = file.versions.iter().any(|v| {
