@@ -12,7 +12,8 @@
 //! from then on the import chain reaches it); last the exporter state (only when it changed) —
 //! until it advances, the next export simply stores the same changes again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -23,8 +24,8 @@ mod archive;
 
 use crate::fsutil;
 use crate::objects::{
-    EXPORT_MANIFEST, ExportCounts, ExportManifest, ExportState, FileEntry, FileKind, MANIFEST_KIND, ObjectStore,
-    SCHEMA_VERSION, Scope, StateChanges, StateEntry, Storage,
+    EXPORT_MANIFEST, EntryRef, ExportCounts, ExportManifest, ExportState, FileEntry, FileKind, MANIFEST_KIND,
+    ObjectStore, SCHEMA_VERSION, Scope, StateChanges, Storage, path_order,
 };
 use crate::roots::Roots;
 
@@ -50,18 +51,6 @@ pub struct ExportOutcome {
     /// Nothing changed in the Codex home since the last snapshot: no snapshot was written, and
     /// `snapshot_name` names the last one (SPEC §11, the nothing-changed capture).
     pub unchanged: bool,
-}
-
-/// Bytes the export will copy, from metadata alone (for the progress bar).
-fn work_estimate(source: &BTreeMap<String, SourceFile>, state: &ExportState) -> u64 {
-    source
-        .iter()
-        .map(|(rel, s)| match state.files.get(rel) {
-            Some(p) if p.size == s.size && p.mtime_ns == s.mtime_ns => 0,
-            Some(p) if s.size > p.size => s.size - p.size,
-            _ => s.size,
-        })
-        .sum()
 }
 
 pub fn snapshot_base_name(slug: Option<&str>, commit_sha: Option<&str>) -> String {
@@ -100,23 +89,31 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     // A rebuilt head must be written: not a nothing-changed export.
     let head_rebuilt = head_recovered.is_some();
 
-    let mut counts = ExportCounts::default();
+    let mut counts = ExportCounts {
+        state_bytes_read: state.read_at.base_len + state.read_at.log_len,
+        state_entries_owned: state.owned_entries() as u64,
+        ..ExportCounts::default()
+    };
     let mut problems: Vec<String> = state_recovered.into_iter().chain(head_recovered).collect();
     let scanned = if roots.source_exists {
         scan_source(&roots.source.path, &roots.config.capture_include, &mut counts, &mut problems)
     } else {
-        Scanned { files: BTreeMap::new(), unlisted: Vec::new() }
+        Scanned::empty()
     };
-    let plans = plan(&scanned, &state, dirty);
+    let planning = plan(&scanned, &state, dirty);
     if let Some(mut outcome) = nothing_changed(
         &store,
         &scanned,
-        &state,
-        &plans,
+        &planning,
         dirty || head_rebuilt,
         previous_snapshot.as_deref(),
         counts.clone(),
     ) {
+        if state.read_at.legacy {
+            // A JSON state of an earlier version is read once: rewritten in the binary layout
+            // (same entries), so the next captures read it in place.
+            store.write_state(&state)?;
+        }
         outcome.problems = problems;
         return Ok(outcome);
     }
@@ -127,7 +124,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
     let name = unique_snapshot_name(&store, snapshot_base);
     let tmp_dir = store.archive_dir().join(format!(".partial-{name}"));
     fsutil::create_private_dir_all(&tmp_dir)?;
-    let stored = store_all(&store, &tmp_dir, &name, plans, &state, &scanned, &mut counts, &mut problems)?;
+    let stored = store_all(&store, &roots.source.path, &tmp_dir, &name, planning, &state, &mut counts, &mut problems)?;
     counts.removed = stored.removed.len() as u64;
     counts.files_total = stored.files_total as u64;
     let manifest = ExportManifest {
@@ -165,8 +162,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
 fn nothing_changed(
     store: &ObjectStore,
     scanned: &Scanned,
-    state: &ExportState,
-    plans: &[Planned<'_>],
+    planning: &Planning<'_>,
     dirty: bool,
     previous: Option<&str>,
     mut counts: ExportCounts,
@@ -175,8 +171,8 @@ fn nothing_changed(
     if dirty
         || counts.unreadable > 0
         || !scanned.unlisted.is_empty()
-        || plans.iter().any(|p| !matches!(p.plan, Plan::Unchanged | Plan::Relink))
-        || state.files.len() != scanned.files.len()
+        || planning.stores()
+        || !planning.gone.is_empty()
         || !store.latest_dir().join(EXPORT_MANIFEST).exists()
     {
         return None;
@@ -186,8 +182,9 @@ fn nothing_changed(
     if !manifest_path.is_file() {
         return None;
     }
-    counts.unchanged = plans.len() as u64;
-    counts.files_total = plans.len() as u64;
+    let files = planning.unchanged + planning.plans.len() as u64;
+    counts.unchanged = files;
+    counts.files_total = files;
     Some(ExportOutcome {
         snapshot_name: previous.to_owned(),
         snapshot_root,
@@ -214,53 +211,100 @@ fn recover(store: &ObjectStore) -> Result<bool> {
 
 /// One source file and what to do with it.
 struct Planned<'s> {
-    rel: &'s String,
+    rel: &'s str,
     src: &'s SourceFile,
     kind: FileKind,
-    prev: Option<&'s StateEntry>,
-    plan: Plan,
+    prev: Option<EntryRef<'s>>,
+    plan: Plan<'s>,
+}
+
+/// The plans of the files to store (or relink), in `path_order`; how many files are unchanged
+/// (nothing to do: not listed, at 20,000 files a list of them cost more than planning); and
+/// the files of the state gone from the source (not under a directory that could not be
+/// listed).
+struct Planning<'s> {
+    plans: Vec<Planned<'s>>,
+    unchanged: u64,
+    gone: Vec<&'s str>,
+}
+
+impl Planning<'_> {
+    /// Whether anything is stored (a relinked session index aside).
+    fn stores(&self) -> bool {
+        self.plans.iter().any(|p| !matches!(p.plan, Plan::Relink))
+    }
 }
 
 /// Decides each source file's fate from metadata alone (and starts the progress bar with the
-/// bytes that will be copied).
-fn plan<'s>(scanned: &'s Scanned, state: &'s ExportState, dirty: bool) -> Vec<Planned<'s>> {
-    let source = &scanned.files;
-    // Files that disappeared, indexed by identity, as move candidates.
-    let mut gone: HashMap<(u64, u64), String> = HashMap::new();
-    for (rel, e) in &state.files {
-        if !source.contains_key(rel) && !scanned.unknown(rel) {
-            gone.insert((e.dev, e.ino), rel.clone());
-        }
-    }
-    crate::progress::start(work_estimate(source, state), "exporting");
-    let mut plans = Vec::with_capacity(source.len());
-    for (rel, src) in source {
-        let kind = FileKind::of(rel);
-        let prev = state.files.get(rel);
-        let plan = match prev {
-            Some(p) if p.size == src.size && p.mtime_ns == src.mtime_ns && same_identity(src, p) => Plan::Unchanged,
-            Some(p) if src.size > p.size && same_identity(src, p) && kind != FileKind::TranscriptZst => {
-                Plan::Append { base_size: p.size }
-            }
-            Some(_) => Plan::Whole,
-            None => match gone.get(&(src.dev, src.ino)) {
-                Some(from)
-                    if state.files.get(from).is_some_and(|p| p.size == src.size && p.mtime_ns == src.mtime_ns) =>
-                {
-                    Plan::Move { from: from.clone() }
+/// bytes that will be copied): one merge of the walk with the state, both in `path_order`.
+fn plan<'s>(scanned: &'s Scanned, state: &'s ExportState, dirty: bool) -> Planning<'s> {
+    let mut known = state.iter().peekable();
+    let mut gone: Vec<(&'s str, EntryRef<'s>)> = Vec::new();
+    let mut plans: Vec<Planned<'s>> = Vec::new();
+    let mut new_files: Vec<(&'s str, &'s SourceFile)> = Vec::new();
+    let (mut unchanged, mut estimate) = (0, 0);
+    for src in &scanned.files {
+        let rel = scanned.rel(src);
+        let mut prev = None;
+        while let Some((path, e)) = known.peek().copied() {
+            match path_order(path, rel) {
+                Ordering::Less => {
+                    if !scanned.unknown(path) {
+                        gone.push((path, e));
+                    }
+                    known.next();
                 }
-                _ => Plan::Whole,
-            },
+                Ordering::Equal => {
+                    prev = Some(e);
+                    known.next();
+                    break;
+                }
+                Ordering::Greater => break,
+            }
+        }
+        let Some(p) = prev else {
+            new_files.push((rel, src));
+            continue;
         };
-        // session_index.jsonl is always present in a snapshot (when the source has one).
-        let plan = match plan {
-            Plan::Unchanged if kind == FileKind::SessionIndex => Plan::Relink,
-            Plan::Append { .. } if dirty => Plan::Whole,
-            other => other,
+        let kind = FileKind::of(rel);
+        let plan = if p.size == src.size && p.mtime_ns == src.mtime_ns && same_identity(src, &p) {
+            // session_index.jsonl is always present in a snapshot (when the source has one).
+            if kind != FileKind::SessionIndex {
+                unchanged += 1;
+                continue;
+            }
+            Plan::Relink
+        } else if src.size > p.size && same_identity(src, &p) && kind != FileKind::TranscriptZst && !dirty {
+            Plan::Append { base_size: p.size }
+        } else {
+            Plan::Whole
+        };
+        estimate += match plan {
+            _ if p.size == src.size && p.mtime_ns == src.mtime_ns => 0,
+            _ if src.size > p.size => src.size - p.size,
+            _ => src.size,
         };
         plans.push(Planned { rel, src, kind, prev, plan });
     }
-    plans
+    gone.extend(known.filter(|(path, _)| !scanned.unknown(path)));
+    if !new_files.is_empty() {
+        // Files that disappeared, indexed by identity, as move candidates.
+        let moved_from: HashMap<(u64, u64), (&'s str, EntryRef<'s>)> =
+            gone.iter().map(|&(path, e)| ((e.dev, e.ino), (path, e))).collect();
+        for (rel, src) in new_files {
+            let plan = match moved_from.get(&(src.dev, src.ino)) {
+                Some(&(from, was)) if was.size == src.size && was.mtime_ns == src.mtime_ns => Plan::Move { from, was },
+                _ => {
+                    estimate += src.size;
+                    Plan::Whole
+                }
+            };
+            plans.push(Planned { rel, src, kind: FileKind::of(rel), prev: None, plan });
+        }
+        plans.sort_by(|a, b| path_order(a.rel, b.rel));
+    }
+    crate::progress::start(estimate, "exporting");
+    Planning { plans, unchanged, gone: gone.into_iter().map(|(path, _)| path).collect() }
 }
 
 /// What the store step produced: the snapshot's entries, what changed in the exporter's state
@@ -280,30 +324,32 @@ struct Stored {
 #[allow(clippy::too_many_arguments)]
 fn store_all(
     store: &ObjectStore,
+    source: &Path,
     tmp_dir: &Path,
     name: &str,
-    plans: Vec<Planned<'_>>,
+    planning: Planning<'_>,
     state: &ExportState,
-    scanned: &Scanned,
     counts: &mut ExportCounts,
     problems: &mut Vec<String>,
 ) -> Result<Stored> {
-    let source = &scanned.files;
+    let stores = planning.stores();
+    let Planning { plans, unchanged, gone } = planning;
+    counts.unchanged += unchanged;
     // Files gone from the source leave the captured set (a move's old path too), except under
     // a directory that could not be listed: those are kept as they were.
-    let gone: Vec<&String> =
-        state.files.keys().filter(|rel| !source.contains_key(*rel) && !scanned.unknown(rel)).collect();
     // The marker spans the writes to `latest/`: only an export that changes something needs it.
-    if !gone.is_empty() || plans.iter().any(|p| !matches!(p.plan, Plan::Unchanged | Plan::Relink)) {
+    if !gone.is_empty() || stores {
         store.mark_export_incomplete()?;
     }
-    let writes = plans.iter().filter(|p| !matches!(p.plan, Plan::Unchanged)).count();
+    let writes = plans.len();
     let batch = fsutil::SyncBatch::for_files(writes);
     let mut entries: Vec<FileEntry> = Vec::new();
     let mut changes = StateChanges::new();
     let mut moved_away: Vec<String> = Vec::new();
+    let mut added = 0;
     for Planned { rel, src, kind, prev, plan } in plans {
-        let result = store_one(store, &batch, tmp_dir, name, rel, src, kind, plan, prev, state, counts);
+        let abs = source.join(rel);
+        let result = store_one(store, &batch, tmp_dir, name, rel, &abs, src, kind, plan, prev, counts);
         crate::fault::point("export.after_store_file");
         match result {
             Ok(Some((entry, st))) => {
@@ -313,8 +359,11 @@ fn store_all(
                 if entry.snapshot.is_none() {
                     entries.push(entry);
                 }
-                if prev != Some(&st) {
-                    changes.insert(rel.clone(), Some(st));
+                if prev.is_none() {
+                    added += 1;
+                }
+                if !prev.is_some_and(|p| p.same_as(&st)) {
+                    changes.insert(rel.to_owned(), Some(st));
                 }
             }
             // Kept as it was (or, never captured, still not).
@@ -329,15 +378,13 @@ fn store_all(
     }
 
     let mut removed: Vec<String> = Vec::new();
-    for rel in gone {
-        changes.insert(rel.clone(), None);
-        if !moved_away.contains(rel) {
-            removed.push(rel.clone());
+    for rel in &gone {
+        changes.insert((*rel).to_owned(), None);
+        if !moved_away.iter().any(|m| m == rel) {
+            removed.push((*rel).to_owned());
         }
     }
-    let added = changes.iter().filter(|(rel, c)| c.is_some() && !state.files.contains_key(*rel)).count();
-    let gone = changes.values().filter(|c| c.is_none()).count();
-    let files_total = state.files.len() + added - gone;
+    let files_total = state.len() + added - gone.len();
     batch.commit(&store.root)?;
     Ok(Stored { entries, changes, files_total, removed })
 }
@@ -425,7 +472,7 @@ fn write_latest_manifest(store: &ObjectStore, state: &ExportState, snapshot: &Ex
         counts: snapshot.counts.clone(),
         files: Vec::new(),
     };
-    let files = state.files.iter().map(|(rel, e)| e.latest_entry(rel));
+    let files = state.iter().map(|(rel, e)| e.latest_entry(rel));
     crate::objects::write_manifest(&store.latest_dir().join(EXPORT_MANIFEST), &latest, files)
 }
 

@@ -4,14 +4,17 @@
 //! This runs on every commit over thousands of files, so it walks with `std::fs::read_dir`
 //! (whose per-entry `metadata` is a `statx` relative to the open directory, not a path lookup
 //! from the root), takes the file type from the directory entry, never enters a denied or
-//! linked directory, and builds relative paths as it descends. Order comes from the map.
+//! linked directory, and builds relative paths in one buffer as it descends. Each directory's
+//! entries are sorted by name, so the files come out in [`path_order`] (the order of the
+//! exporter's state: planning is a merge of the two), their paths in one block of text: no
+//! map, no owned path per file.
 
-use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::objects::ExportCounts;
+use crate::objects::{ExportCounts, path_order};
 
 /// Captured by default (relative to the Codex home).
 pub const ALLOWLIST: &[&str] = &["sessions", "archived_sessions", "session_index.jsonl"];
@@ -37,7 +40,8 @@ fn denied_name(name: &str) -> bool {
 pub const MAX_RELATIVE_PATH: usize = 1024;
 
 pub(super) struct SourceFile {
-    pub abs: PathBuf,
+    /// Where its path relative to the Codex home is in [`Scanned::paths`].
+    path: (u32, u32),
     pub size: u64,
     pub mtime_ns: i128,
     pub ino: u64,
@@ -45,9 +49,9 @@ pub(super) struct SourceFile {
 }
 
 impl SourceFile {
-    fn from_metadata(abs: PathBuf, md: &fs::Metadata) -> SourceFile {
+    fn from_metadata(path: (u32, u32), md: &fs::Metadata) -> SourceFile {
         SourceFile {
-            abs,
+            path,
             size: md.len(),
             mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
             ino: md.ino(),
@@ -56,36 +60,63 @@ impl SourceFile {
     }
 }
 
-/// What a scan found, and the directories it could not list: their files are not known to be
-/// gone, so the export must keep what it had of them.
+/// What a scan found (in [`path_order`]), and the directories it could not list: their files
+/// are not known to be gone, so the export must keep what it had of them.
 pub(super) struct Scanned {
-    pub files: BTreeMap<String, SourceFile>,
+    pub files: Vec<SourceFile>,
+    /// The files' relative paths, one after the other.
+    paths: String,
     pub unlisted: Vec<String>,
 }
 
 impl Scanned {
+    pub fn empty() -> Scanned {
+        Scanned { files: Vec::new(), paths: String::new(), unlisted: Vec::new() }
+    }
+
+    /// A file's path relative to the Codex home.
+    pub fn rel(&self, f: &SourceFile) -> &str {
+        self.paths.get(f.path.0 as usize..f.path.1 as usize).unwrap_or_default()
+    }
+
     /// Whether `rel` lies under a directory that could not be listed.
     pub fn unknown(&self, rel: &str) -> bool {
         self.unlisted.iter().any(|d| rel.strip_prefix(d.as_str()).is_some_and(|r| r.starts_with('/')))
     }
+
+    /// Puts the files in [`path_order`] without duplicates (only needed when the configured
+    /// tops overlap or come out of order: a walk sorted per directory is in order already).
+    fn sort(&mut self) {
+        let in_order =
+            self.files.windows(2).all(|w| path_order(self.rel(&w[0]), self.rel(&w[1])) == std::cmp::Ordering::Less);
+        if in_order {
+            return;
+        }
+        let mut files = std::mem::take(&mut self.files);
+        files.sort_by(|a, b| path_order(self.rel(a), self.rel(b)));
+        files.dedup_by(|a, b| self.rel(a) == self.rel(b));
+        self.files = files;
+    }
 }
 
 struct Scan<'a> {
-    found: BTreeMap<String, SourceFile>,
+    files: Vec<SourceFile>,
+    paths: String,
     unlisted: Vec<String>,
     counts: &'a mut ExportCounts,
     problems: &'a mut Vec<String>,
 }
 
-/// The capturable files, by path relative to the Codex home.
+/// The capturable files, by path relative to the Codex home, in [`path_order`].
 pub(super) fn scan_source(
     source: &Path,
     extra: &[String],
     counts: &mut ExportCounts,
     problems: &mut Vec<String>,
 ) -> Scanned {
-    let mut scan = Scan { found: BTreeMap::new(), unlisted: Vec::new(), counts, problems };
-    let tops = ALLOWLIST.iter().copied().chain(extra.iter().map(String::as_str));
+    let mut scan = Scan { files: Vec::new(), paths: String::new(), unlisted: Vec::new(), counts, problems };
+    let mut tops: Vec<&str> = ALLOWLIST.iter().copied().chain(extra.iter().map(String::as_str)).collect();
+    tops.sort_by(|a, b| path_order(a.trim_matches('/'), b.trim_matches('/')));
     for top in tops {
         let top = top.trim_matches('/');
         if top.is_empty() || top.split('/').any(|c| c == ".." || c == ".") {
@@ -102,40 +133,59 @@ pub(super) fn scan_source(
         if ft.is_symlink() {
             scan.symlink(top);
         } else if ft.is_dir() {
-            scan.walk(&abs, top);
+            let mut rel = top.to_owned();
+            scan.walk(&abs, &mut rel);
         } else if ft.is_file() {
-            scan.found.insert(top.to_owned(), SourceFile::from_metadata(abs, &md));
+            scan.push(top, &md);
         } else {
             scan.special(top);
         }
     }
-    Scanned { files: scan.found, unlisted: scan.unlisted }
+    let mut scanned = Scanned { files: scan.files, paths: scan.paths, unlisted: scan.unlisted };
+    scanned.sort();
+    scanned
 }
 
 impl Scan<'_> {
-    fn walk(&mut self, dir: &Path, rel_dir: &str) {
+    fn push(&mut self, rel: &str, md: &fs::Metadata) {
+        let start = self.paths.len();
+        self.paths.push_str(rel);
+        // Past u32 (4 GB of paths) the file is not listed (no home comes near).
+        if let (Ok(a), Ok(b)) = (u32::try_from(start), u32::try_from(self.paths.len())) {
+            self.files.push(SourceFile::from_metadata((a, b), md));
+        }
+    }
+
+    /// Lists `dir` (`rel` is its path relative to the Codex home: a buffer extended and cut back
+    /// as the walk descends).
+    fn walk(&mut self, dir: &Path, rel: &mut String) {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) => {
                 self.counts.unreadable += 1;
-                self.problems.push(format!("{rel_dir}: cannot list: {e}"));
-                self.unlisted.push(rel_dir.to_owned());
+                self.problems.push(format!("{rel}: cannot list: {e}"));
+                self.unlisted.push(rel.clone());
                 return;
             }
         };
+        let mut listed: Vec<(std::ffi::OsString, fs::DirEntry)> = Vec::new();
         for entry in entries {
-            let entry = match entry {
-                Ok(e) => e,
+            match entry {
+                Ok(e) => listed.push((e.file_name(), e)),
                 Err(e) => {
                     self.counts.unreadable += 1;
-                    self.problems.push(format!("{rel_dir}: cannot list: {e}"));
-                    self.unlisted.push(rel_dir.to_owned());
-                    continue;
+                    self.problems.push(format!("{rel}: cannot list: {e}"));
+                    self.unlisted.push(rel.clone());
                 }
-            };
-            let name = entry.file_name();
+            }
+        }
+        listed.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let at = rel.len();
+        for (name, entry) in listed {
             let name = name.to_string_lossy();
-            let rel = format!("{rel_dir}/{name}");
+            rel.truncate(at);
+            rel.push('/');
+            rel.push_str(&name);
             if denied_name(&name) {
                 self.counts.skipped_denied += 1;
                 continue;
@@ -149,11 +199,11 @@ impl Scan<'_> {
                 }
             };
             if ft.is_symlink() {
-                self.symlink(&rel);
+                self.symlink(rel);
             } else if ft.is_dir() {
-                self.walk(&entry.path(), &rel);
+                self.walk(&entry.path(), rel);
             } else if !ft.is_file() {
-                self.special(&rel);
+                self.special(rel);
             } else if rel.len() > MAX_RELATIVE_PATH {
                 // Its copies under the object store (a longer prefix) would pass PATH_MAX: every
                 // capture would fail on it. Skipped and reported instead (issue 12).
@@ -169,9 +219,7 @@ impl Scan<'_> {
                 self.counts.skipped_special += 1;
             } else {
                 match entry.metadata() {
-                    Ok(md) => {
-                        self.found.insert(rel, SourceFile::from_metadata(entry.path(), &md));
-                    }
+                    Ok(md) => self.push(rel, &md),
                     Err(e) => {
                         // Deleted between listing and stat, or unreadable: the rest goes on.
                         self.counts.unreadable += 1;
@@ -180,6 +228,7 @@ impl Scan<'_> {
                 }
             }
         }
+        rel.truncate(at);
     }
 
     fn symlink(&mut self, rel: &str) {
@@ -199,7 +248,7 @@ mod tests {
 
     #[test]
     fn files_under_an_unlisted_directory_are_unknown_not_gone() {
-        let s = Scanned { files: BTreeMap::new(), unlisted: vec!["sessions/2026/01".into()] };
+        let s = Scanned { unlisted: vec!["sessions/2026/01".into()], ..Scanned::empty() };
         assert!(s.unknown("sessions/2026/01/10/rollout-a.jsonl"));
         assert!(!s.unknown("sessions/2026/010/rollout-b.jsonl"), "a prefix of a name is not a parent");
         assert!(!s.unknown("sessions/2026/02/01/rollout-c.jsonl"));

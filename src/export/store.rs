@@ -13,24 +13,25 @@ use super::archive::{ArchiveWriter, stored_name};
 use super::recovery::source_err;
 use super::scan::SourceFile;
 use crate::fsutil::{self, SyncBatch};
-use crate::objects::{ExportCounts, ExportState, FileEntry, FileKind, ObjectStore, StateEntry, Storage};
+use crate::objects::{EntryRef, ExportCounts, FileEntry, FileKind, ObjectStore, StateEntry, Storage};
 
 /// What to do with one source file.
-pub(super) enum Plan {
+pub(super) enum Plan<'s> {
     /// An unchanged session index: hard-linked from the snapshot that stored it (every
     /// snapshot holds one, and recompressing an unchanged file on every commit is waste).
     Relink,
-    Unchanged,
     Whole,
     Append {
         base_size: u64,
     },
+    /// Same identity and metadata as `from`, gone from the source (`was`: its entry).
     Move {
-        from: String,
+        from: &'s str,
+        was: EntryRef<'s>,
     },
 }
 
-pub(super) fn same_identity(s: &SourceFile, e: &StateEntry) -> bool {
+pub(super) fn same_identity(s: &SourceFile, e: &EntryRef<'_>) -> bool {
     s.ino == e.ino && s.dev == e.dev
 }
 
@@ -120,7 +121,7 @@ fn base_entry(
 }
 
 /// Stores one file per its plan: into the snapshot dir and `latest/`. Returns the snapshot
-/// entry (None when unchanged) and the new state entry.
+/// entry and the new state entry.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn store_one(
     store: &ObjectStore,
@@ -128,11 +129,11 @@ pub(super) fn store_one(
     tmp_dir: &Path,
     snapshot: &str,
     rel: &str,
+    abs: &Path,
     src: &SourceFile,
     kind: FileKind,
-    plan: Plan,
-    prev: Option<&StateEntry>,
-    state: &ExportState,
+    plan: Plan<'_>,
+    prev: Option<EntryRef<'_>>,
     counts: &mut ExportCounts,
 ) -> Result<Option<(FileEntry, StateEntry)>> {
     let latest_path = store.latest_dir().join(rel);
@@ -148,14 +149,10 @@ pub(super) fn store_one(
         stored_bytes: stored,
     };
     match plan {
-        Plan::Unchanged => {
-            counts.unchanged += 1;
-            Ok(None)
-        }
         Plan::Relink => {
             let prev = prev.context("relink without a previous version")?;
             let (stored_rel, compressed) = stored_name(rel, kind);
-            let from = store.snapshot_dir(&prev.snapshot).join(&stored_rel);
+            let from = store.snapshot_dir(prev.snapshot).join(&stored_rel);
             let to = tmp_dir.join(&stored_rel);
             let linked = prev.storage == Storage::Whole
                 && to.parent().is_some_and(|d| fsutil::create_private_dir_all(d).is_ok())
@@ -167,11 +164,11 @@ pub(super) fn store_one(
                     tmp_dir,
                     snapshot,
                     rel,
+                    abs,
                     src,
                     kind,
                     Plan::Whole,
                     Some(prev),
-                    state,
                     counts,
                 );
             }
@@ -179,33 +176,32 @@ pub(super) fn store_one(
             let entry = FileEntry {
                 stored_path: Some(stored_rel),
                 compressed,
-                ..base_entry(rel, kind, prev.size, prev.blake3.clone(), Storage::Whole, prev.stored_bytes)
+                ..base_entry(rel, kind, prev.size, prev.blake3.to_hex(), Storage::Whole, prev.stored_bytes)
             };
             // The state keeps describing the snapshot that first stored it.
-            Ok(Some((entry, prev.clone())))
+            Ok(Some((entry, prev.to_owned())))
         }
-        Plan::Move { from } => {
-            let p = state.files.get(&from).context("move source vanished from state")?;
+        Plan::Move { from, was } => {
             counts.moved += 1;
+            let blake3 = was.blake3.to_hex();
             let entry = FileEntry {
-                base_snapshot: Some(p.snapshot.clone()),
-                moved_from: Some(from.clone()),
-                ..base_entry(rel, kind, src.size, p.blake3.clone(), Storage::Move, 0)
+                base_snapshot: Some(was.snapshot.to_owned()),
+                moved_from: Some(from.to_owned()),
+                ..base_entry(rel, kind, src.size, blake3.clone(), Storage::Move, 0)
             };
-            Ok(Some((entry, state_entry(src.size, Storage::Move, &p.blake3, 0))))
+            Ok(Some((entry, state_entry(src.size, Storage::Move, &blake3, 0))))
         }
         Plan::Append { base_size } => {
-            crate::fault::before_read(&src.abs);
-            let mut file = File::open(&src.abs)
-                .map_err(source_err)
-                .with_context(|| format!("cannot open {}", src.abs.display()))?;
+            crate::fault::before_read(abs);
+            let mut file =
+                File::open(abs).map_err(source_err).with_context(|| format!("cannot open {}", abs.display()))?;
             if !prefix_still_matches(&mut file, &latest_path, base_size, counts) {
-                return store_one(store, batch, tmp_dir, snapshot, rel, src, kind, Plan::Whole, prev, state, counts);
+                return store_one(store, batch, tmp_dir, snapshot, rel, abs, src, kind, Plan::Whole, prev, counts);
             }
             let prev = prev.context("append without a previous version")?;
             file.seek(SeekFrom::Start(base_size))
                 .map_err(source_err)
-                .with_context(|| format!("cannot seek {}", src.abs.display()))?;
+                .with_context(|| format!("cannot seek {}", abs.display()))?;
             let (stored_rel, compressed) = stored_name(rel, kind);
             let archived = tmp_dir.join(&stored_rel);
             fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
@@ -218,7 +214,7 @@ pub(super) fn store_one(
             latest.set_len(base_size).with_context(|| format!("cannot truncate {}", latest_path.display()))?;
             latest.seek(SeekFrom::Start(base_size))?;
             let (n, hash) = tee_copy(&mut file, src.size - base_size, &mut [&mut out, &mut latest])
-                .with_context(|| format!("cannot copy the appended bytes of {}", src.abs.display()))?;
+                .with_context(|| format!("cannot copy the appended bytes of {}", abs.display()))?;
             let stored = out.finish_and_sync(batch, &archived)?;
             batch.sync_file(&latest, &latest_path)?;
             counts.stored_append += 1;
@@ -229,7 +225,7 @@ pub(super) fn store_one(
                 stored_path: Some(stored_rel),
                 compressed,
                 base_size: Some(base_size),
-                base_snapshot: Some(prev.snapshot.clone()),
+                base_snapshot: Some(prev.snapshot.to_owned()),
                 ..base_entry(rel, kind, size, hash.clone(), Storage::Append, stored)
             };
             let mut st = state_entry(size, Storage::Append, &hash, stored);
@@ -240,10 +236,9 @@ pub(super) fn store_one(
             Ok(Some((entry, st)))
         }
         Plan::Whole => {
-            crate::fault::before_read(&src.abs);
-            let mut file = File::open(&src.abs)
-                .map_err(source_err)
-                .with_context(|| format!("cannot open {}", src.abs.display()))?;
+            crate::fault::before_read(abs);
+            let mut file =
+                File::open(abs).map_err(source_err).with_context(|| format!("cannot open {}", abs.display()))?;
             let (stored_rel, compressed) = stored_name(rel, kind);
             let archived = tmp_dir.join(&stored_rel);
             fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
@@ -255,7 +250,7 @@ pub(super) fn store_one(
                 .tempfile_in(latest_dir)
                 .with_context(|| format!("cannot create a temporary file in {}", latest_dir.display()))?;
             let (n, hash) = tee_copy(&mut file, src.size, &mut [&mut out, latest_tmp.as_file_mut()])
-                .with_context(|| format!("cannot copy {}", src.abs.display()))?;
+                .with_context(|| format!("cannot copy {}", abs.display()))?;
             let stored = out.finish_and_sync(batch, &archived)?;
             batch.sync_file(latest_tmp.as_file(), &latest_path)?;
             latest_tmp

@@ -101,6 +101,14 @@ pub struct ExportCounts {
     pub skipped_denied: u64,
     pub skipped_special: u64,
     pub unreadable: u64,
+    /// Bytes of the exporter's state read (its base and its log): proportional to the number
+    /// of files, read in one block without building a map of them.
+    #[serde(default)]
+    pub state_bytes_read: u64,
+    /// Entries of the exporter's state held as owned values when it was read (its log's, or
+    /// every entry of a JSON base of an earlier version); the base's are read in place.
+    #[serde(default)]
+    pub state_entries_owned: u64,
 }
 
 /// Which `export-manifest.toml` a manifest is.

@@ -20,12 +20,14 @@ mod manifest;
 mod manifest_io;
 mod reconstruct;
 mod state;
+mod state_base;
 
-pub use head::{EXPORT_INCOMPLETE_MARKER, ExportHead, ExportState, StateEntry};
+pub use head::{EXPORT_INCOMPLETE_MARKER, ExportHead, ExportState, StateEntry, StateIter};
 pub use manifest::{ExportCounts, ExportManifest, FileEntry, FileKind, MANIFEST_KIND, Scope, Storage};
 pub use manifest_io::{ManifestEntries, write_manifest};
 pub use reconstruct::{ChainReader, Piece, Reconstructor};
 pub use state::{StateChanges, StateUpdate};
+pub use state_base::{Blake3Ref, EntryRef, path_order};
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const EXPORT_MANIFEST: &str = "export-manifest.toml";
@@ -89,7 +91,7 @@ impl ObjectStore {
         match last {
             Some(last) if last != header.snapshot_name => {
                 let state = self.read_state()?;
-                header.files = state.files.iter().map(|(rel, e)| e.latest_entry(rel)).collect();
+                header.files = state.iter().map(|(rel, e)| e.latest_entry(rel)).collect();
                 header.counts.files_total = header.files.len() as u64;
                 header.snapshot_name = last;
                 Ok(header)

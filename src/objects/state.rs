@@ -2,24 +2,29 @@
 //! §11: at 20,000 transcripts rewriting the whole state on every capture wrote ~7 MB).
 //!
 //! ```text
-//! export-state.json        the base: {"schema_version", "log_id", "files": {path: entry}}
+//! export-state.bin         the base: every entry, binary, checksummed (`state_base.rs`), with its log_id
 //! export-state.log.jsonl   {"base":{"log_id"}}, then per export one group:
 //!                          {"set":{"path","entry"}} / {"remove":{"path"}} lines, {"commit":{"snapshot"}}
+//! export-state.json        the JSON base of earlier versions ({"schema_version", "log_id",
+//!                          "files": {path: entry}}): read when there is no binary base, and
+//!                          replaced by one at the next export (its log is replayed as usual)
 //! ```
 //!
-//! Reading: the base, then every log group whose `commit` line is there, in order (each line
-//! sets absolute values, so replaying is idempotent). A group without its commit line (an
-//! append a crash cut short: torn, or NUL-padded by a file system without data journaling) is
-//! dropped, and the next append cuts it off. A log whose `log_id` is not the base's — a
-//! compaction interrupted between the new base's rename and the log's removal, or a base that
-//! was deleted — is ignored whole. Damage before a valid commit line makes the state unreadable
-//! (the export then starts from an empty state, as for a damaged base: every file stored whole).
+//! Reading: the base (one read, validated, no allocation per entry), then every log group whose
+//! `commit` line is there, in order (each line sets absolute values, so replaying is
+//! idempotent), kept as the few owned entries laid over the base. A group without its commit
+//! line (an append a crash cut short: torn, or NUL-padded by a file system without data
+//! journaling) is dropped, and the next append cuts it off. A log whose `log_id` is not the
+//! base's — a compaction interrupted between the new base's rename and the log's removal, or a
+//! base that was deleted — is ignored whole. Damage before a valid commit line, or a base that
+//! fails its checksum, makes the state unreadable (the export then starts from an empty state:
+//! every file stored whole).
 //!
 //! Writing: an export appends one group and fsyncs it. When the log would pass a quarter of the
-//! base (or there is no base, or a base without a log), the state is written whole instead as a
-//! new base with a new `log_id` (temp, fsync, rename) and the log removed: the whole state is
-//! rewritten once per that many changed entries, amortized O(what changed). The export's
-//! `latest/` manifest is rewritten on the same schedule (`export.rs`, README).
+//! base (or there is no base, a base without a log, or a JSON base), the state is written whole
+//! instead as a new base with a new `log_id` (temp, fsync, rename) and the log removed: the
+//! whole state is rewritten once per that many changed entries, amortized O(what changed). The
+//! export's `latest/` manifest is rewritten on the same schedule (`export.rs`, README).
 //!
 //! Crash safety: the state advances after the export head, and losing a group only makes the
 //! next export store those files again (`export.rs` module doc) — the state is a cache.
@@ -34,8 +39,14 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::head::StatePosition;
+use super::state_base::{self, StateBase, path_order};
 use super::{ExportState, ObjectStore, SCHEMA_VERSION, StateEntry};
 use crate::fsutil;
+
+/// The binary base (`state_base.rs`).
+const STATE_BASE: &str = "export-state.bin";
+/// The JSON base of earlier versions.
+const LEGACY_STATE_BASE: &str = "export-state.json";
 
 /// One line of the log.
 #[derive(Debug, Serialize, Deserialize)]
@@ -85,9 +96,16 @@ fn line(out: &mut Vec<u8>, l: &LogLine) -> Result<()> {
 }
 
 impl ObjectStore {
-    /// The base of the exporter's state.
+    /// The base of the exporter's state: the binary one, or a JSON base of an earlier version
+    /// while there is no binary one (what `verify` names and removes when it is unreadable).
     pub fn state_path(&self) -> PathBuf {
-        self.root.join("export-state.json")
+        let bin = self.root.join(STATE_BASE);
+        if !bin.exists() && self.legacy_state_path().exists() { self.legacy_state_path() } else { bin }
+    }
+
+    /// The JSON base written by earlier versions.
+    fn legacy_state_path(&self) -> PathBuf {
+        self.root.join(LEGACY_STATE_BASE)
     }
 
     /// The log of what each export changed since the base was written.
@@ -96,32 +114,68 @@ impl ObjectStore {
     }
 
     pub fn has_state(&self) -> bool {
-        self.state_path().exists()
+        self.root.join(STATE_BASE).exists() || self.legacy_state_path().exists()
     }
 
     /// The exporter's state (empty before the first export): the base and its log.
     pub fn read_state(&self) -> Result<ExportState> {
-        let path = self.state_path();
+        let path = self.root.join(STATE_BASE);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.read_legacy_state(),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let base = StateBase::parse(bytes).with_context(|| format!("{} is unreadable", path.display()))?;
+        let base_len = base.bytes_len();
+        let mut changes = BTreeMap::new();
+        let log_len = match base.log_id() {
+            Some(id) => self.replay_log(id.to_owned(), &mut changes)?,
+            None => 0,
+        };
+        let mut overlay: Vec<(String, Option<StateEntry>)> = changes.into_iter().collect();
+        overlay.sort_by(|a, b| path_order(&a.0, &b.0));
+        let mut state = ExportState::from_base(base, overlay);
+        state.read_at = StatePosition { base_len, log_len, legacy: false };
+        Ok(state)
+    }
+
+    /// A JSON base of an earlier version (and its log), or the empty state when there is none.
+    fn read_legacy_state(&self) -> Result<ExportState> {
+        let path = self.legacy_state_path();
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ExportState::default()),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        let mut state: ExportState =
+        #[derive(Deserialize)]
+        struct Legacy {
+            log_id: Option<String>,
+            files: BTreeMap<String, StateEntry>,
+        }
+        let legacy: Legacy =
             serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid JSON", path.display()))?;
-        drop(bytes);
-        let base_len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let log_len = match &state.log_id {
-            Some(id) => self.replay_log(id.clone(), &mut state.files)?,
+        let mut files = legacy.files;
+        let mut changes = BTreeMap::new();
+        let log_len = match legacy.log_id.clone() {
+            Some(id) => self.replay_log(id, &mut changes)?,
             None => 0,
         };
-        state.read_at = StatePosition { base_len, log_len };
+        for (path, change) in changes {
+            match change {
+                Some(e) => files.insert(path, e),
+                None => files.remove(&path),
+            };
+        }
+        let mut state = ExportState::from_files(files);
+        state.log_id = legacy.log_id;
+        state.read_at = StatePosition { base_len: bytes.len() as u64, log_len, legacy: true };
         Ok(state)
     }
 
-    /// Applies the committed groups of the log (when it extends the base `log_id`) to `files`;
-    /// returns the length of the log's valid part (0: no log to extend).
-    fn replay_log(&self, log_id: String, files: &mut BTreeMap<String, StateEntry>) -> Result<u64> {
+    /// Collects the committed groups of the log (when it extends the base `log_id`) into
+    /// `changes` (per path: set, or `None` removed); returns the length of the log's valid part
+    /// (0: no log to extend).
+    fn replay_log(&self, log_id: String, changes: &mut BTreeMap<String, Option<StateEntry>>) -> Result<u64> {
         let path = self.state_log_path();
         let file = match fs::File::open(&path) {
             Ok(f) => f,
@@ -160,10 +214,10 @@ impl ObjectStore {
                     for l in group.drain(..) {
                         match l {
                             LogLine::Set { path, entry } => {
-                                files.insert(path, entry);
+                                changes.insert(path, Some(entry));
                             }
                             LogLine::Remove { path } => {
-                                files.remove(&path);
+                                changes.insert(path, None);
                             }
                             LogLine::Base { .. } | LogLine::Commit { .. } => {}
                         }
@@ -179,31 +233,25 @@ impl ObjectStore {
         Ok(valid)
     }
 
-    /// Writes `state` whole as a new base (with a new log id) and removes the log: a
-    /// compaction, or a state rebuilt by `verify --repair`.
+    /// Writes `state` whole as a new base (with a new log id) and removes the log and a JSON
+    /// base of an earlier version: a compaction, or a state rebuilt by `verify --repair`.
     pub fn write_state(&self, state: &ExportState) -> Result<()> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let log_id = format!("{}.{:09}-{}", now.as_secs(), now.subsec_nanos(), std::process::id());
-        // The layout of [`ExportState`], serialized from `state` without copying its entries.
-        #[derive(Serialize)]
-        struct View<'a> {
-            schema_version: u32,
-            log_id: &'a str,
-            files: &'a BTreeMap<String, StateEntry>,
+        let path = self.root.join(STATE_BASE);
+        let bytes =
+            state_base::encode(&log_id, state.iter()).with_context(|| format!("cannot encode {}", path.display()))?;
+        fsutil::write_atomic(&path, &bytes)?;
+        // A log left behind (its removal lost) names the old base: ignored. A JSON base left
+        // behind is not read while the binary one exists.
+        for old in [self.state_log_path(), self.legacy_state_path()] {
+            match fs::remove_file(&old) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot remove {}", old.display())),
+            }
         }
-        let view = View { schema_version: SCHEMA_VERSION, log_id: &log_id, files: &state.files };
-        let path = self.state_path();
-        fsutil::write_atomic_with(&path, |w| {
-            serde_json::to_writer(w, &view).with_context(|| format!("cannot serialize {}", path.display()))?;
-            Ok(())
-        })?;
-        // A log left behind (its removal lost) names the old base: ignored.
-        let log = self.state_log_path();
-        match fs::remove_file(&log) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("cannot remove {}", log.display())),
-        }
+        Ok(())
     }
 
     /// What an export changed (`changes`: per path, its new entry, or `None` when it left the
@@ -216,27 +264,32 @@ impl ObjectStore {
         snapshot: &str,
     ) -> Result<StateUpdate> {
         let mut group = Vec::new();
+        let mut applied: Vec<(String, Option<StateEntry>)> = Vec::new();
         for (path, change) in changes {
             match change {
                 Some(entry) => {
-                    if old.files.get(&path) != Some(&entry) {
+                    if !old.get(&path).is_some_and(|e| e.same_as(&entry)) {
                         line(&mut group, &LogLine::Set { path: path.clone(), entry: entry.clone() })?;
-                        old.files.insert(path, entry);
+                        applied.push((path, Some(entry)));
                     }
                 }
                 None => {
-                    if old.files.remove(&path).is_some() {
-                        line(&mut group, &LogLine::Remove { path })?;
+                    if old.get(&path).is_some() {
+                        line(&mut group, &LogLine::Remove { path: path.clone() })?;
+                        applied.push((path, None));
                     }
                 }
             }
         }
+        applied.sort_by(|a, b| path_order(&a.0, &b.0));
+        old.apply(applied);
         if !group.is_empty() {
             line(&mut group, &LogLine::Commit { snapshot: snapshot.to_owned() })?;
         }
         let at = old.read_at;
         let compact = !self.has_state()
             || old.log_id.is_none()
+            || at.legacy
             || old.schema_version != SCHEMA_VERSION
             || (!group.is_empty() && (at.log_len + group.len() as u64) > at.base_len / 4);
         Ok(StateUpdate { state: old, group, compact })
@@ -337,7 +390,7 @@ mod tests {
         next.insert("sessions/rollout-001.jsonl".into(), entry(20, "s1"));
         next.remove("sessions/rollout-002.jsonl");
         let state = store.read_state().unwrap();
-        let changes = diff(&state.files, &next);
+        let changes = diff(&state.to_files(), &next);
         let update = store.prepare_state_update(state, changes, "s1").unwrap();
         assert!(!update.compacts(), "two changed entries are appended");
         store.write_state_update(&update).unwrap();
@@ -350,10 +403,10 @@ mod tests {
         let log = fs::read_to_string(store.state_log_path()).unwrap();
         assert_eq!(log.lines().count(), 4, "base, set, remove, commit: {log}");
         let state = store.read_state().unwrap();
-        assert_eq!(state.files, want);
+        assert_eq!(state.to_files(), want);
         assert_eq!(state.read_at.log_len, log.len() as u64);
         // Nothing changed: nothing written.
-        let changes = diff(&state.files, &want);
+        let changes = diff(&state.to_files(), &want);
         let update = store.prepare_state_update(state, changes, "s2").unwrap();
         assert!(!update.compacts());
         store.write_state_update(&update).unwrap();
@@ -373,14 +426,14 @@ mod tests {
             bytes.extend_from_slice(&tail);
             fs::write(store.state_log_path(), bytes).unwrap();
             let state = store.read_state().unwrap();
-            assert_eq!(state.files, want, "the torn group is not applied");
+            assert_eq!(state.to_files(), want, "the torn group is not applied");
             assert_eq!(state.read_at.log_len, valid);
             let mut next = want.clone();
             next.insert("sessions/rollout-004.jsonl".into(), entry(30, "s2"));
-            let changes = diff(&state.files, &next);
+            let changes = diff(&state.to_files(), &next);
             let update = store.prepare_state_update(state, changes, "s2").unwrap();
             store.write_state_update(&update).unwrap();
-            assert_eq!(store.read_state().unwrap().files, next, "the next group follows the last committed one");
+            assert_eq!(store.read_state().unwrap().to_files(), next, "the next group follows the last committed one");
             let log = fs::read(store.state_log_path()).unwrap();
             assert!(!log.contains(&0) && log.ends_with(b"}}\n"), "{}", String::from_utf8_lossy(&log));
             fs::write(store.state_log_path(), &log[..valid as usize]).unwrap();
@@ -396,7 +449,7 @@ mod tests {
         let err = store.read_state().unwrap_err();
         assert!(format!("{err:#}").contains("damaged"), "{err:#}");
         let (state, said) = store.read_state_recovering();
-        assert!(state.files.is_empty() && said.is_some());
+        assert!(state.to_files().is_empty() && said.is_some());
     }
 
     #[test]
@@ -409,7 +462,7 @@ mod tests {
             round += 1;
             let state = store.read_state().unwrap();
             want.insert(format!("sessions/rollout-{:03}.jsonl", round % 40), entry(100 + round, "s3"));
-            let changes = diff(&state.files, &want);
+            let changes = diff(&state.to_files(), &want);
             let update = store.prepare_state_update(state, changes, &format!("s{round}")).unwrap();
             let compacts = update.compacts();
             store.write_state_update(&update).unwrap();
@@ -419,13 +472,12 @@ mod tests {
             assert!(round < 40, "the log never compacted");
         }
         assert!(!store.state_log_path().exists(), "the log is folded into the base");
-        let base: serde_json::Value = serde_json::from_slice(&fs::read(store.state_path()).unwrap()).unwrap();
-        assert_eq!(base["files"].as_object().unwrap().len(), want.len());
-        assert_eq!(store.read_state().unwrap().files, want);
+        assert_eq!(store.read_state().unwrap().len(), want.len());
+        assert_eq!(store.read_state().unwrap().to_files(), want);
         // A compaction cut short before the old log's removal: that log names the old base.
         fs::write(store.state_log_path(), old_log).unwrap();
         let state = store.read_state().unwrap();
-        assert_eq!(state.files, want, "a log of another base is not replayed");
+        assert_eq!(state.to_files(), want, "a log of another base is not replayed");
         assert_eq!(state.read_at.log_len, 0, "the next append starts the log again");
     }
 }

@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 
 use crate::fsutil;
 use crate::history::{EventStore, ImportManifest, StateStore, recovery};
-use crate::objects::ObjectStore;
+use crate::objects::{ExportState, ObjectStore};
 use crate::roots::Roots;
 
 /// Repairs both stores; returns one line per repair (empty: nothing needed it).
@@ -158,17 +158,19 @@ fn conversation_id(path: &std::path::Path, state: Option<&StateStore>) -> Result
 
 /// Drops the exporter's knowledge of the repaired conversations' source files.
 fn forget_sources(store: &ObjectStore, es: &EventStore, ids: &[String], said: &mut Vec<String>) -> Result<()> {
-    let Ok(mut state) = store.read_state() else { return Ok(()) };
+    let Ok(state) = store.read_state() else { return Ok(()) };
     let mut sources: Vec<String> = Vec::new();
     for id in ids {
         sources.extend(source_paths(es, id)?);
     }
-    let before = state.files.len();
-    state.files.retain(|rel, _| !sources.contains(rel));
-    if state.files.len() != before {
+    let mut files = state.to_files();
+    let before = files.len();
+    files.retain(|rel, _| !sources.contains(rel));
+    if files.len() != before {
+        let forgotten = before - files.len();
         store.mark_export_incomplete()?;
-        store.write_state(&state)?;
-        said.push(format!("{} transcripts are stored whole by the next export", before - state.files.len()));
+        store.write_state(&ExportState::from_files(files))?;
+        said.push(format!("{forgotten} transcripts are stored whole by the next export"));
     }
     Ok(())
 }

@@ -47,7 +47,7 @@ fn state_file(env: &TestEnv, which: &str, first_sha: &str) -> PathBuf {
         "span log" => only_file(&es.join("state/spans"), "jsonl"),
         "checkpoint manifest" => env.checkpoint_path(first_sha).expect("the first commit's checkpoint"),
         "export head" => env.codex_store().join("export-head.json"),
-        "export state" => env.codex_store().join("export-state.json"),
+        "export state" => env.codex_store().join("export-state.bin"),
         other => panic!("unknown state file {other}"),
     }
 }

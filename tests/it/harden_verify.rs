@@ -117,7 +117,7 @@ fn verify_detects_and_repairs_every_damaged_state_file() {
         ),
         ("checkpoint", |s| s.env.checkpoint_path(&s.first_sha).unwrap(), &["truncate", "garbage", "nul"]),
         ("export head", |s| s.env.codex_store().join("export-head.json"), &["truncate", "garbage", "nul", "delete"]),
-        ("export state", |s| s.env.codex_store().join("export-state.json"), &["truncate", "garbage", "nul"]),
+        ("export state", |s| s.env.codex_store().join("export-state.bin"), &["truncate", "garbage", "nul"]),
     ];
     for (which, path_of, damages) in files {
         for how in damages {

@@ -50,7 +50,7 @@ fn steady_state_reads_the_appended_bytes(transcripts: usize) {
     // capture (the exporter's state appends the changed entries to its log).
     let codex = env.objects_root().join("providers/codex");
     let listing = |p: &str| fs::metadata(codex.join(p)).map(|m| (m.len(), m.modified().unwrap())).ok();
-    let listings = [listing("export-state.json"), listing("latest/export-manifest.toml")];
+    let listings = [listing("export-state.bin"), listing("latest/export-manifest.toml")];
     assert!(listings.iter().all(Option::is_some), "{listings:?}");
 
     for round in 0..2 {
@@ -61,8 +61,14 @@ fn steady_state_reads_the_appended_bytes(transcripts: usize) {
         .parse()
         .unwrap();
         env.empty_commit(&repo, &format!("steady {round}"));
+        let state_bytes = state_files_len(&codex);
         let out = capture(&env, &repo);
         let export = &out["export"]["counts"];
+        // The exporter's state is read in one block, about 200 bytes a file, and none of its
+        // entries is copied but the few its log changed (no map of the home is built).
+        assert_eq!(export["state_bytes_read"].as_u64(), Some(state_bytes), "{export}");
+        assert!(state_bytes < 250 * (transcripts as u64 + 1), "{state_bytes} bytes of state");
+        assert!(export["state_entries_owned"].as_u64().unwrap() <= 2, "{export}");
         // The export copies the appended bytes and compares two 4 KiB windows of the grown file;
         // the unchanged session index every snapshot carries (README, *On-disk layout*) is hard-linked from the
         // snapshot that stored it. Nothing else is read.
@@ -77,7 +83,7 @@ fn steady_state_reads_the_appended_bytes(transcripts: usize) {
         assert_eq!(import["transcripts_read"].as_u64(), Some(1), "{import}");
         // The archive grows by about the appended bytes (compressed: less), not the file size.
         assert!(export["bytes_stored"].as_u64().unwrap() <= appended, "{export}");
-        assert_eq!([listing("export-state.json"), listing("latest/export-manifest.toml")], listings);
+        assert_eq!([listing("export-state.bin"), listing("latest/export-manifest.toml")], listings);
         let log = fs::metadata(codex.join("export-state.log.jsonl")).expect("the state's log").len();
         assert!(log < 4096 * (round + 1), "the log grows by the changed entries only: {log} bytes");
     }
@@ -98,6 +104,14 @@ fn work_proportional_with_2000_transcripts() {
 #[test]
 fn work_proportional_with_20000_transcripts() {
     steady_state_reads_the_appended_bytes(20_000);
+}
+
+/// The bytes of the exporter's state (its base and its log) in the object store `codex`.
+fn state_files_len(codex: &Path) -> u64 {
+    ["export-state.bin", "export-state.log.jsonl"]
+        .iter()
+        .map(|f| fs::metadata(codex.join(f)).map_or(0, |m| m.len()))
+        .sum()
 }
 
 /// Every file under `root` with its size and modification time.
@@ -136,6 +150,7 @@ fn work_proportional_nothing_changed_writes_no_snapshot_and_no_import() {
     let (objects, events) = (env.objects_root(), env.event_store_root());
     let (objects_before, events_before) = (tree(&objects), tree(&events));
     let sha = env.empty_commit(&repo, "nothing new in the Codex home");
+    let state_bytes = state_files_len(&env.codex_store());
     let out = capture(&env, &repo);
 
     // The export stat'ed the home's files (the session index and the transcripts) and read,
@@ -147,6 +162,10 @@ fn work_proportional_nothing_changed_writes_no_snapshot_and_no_import() {
     for zero in ["bytes_read", "bytes_compared", "bytes_stored", "stored_whole", "stored_append", "moved", "removed"] {
         assert_eq!(counts[zero].as_u64(), Some(0), "{zero}: {counts}");
     }
+    // Its state: read in one block, the base's entries in place (only the log's one entry, the
+    // grown transcript, is copied).
+    assert_eq!(counts["state_bytes_read"].as_u64(), Some(state_bytes), "{counts}");
+    assert_eq!(counts["state_entries_owned"].as_u64(), Some(1), "{counts}");
     // It names the last snapshot and its import, both already there.
     assert_eq!(export["snapshot_name"], steady["export"]["snapshot_name"]);
     assert_eq!(out["import"]["already_imported"], true);
@@ -252,7 +271,7 @@ fn work_proportional_steady_state_writes_only_what_changed_to_the_object_store()
     let (env, repo, home, active) = tiny_home(2000);
     capture(&env, &repo);
     let objects = env.objects_root();
-    let base = env.codex_store().join("export-state.json");
+    let base = env.codex_store().join("export-state.bin");
     let base_len = std::fs::metadata(&base).expect("the exporter's state").len();
     for round in 0..2 {
         bench(&env, &["grow", "--session", active.to_str().unwrap(), "--bytes", "20000", "--seed", &round.to_string()]);
@@ -340,4 +359,51 @@ fn work_proportional_steady_state_import_syncs_only_what_must_be_durable() {
     assert!(indexes >= 1, "the grown session made edits and activity");
     let syncs = out["import"]["syncs"].as_u64().expect("the import's syncs");
     assert!((1..=2 * 3 + 1 + indexes).contains(&syncs), "{syncs} syncs for {indexes} index files");
+}
+
+/// A store written by an earlier version has a JSON exporter's state (`export-state.json`): it
+/// is read once (no file is stored again for it) and replaced by the binary base, even by a
+/// capture that finds nothing new; the next capture reads the binary base in place.
+#[test]
+fn exporter_state_of_an_earlier_version_is_read_once_and_rewritten() {
+    let (env, repo, _, active) = tiny_home(20);
+    capture(&env, &repo);
+    bench(&env, &["grow", "--session", active.to_str().unwrap(), "--bytes", "3000"]);
+    env.empty_commit(&repo, "grown");
+    capture(&env, &repo);
+    let codex = env.codex_store();
+    let store = nexus::objects::ObjectStore::new(&env.objects_root());
+    let files = store.read_state().expect("the exporter's state").to_files();
+    assert_eq!(files.len(), 21);
+    // What an earlier version wrote: a JSON base with a log id, and its log of one group.
+    let legacy = serde_json::json!({"schema_version": 1, "log_id": "legacy-1", "files": files});
+    fs::write(codex.join("export-state.json"), serde_json::to_vec(&legacy).unwrap()).unwrap();
+    fs::remove_file(codex.join("export-state.bin")).unwrap();
+    let (grown, entry) = files.iter().find(|(p, _)| active.ends_with(p)).expect("the grown transcript");
+    let log = format!(
+        "{}\n{}\n{}\n",
+        serde_json::json!({"base": {"log_id": "legacy-1"}}),
+        serde_json::json!({"set": {"path": grown, "entry": entry}}),
+        serde_json::json!({"commit": {"snapshot": entry.snapshot}})
+    );
+    fs::write(codex.join("export-state.log.jsonl"), log).unwrap();
+
+    env.empty_commit(&repo, "nothing new");
+    let out = capture(&env, &repo);
+    let counts = &out["export"]["counts"];
+    assert_eq!(out["export"]["unchanged"], true, "the JSON state was understood: {counts}");
+    assert_eq!(counts["unchanged"].as_u64(), Some(21), "{counts}");
+    assert_eq!(counts["state_entries_owned"].as_u64(), Some(21), "read whole, once: {counts}");
+    assert!(codex.join("export-state.bin").exists() && !codex.join("export-state.json").exists());
+    assert!(!codex.join("export-state.log.jsonl").exists(), "the log is folded into the new base");
+    assert_eq!(store.read_state().unwrap().to_files(), files, "the same entries");
+
+    bench(&env, &["grow", "--session", active.to_str().unwrap(), "--bytes", "3000", "--seed", "1"]);
+    env.empty_commit(&repo, "grown again");
+    let out = capture(&env, &repo);
+    let counts = &out["export"]["counts"];
+    assert_eq!((counts["stored_append"].as_u64(), counts["stored_whole"].as_u64()), (Some(1), Some(0)), "{counts}");
+    assert_eq!(counts["state_entries_owned"].as_u64(), Some(0), "the binary base is read in place: {counts}");
+    let v = env.json(&repo, ["verify", "--json"]);
+    assert_eq!(v["ok"], true, "{v}");
 }
