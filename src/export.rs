@@ -29,6 +29,7 @@ use crate::objects::{
 };
 use crate::roots::Roots;
 
+mod listdir;
 mod recovery;
 mod scan;
 mod store;

@@ -1,18 +1,19 @@
 //! Listing the capturable files of the Codex home, without reading them: the allowlist, the
 //! never-captured list, and one `stat` per file.
 //!
-//! This runs on every commit over thousands of files, so it walks with `std::fs::read_dir`
-//! (whose per-entry `metadata` is a `statx` relative to the open directory, not a path lookup
-//! from the root), takes the file type from the directory entry, never enters a denied or
-//! linked directory, and builds relative paths in one buffer as it descends. Each directory's
+//! This runs on every commit over thousands of files, so it lists each directory into one
+//! buffer and `stat`s relative to the open directory (`listdir.rs`: no path lookup from the
+//! root, no allocation per entry), takes the file type from the directory entry, never enters
+//! a denied or linked directory, and builds relative paths in one buffer as it descends. Each directory's
 //! entries are sorted by name, so the files come out in [`path_order`] (the order of the
 //! exporter's state: planning is a merge of the two), their paths in one block of text: no
 //! map, no owned path per file.
 
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+
+use super::listdir::{Dir, EntryType};
 
 use crate::objects::{ExportCounts, path_order};
 
@@ -46,18 +47,6 @@ pub(super) struct SourceFile {
     pub mtime_ns: i128,
     pub ino: u64,
     pub dev: u64,
-}
-
-impl SourceFile {
-    fn from_metadata(path: (u32, u32), md: &fs::Metadata) -> SourceFile {
-        SourceFile {
-            path,
-            size: md.len(),
-            mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
-            ino: md.ino(),
-            dev: md.dev(),
-        }
-    }
 }
 
 /// What a scan found (in [`path_order`]), and the directories it could not list: their files
@@ -134,9 +123,17 @@ pub(super) fn scan_source(
             scan.symlink(top);
         } else if ft.is_dir() {
             let mut rel = top.to_owned();
-            scan.walk(&abs, &mut rel);
+            match Dir::open(&abs) {
+                Ok(dir) => scan.walk(dir, &mut rel),
+                Err(e) => {
+                    scan.counts.unreadable += 1;
+                    scan.problems.push(format!("{top}: cannot list: {e}"));
+                    scan.unlisted.push(rel);
+                }
+            }
         } else if ft.is_file() {
-            scan.push(top, &md);
+            let mtime_ns = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
+            scan.push(top, md.len(), mtime_ns, md.ino(), md.dev());
         } else {
             scan.special(top);
         }
@@ -147,85 +144,90 @@ pub(super) fn scan_source(
 }
 
 impl Scan<'_> {
-    fn push(&mut self, rel: &str, md: &fs::Metadata) {
+    fn push(&mut self, rel: &str, size: u64, mtime_ns: i128, ino: u64, dev: u64) {
         let start = self.paths.len();
         self.paths.push_str(rel);
         // Past u32 (4 GB of paths) the file is not listed (no home comes near).
         if let (Ok(a), Ok(b)) = (u32::try_from(start), u32::try_from(self.paths.len())) {
-            self.files.push(SourceFile::from_metadata((a, b), md));
+            self.files.push(SourceFile { path: (a, b), size, mtime_ns, ino, dev });
         }
     }
 
     /// Lists `dir` (`rel` is its path relative to the Codex home: a buffer extended and cut back
-    /// as the walk descends).
-    fn walk(&mut self, dir: &Path, rel: &mut String) {
-        let entries = match fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) => {
-                self.counts.unreadable += 1;
-                self.problems.push(format!("{rel}: cannot list: {e}"));
-                self.unlisted.push(rel.clone());
-                return;
-            }
-        };
-        let mut listed: Vec<(std::ffi::OsString, fs::DirEntry)> = Vec::new();
-        for entry in entries {
-            match entry {
-                Ok(e) => listed.push((e.file_name(), e)),
-                Err(e) => {
-                    self.counts.unreadable += 1;
-                    self.problems.push(format!("{rel}: cannot list: {e}"));
-                    self.unlisted.push(rel.clone());
-                }
-            }
+    /// as the walk descends) in name order, `stat`ing each file relative to the directory.
+    fn walk(&mut self, mut dir: Dir, rel: &mut String) {
+        let (listing, error) = dir.list();
+        if let Some(e) = error {
+            self.counts.unreadable += 1;
+            self.problems.push(format!("{rel}: cannot list: {e}"));
+            self.unlisted.push(rel.clone());
         }
-        listed.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let at = rel.len();
-        for (name, entry) in listed {
-            let name = name.to_string_lossy();
+        for entry in &listing.entries {
             rel.truncate(at);
+            let Ok(name) = std::str::from_utf8(listing.name(entry)) else {
+                // Its path could be neither stored nor named in our manifests as it is.
+                let name = String::from_utf8_lossy(listing.name(entry));
+                self.problems.push(format!("{rel}/{name}: file name is not UTF-8, skipped"));
+                self.counts.skipped_special += 1;
+                continue;
+            };
             rel.push('/');
-            rel.push_str(&name);
-            if denied_name(&name) {
+            rel.push_str(name);
+            if denied_name(name) {
                 self.counts.skipped_denied += 1;
                 continue;
             }
-            let ft = match entry.file_type() {
-                Ok(ft) => ft,
-                Err(e) => {
-                    self.counts.unreadable += 1;
-                    self.problems.push(format!("{rel}: cannot stat: {e}"));
-                    continue;
-                }
+            let c_name = listing.c_name(entry);
+            let mut stat = None;
+            let kind = match entry.kind {
+                EntryType::Unknown => match dir.stat(c_name) {
+                    Ok(st) => {
+                        stat = Some(st);
+                        st.kind
+                    }
+                    Err(e) => {
+                        self.counts.unreadable += 1;
+                        self.problems.push(format!("{rel}: cannot stat: {e}"));
+                        continue;
+                    }
+                },
+                known => known,
             };
-            if ft.is_symlink() {
-                self.symlink(rel);
-            } else if ft.is_dir() {
-                self.walk(&entry.path(), rel);
-            } else if !ft.is_file() {
-                self.special(rel);
-            } else if rel.len() > MAX_RELATIVE_PATH {
-                // Its copies under the object store (a longer prefix) would pass PATH_MAX: every
-                // capture would fail on it. Skipped and reported instead (issue 12).
-                self.problems.push(format!(
-                    "{}…: a path of {} bytes is longer than the {MAX_RELATIVE_PATH} bytes nexus stores, skipped",
-                    rel.chars().take(120).collect::<String>(),
-                    rel.len()
-                ));
-                self.counts.skipped_special += 1;
-            } else if rel.contains('\n') {
-                // A newline would break every line-oriented reader of our manifests and logs.
-                self.problems.push(format!("{rel:?}: file name contains a newline, skipped"));
-                self.counts.skipped_special += 1;
-            } else {
-                match entry.metadata() {
-                    Ok(md) => self.push(rel, &md),
+            match kind {
+                EntryType::Symlink => self.symlink(rel),
+                EntryType::Dir => match dir.open_child(c_name) {
+                    Ok(child) => self.walk(child, rel),
+                    Err(e) => {
+                        self.counts.unreadable += 1;
+                        self.problems.push(format!("{rel}: cannot list: {e}"));
+                        self.unlisted.push(rel.clone());
+                    }
+                },
+                EntryType::Other | EntryType::Unknown => self.special(rel),
+                EntryType::File if rel.len() > MAX_RELATIVE_PATH => {
+                    // Its copies under the object store (a longer prefix) would pass PATH_MAX:
+                    // every capture would fail on it. Skipped and reported instead (issue 12).
+                    self.problems.push(format!(
+                        "{}…: a path of {} bytes is longer than the {MAX_RELATIVE_PATH} bytes nexus stores, skipped",
+                        rel.chars().take(120).collect::<String>(),
+                        rel.len()
+                    ));
+                    self.counts.skipped_special += 1;
+                }
+                EntryType::File if rel.contains('\n') => {
+                    // A newline would break every line-oriented reader of our manifests and logs.
+                    self.problems.push(format!("{rel:?}: file name contains a newline, skipped"));
+                    self.counts.skipped_special += 1;
+                }
+                EntryType::File => match stat.map_or_else(|| dir.stat(c_name), Ok) {
+                    Ok(st) => self.push(rel, st.size, st.mtime_ns, st.ino, st.dev),
                     Err(e) => {
                         // Deleted between listing and stat, or unreadable: the rest goes on.
                         self.counts.unreadable += 1;
                         self.problems.push(format!("{rel}: cannot stat: {e}"));
                     }
-                }
+                },
             }
         }
         rel.truncate(at);

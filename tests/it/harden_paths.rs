@@ -54,3 +54,26 @@ fn a_transcript_path_near_path_max_does_not_stop_the_captures() {
     }
     assert_eq!(env.json(&repo, ["verify", "--json"])["ok"], true);
 }
+
+/// A file whose name is not UTF-8 can be neither stored under its name nor named in a manifest:
+/// it is skipped and reported, and does not make every later capture store something again.
+#[test]
+fn a_file_name_that_is_not_utf8_is_skipped_and_reported() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let mut s = Session::create(&env.codex_home(), "0199eeee-0000-7000-8000-00000000a011", &repo);
+    s.turn("a normal turn", "a.txt", "ok");
+    let day = env.codex_home().join("sessions/2026/01/10");
+    fs::create_dir_all(&day).unwrap();
+    fs::write(day.join(std::ffi::OsStr::from_bytes(b"rollout-\xff\xfe.jsonl")), "{}\n").unwrap();
+    env.commit_file(&repo, "a.txt", "generated\n", "first");
+    let v = env.json(&repo, ["capture-codex-commit-checkpoint", "--json"]);
+    let problems = v["export"]["problems"].to_string();
+    assert!(problems.contains("is not UTF-8, skipped"), "{v:#}");
+    assert_eq!(v["export"]["counts"]["unreadable"].as_u64(), Some(0), "{v:#}");
+    env.commit_file(&repo, "b.txt", "generated\n", "second");
+    let v = env.json(&repo, ["capture-codex-commit-checkpoint", "--json"]);
+    assert_eq!(v["export"]["unchanged"], true, "nothing new in the Codex home: {v:#}");
+    assert_eq!(env.json(&repo, ["verify", "--json"])["ok"], true);
+}
