@@ -188,7 +188,7 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     }
 
     // 8. The manifest.
-    let patch_id = gitfacts::patch_id(&repo, &commit.sha);
+    let patch_id = linked.patch_id.take();
     let manifest =
         build_manifest(&roots, &facts, &commit, &exported, &imported, previous.as_ref(), req, patch_id, linked)?;
     crate::fault::point("capture.before_checkpoint_write");

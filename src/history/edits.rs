@@ -3,13 +3,20 @@
 //! Linking a commit by content must read the edits of the paths in the commit's diff and
 //! nothing else, and `blame` the edits of one file; scanning history for them would cost the
 //! size of the Codex home. So the import, which sees every record once, appends each edit
-//! (one line per file an edit wrote) to `index/edits/<xx>/<hash of the absolute path>.jsonl`.
+//! (one entry per file an edit wrote) to `index/edits/<xx>/<hash of the absolute path>.edx`, a
+//! binary format of fixed-size headers that lets a reader skip the entries it does not want
+//! without decoding them (see [`format`]).
 //!
 //! The index is rebuildable from canonical history and apart from it (machine-local: it is
 //! keyed by this machine's absolute paths). Appends happen before the import's commit point;
 //! a line of an import that never committed carries that import's sequence number, which
 //! readers check against the import head and skip. A re-import after a crash may append an
 //! edit twice: readers de-duplicate by record id.
+//!
+//! Stores written before that format have `<hash>.jsonl` files (one JSON entry a line): readers
+//! read them too, and the import converts a path's file the first time it appends to it.
+
+pub mod format;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
@@ -21,28 +28,64 @@ use serde::{Deserialize, Serialize};
 use super::{EventStore, ImportHead, Record, resolve_path};
 use crate::codex::ItemKind;
 use crate::fsutil;
+pub use format::{Lines, Want};
 
 /// One file written by one edit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EditEntry {
     /// The import that added the record (checked against the import head).
     pub seq: u64,
     pub conversation_id: String,
     pub record_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_id: Option<String>,
     /// `apply_patch`, a shell tool name, or `patch_event` (Codex's recorded file changes).
     pub tool: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<String>,
     /// Absolute path written.
     pub path: String,
     /// The record's bytes `[start, end)` in the conversation's canonical file.
     pub range: [u64; 2],
+    /// Keys of the meaningful lines added ([`format::line_key`] of their fingerprints).
+    pub added: Vec<u64>,
+    /// Keys of the meaningful lines removed.
+    pub removed: Vec<u64>,
+}
+
+/// An entry of the earlier JSON index files (`<hash>.jsonl`).
+#[derive(Debug, Deserialize)]
+struct LegacyEntry {
+    seq: u64,
+    conversation_id: String,
+    record_id: String,
     #[serde(default)]
-    pub added: Vec<String>,
+    call_id: Option<String>,
+    tool: String,
     #[serde(default)]
-    pub removed: Vec<String>,
+    ts: Option<String>,
+    path: String,
+    range: [u64; 2],
+    #[serde(default)]
+    added: Vec<String>,
+    #[serde(default)]
+    removed: Vec<String>,
+}
+
+impl From<LegacyEntry> for EditEntry {
+    fn from(e: LegacyEntry) -> EditEntry {
+        let keys = |v: Vec<String>| v.iter().map(|fp| format::line_key(fp)).collect();
+        EditEntry {
+            seq: e.seq,
+            conversation_id: e.conversation_id,
+            record_id: e.record_id,
+            call_id: e.call_id,
+            tool: e.tool,
+            ts: e.ts,
+            path: e.path,
+            range: e.range,
+            added: keys(e.added),
+            removed: keys(e.removed),
+        }
+    }
 }
 
 pub fn index_dir(es: &EventStore) -> PathBuf {
@@ -52,7 +95,12 @@ pub fn index_dir(es: &EventStore) -> PathBuf {
 /// The index file of an absolute path.
 pub fn index_file(es: &EventStore, abs_path: &str) -> PathBuf {
     let h = blake3::hash(abs_path.as_bytes()).to_hex();
-    index_dir(es).join(&h[..2]).join(format!("{}.jsonl", &h[2..32]))
+    index_dir(es).join(&h[..2]).join(format!("{}.edx", &h[2..32]))
+}
+
+/// The earlier JSON index file of a path (read, and converted by the next append).
+fn legacy_file(index_file: &Path) -> PathBuf {
+    index_file.with_extension("jsonl")
 }
 
 /// The index entries of a record (none for a record that is not an edit with known content).
@@ -88,8 +136,8 @@ pub fn entries_of(rec: &Record, seq: u64, range: [u64; 2], cwd: Option<&str>) ->
                 ts: rec.ts.clone(),
                 path: resolve_path(&e.path, base.as_deref().or(cwd))?,
                 range,
-                added: e.added.clone(),
-                removed: e.removed.clone(),
+                added: e.added.iter().map(|fp| format::line_key(fp)).collect(),
+                removed: e.removed.iter().map(|fp| format::line_key(fp)).collect(),
             })
         })
         .collect()
@@ -110,10 +158,10 @@ const FLUSH_BYTES: usize = 4 << 20;
 
 impl IndexWriter {
     pub fn add(&mut self, es: &EventStore, entry: &EditEntry) -> Result<()> {
-        let mut line = serde_json::to_vec(entry).context("cannot serialize an edit index entry")?;
-        line.push(b'\n');
-        self.bytes += line.len();
-        self.pending.entry(index_file(es, &entry.path)).or_default().extend_from_slice(&line);
+        let pending = self.pending.entry(index_file(es, &entry.path)).or_default();
+        let before = pending.len();
+        format::encode(entry, pending);
+        self.bytes += pending.len() - before;
         if self.bytes > FLUSH_BYTES {
             self.flush()?;
         }
@@ -191,46 +239,119 @@ fn append(file: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = file.parent() {
         fsutil::create_private_dir_all(dir)?;
     }
+    if file.extension().is_some_and(|e| e == "edx") && convert_legacy(file, bytes)? {
+        return Ok(());
+    }
     let mut f = fsutil::open_private_append(file)?;
     f.write_all(bytes).with_context(|| format!("cannot append to {}", file.display()))
+}
+
+/// A path whose index is still the earlier JSON file: its entries, then what is there already
+/// and `bytes`, become the binary file (atomically), and the JSON file goes. False when there
+/// was none. A crash between the two leaves both: readers read both and de-duplicate.
+fn convert_legacy(file: &Path, bytes: &[u8]) -> Result<bool> {
+    let legacy = legacy_file(file);
+    let mut data = Vec::new();
+    if !read_legacy(&legacy, &mut data)? {
+        return Ok(false);
+    }
+    match std::fs::read(file) {
+        Ok(existing) => data.extend_from_slice(&existing),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
+    }
+    data.extend_from_slice(bytes);
+    fsutil::write_atomic(file, &data)?;
+    std::fs::remove_file(&legacy).with_context(|| format!("cannot remove {}", legacy.display()))?;
+    Ok(true)
+}
+
+/// Appends the encoding of a JSON index file's entries to `out`; false when there is none.
+fn read_legacy(legacy: &Path, out: &mut Vec<u8>) -> Result<bool> {
+    let f = match std::fs::File::open(legacy) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("cannot open {}", legacy.display())),
+    };
+    for line in BufReader::new(f).split(b'\n') {
+        let line = line.with_context(|| format!("cannot read {}", legacy.display()))?;
+        // A torn last line (a crash mid-append) or a stranger's line is skipped, not fatal.
+        let Ok(entry) = serde_json::from_slice::<LegacyEntry>(&line) else { continue };
+        format::encode(&EditEntry::from(entry), out);
+    }
+    Ok(true)
 }
 
 /// Counts of what reading the index cost (the work-proportional test reads them).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexReads {
     pub files: u64,
+    /// Entries decoded.
     pub entries: u64,
+    /// Entries passed over on their header alone: another path's, an import that never
+    /// committed, a duplicate, made after the commit, or without the lines wanted.
+    #[serde(default)]
+    pub skipped: u64,
+    /// Bytes of index files read.
+    #[serde(default)]
+    pub bytes: u64,
     /// Bytes of canonical history read for the linked turns (the turns themselves, found with
     /// the turn index, not the conversation up to them).
     #[serde(default)]
     pub turn_bytes: u64,
 }
 
-/// The committed edits of one absolute path, oldest first, each record once.
-pub fn read_path(es: &EventStore, head: &ImportHead, abs_path: &str, reads: &mut IndexReads) -> Result<Vec<EditEntry>> {
-    let file = index_file(es, abs_path);
-    let f = match std::fs::File::open(&file) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot open {}", file.display())),
-    };
-    reads.files += 1;
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for line in BufReader::new(f).split(b'\n') {
-        let line = line.with_context(|| format!("cannot read {}", file.display()))?;
-        // A torn last line (a crash mid-append) or a stranger's line is skipped, not fatal.
-        let Ok(entry) = serde_json::from_slice::<EditEntry>(&line) else { continue };
-        reads.entries += 1;
-        // Hash collisions of paths are harmless: the entry names its own path.
-        if entry.path != abs_path || !head.is_committed(entry.seq) {
-            continue;
-        }
-        if seen.insert((entry.record_id.clone(), entry.path.clone())) {
-            out.push(entry);
-        }
+/// The committed entries of one absolute path, each record once, read but not decoded: the
+/// caller tests their headers and decodes the ones it wants.
+#[derive(Debug, Default)]
+pub struct PathEdits {
+    data: Vec<u8>,
+    heads: Vec<format::Head>,
+}
+
+impl PathEdits {
+    /// The headers, oldest first.
+    pub fn heads(&self) -> &[format::Head] {
+        &self.heads
     }
-    Ok(out)
+    /// False when the entry certainly is not what `want` looks for.
+    pub fn may_match(&self, h: &format::Head, want: &Want) -> bool {
+        format::may_match(&self.data, h, want)
+    }
+    /// Decodes an entry (None: damaged, skipped).
+    pub fn decode(&self, h: &format::Head, reads: &mut IndexReads) -> Option<EditEntry> {
+        let e = format::decode(&self.data, h)?;
+        reads.entries += 1;
+        Some(e)
+    }
+}
+
+/// The committed edits of one absolute path, oldest first, each record once (headers only).
+pub fn read_path(es: &EventStore, head: &ImportHead, abs_path: &str, reads: &mut IndexReads) -> Result<PathEdits> {
+    let file = index_file(es, abs_path);
+    let mut data = Vec::new();
+    if read_legacy(&legacy_file(&file), &mut data)? {
+        reads.files += 1;
+    }
+    match std::fs::File::open(&file) {
+        Ok(mut f) => {
+            use std::io::Read;
+            f.read_to_end(&mut data).with_context(|| format!("cannot read {}", file.display()))?;
+            reads.files += 1;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot open {}", file.display())),
+    }
+    reads.bytes += data.len() as u64;
+    let mut seen: HashSet<u64, format::KeyHasherBuilder> = HashSet::default();
+    let mut heads = format::heads(&data);
+    let total = heads.len() as u64;
+    // Hash collisions of paths are harmless: the entry names its own path.
+    heads.retain(|h| {
+        head.is_committed(h.seq) && format::path_of(&data, h) == Some(abs_path.as_bytes()) && seen.insert(h.record_key)
+    });
+    reads.skipped += total - heads.len() as u64;
+    Ok(PathEdits { data, heads })
 }
 
 /// Rebuilds the whole index from canonical history (for stores imported before the index

@@ -17,7 +17,8 @@ use serde::Serialize;
 use crate::checkpoint::{CheckpointManifest, CheckpointStore, SharedOrigin};
 use crate::codex::edit::fingerprint;
 use crate::gitfacts;
-use crate::history::edits::{EditEntry, IndexReads};
+use crate::history::edits::format::line_key;
+use crate::history::edits::{EditEntry, IndexReads, Lines, Want};
 use crate::history::{EventStore, RecordReader, StateStore};
 use crate::roots::Roots;
 
@@ -126,7 +127,9 @@ pub fn blame(roots: &Roots, req: &BlameRequest) -> Result<Blame> {
     let state = StateStore::open(&es)?;
     let store = CheckpointStore::new(&roots.event_store.path);
     let mut reads = IndexReads::default();
-    let entries = super::edits_for(&es, &state, &facts, &rel_str, i64::MAX, &mut reads)?;
+    // Only the edits that added one of the lines blamed are decoded.
+    let wanted = Lines::new(texts[first as usize - 1..last as usize].iter().filter_map(|t| key_of(t)).collect());
+    let entries = super::edits_for(&es, &state, &facts, &rel_str, i64::MAX, &Want::Added(&wanted), &mut reads)?;
     // Event stores the prompts are read from: this machine's (0), then share views.
     let mut stores = vec![es];
     // Teammates' commits: their checkpoint's edits of this file, read from a share's view.
@@ -166,14 +169,14 @@ pub fn blame(roots: &Roots, req: &BlameRequest) -> Result<Blame> {
         }
         let info = &commits[&oid];
         let text = texts[(n - 1) as usize];
-        let fp = fingerprint(text);
+        let fp = key_of(text);
         let limit = info.unix + super::SKEW_SECS;
         let (edit, store_ix, origin) = match info.shared {
             Some(i) => {
                 let s = &shared[i];
-                (fp.as_ref().and_then(|fp| writer_of(&s.entries, fp, limit, None)), s.store, s.origin.clone())
+                (fp.and_then(|fp| writer_of(&s.entries, fp, limit, None)), s.store, s.origin.clone())
             }
-            None => (fp.as_ref().and_then(|fp| writer_of(&entries, fp, limit, info.allowed.as_ref())), 0, None),
+            None => (fp.and_then(|fp| writer_of(&entries, fp, limit, info.allowed.as_ref())), 0, None),
         };
         out.push(BlameLine {
             line: n,
@@ -238,10 +241,15 @@ fn shared_edits(view: &EventStore, m: &CheckpointManifest, rel: &str) -> Result<
     Ok(out)
 }
 
+/// The key of a line's fingerprint (None: a generic line).
+fn key_of(text: &str) -> Option<u64> {
+    fingerprint(text).map(|fp| line_key(&fp))
+}
+
 /// The latest edit (by time) made no later than `limit` whose added lines include `fp`.
 fn writer_of<'a>(
     entries: &'a [EditEntry],
-    fp: &str,
+    fp: u64,
     limit: i64,
     allowed: Option<&HashSet<String>>,
 ) -> Option<&'a EditEntry> {
@@ -249,7 +257,7 @@ fn writer_of<'a>(
         .iter()
         .filter(|e| allowed.is_none_or(|a| a.contains(&e.record_id)))
         .filter(|e| e.ts.as_deref().and_then(crate::codex::timestamp_secs).is_none_or(|t| t <= limit))
-        .filter(|e| e.added.iter().any(|a| a == fp))
+        .filter(|e| e.added.contains(&fp))
         .max_by(|a, b| a.ts.cmp(&b.ts).then(a.range[0].cmp(&b.range[0])))
 }
 

@@ -2,33 +2,42 @@
 //! meaningful lines it added (with their line numbers) and removed (SPEC §7).
 //!
 //! The diff is against the first parent (a merge commit's change is what it brought into its
-//! first parent's line: a squash merge and a merge commit alike), with no context lines, read
-//! straight from the object database through libgit2.
+//! first parent's line: a squash merge and a merge commit alike), read straight from the object
+//! database through libgit2. The same diff gives the commit's patch id, which the checkpoint
+//! records: one diff a capture, not two.
 //!
 //! A line the commit only re-indents or moves inside one file is removed and added with the
 //! same fingerprint: it is no new content, so it is taken out of both sides (a formatter's
 //! commit does not become a copy of the edits that first wrote those lines).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use git2::{DiffOptions, Oid, Repository};
 
 use crate::codex::edit::fingerprint;
+use crate::history::edits::format::{KeyMap, line_key};
 
 /// One path of the commit's diff.
 #[derive(Debug, Clone, Default)]
 pub struct FileDiff {
     /// Repository-relative path (the new one; the old one for a deletion).
     pub path: String,
-    /// `(line number in the new file, fingerprint)` of each meaningful added line.
-    pub added: Vec<(u32, String)>,
-    /// Fingerprints of the meaningful removed lines.
-    pub removed: Vec<String>,
+    /// `(line number in the new file, key)` of each meaningful added line (the key of its
+    /// fingerprint, as the edit index keeps it).
+    pub added: Vec<(u32, u64)>,
+    /// Keys of the meaningful removed lines.
+    pub removed: Vec<u64>,
 }
 
 /// The commit's diff against its first parent (the empty tree for a root commit).
 pub fn commit_diff(repo: &Repository, sha: &str) -> Result<Vec<FileDiff>> {
+    Ok(commit_diff_and_patch_id(repo, sha)?.0)
+}
+
+/// [`commit_diff`], and the commit's patch id from the same diff ([`crate::gitfacts::patch_id`]
+/// semantics: None for a merge commit, an empty change, or on failure).
+pub fn commit_diff_and_patch_id(repo: &Repository, sha: &str) -> Result<(Vec<FileDiff>, Option<String>)> {
     let commit = repo
         .find_commit(Oid::from_str(sha).with_context(|| format!("'{sha}' is not a commit id"))?)
         .with_context(|| format!("commit {sha} is not in this repository"))?;
@@ -37,8 +46,9 @@ pub fn commit_diff(repo: &Repository, sha: &str) -> Result<Vec<FileDiff>> {
         Ok(p) => Some(p.tree().with_context(|| format!("cannot read the tree of {}", p.id()))?),
         Err(_) => None,
     };
+    // Git's default context (3 lines): the patch id is computed over it, as `git patch-id`
+    // and earlier checkpoints did; the walk below takes the added and removed lines only.
     let mut opts = DiffOptions::new();
-    opts.context_lines(0);
     let diff = repo
         .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut opts))
         .with_context(|| format!("cannot diff commit {sha}"))?;
@@ -48,15 +58,19 @@ pub fn commit_diff(repo: &Repository, sha: &str) -> Result<Vec<FileDiff>> {
         None,
         None,
         Some(&mut |delta, _hunk, line| {
+            let origin = line.origin();
+            if origin != '+' && origin != '-' {
+                return true;
+            }
             let Some(path) = delta.new_file().path().or_else(|| delta.old_file().path()) else { return true };
-            let path = path.display().to_string();
             let text = String::from_utf8_lossy(line.content());
             let Some(fp) = fingerprint(text.trim_end_matches(['\n', '\r'])) else { return true };
+            let key = line_key(&fp);
+            let path = path.display().to_string();
             let entry = files.entry(path.clone()).or_insert_with(|| FileDiff { path, ..Default::default() });
-            match line.origin() {
-                '+' => entry.added.push((line.new_lineno().unwrap_or(0), fp)),
-                '-' => entry.removed.push(fp),
-                _ => {}
+            match origin {
+                '+' => entry.added.push((line.new_lineno().unwrap_or(0), key)),
+                _ => entry.removed.push(key),
             }
             true
         }),
@@ -66,21 +80,27 @@ pub fn commit_diff(repo: &Repository, sha: &str) -> Result<Vec<FileDiff>> {
     for f in &mut out {
         drop_moved_lines(f);
     }
-    Ok(out)
+    let patch_id = (commit.parent_count() <= 1 && diff.deltas().len() > 0)
+        .then(|| diff.patchid(None).ok().map(|id| id.to_string()))
+        .flatten();
+    Ok((out, patch_id))
 }
 
 /// Takes lines that are both removed and added (same fingerprint, so same text up to
 /// whitespace) out of both sides.
 fn drop_moved_lines(f: &mut FileDiff) {
-    let mut removed: HashMap<&str, usize> = HashMap::new();
-    for r in &f.removed {
-        *removed.entry(r.as_str()).or_default() += 1;
+    if f.removed.is_empty() || f.added.is_empty() {
+        return;
     }
-    let mut moved: HashMap<String, usize> = HashMap::new();
-    f.added.retain(|(_, fp)| match removed.get_mut(fp.as_str()) {
+    let mut removed: KeyMap<usize> = KeyMap::default();
+    for r in &f.removed {
+        *removed.entry(*r).or_default() += 1;
+    }
+    let mut moved: KeyMap<usize> = KeyMap::default();
+    f.added.retain(|(_, k)| match removed.get_mut(k) {
         Some(n) if *n > 0 => {
             *n -= 1;
-            *moved.entry(fp.clone()).or_default() += 1;
+            *moved.entry(*k).or_default() += 1;
             false
         }
         _ => true,
@@ -100,7 +120,7 @@ mod tests {
 
     #[test]
     fn reindented_lines_are_not_new_content() {
-        let fp = |s: &str| fingerprint(s).unwrap();
+        let fp = |s: &str| line_key(&fingerprint(s).unwrap());
         let mut f = FileDiff {
             path: "a".into(),
             added: vec![(1, fp("    let x = 1;")), (2, fp("let y = 2;"))],

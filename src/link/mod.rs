@@ -15,14 +15,15 @@ pub mod blame;
 pub mod diff;
 pub mod turns;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::codex::TokenUsage;
 use crate::gitfacts::{CommitFacts, RepoFacts};
-use crate::history::edits::{self, EditEntry, IndexReads};
+use crate::history::edits::format::KeyMap;
+use crate::history::edits::{self, EditEntry, IndexReads, Lines, Want};
 use crate::history::{EventStore, StateStore};
 pub use turns::Turn;
 
@@ -203,6 +204,9 @@ pub struct LinkOutcome {
     pub lines_added: u64,
     /// What reading the edit index cost.
     pub reads: IndexReads,
+    /// The commit's patch id ([`crate::gitfacts::patch_id`]), from the diff linking read.
+    #[serde(skip)]
+    pub patch_id: Option<String>,
 }
 
 /// Links one commit.
@@ -213,14 +217,17 @@ pub fn link_commit(
     facts: &RepoFacts,
     commit: &CommitFacts,
 ) -> Result<LinkOutcome> {
-    let files = diff::commit_diff(repo, &commit.sha)?;
+    let (files, patch_id) = diff::commit_diff_and_patch_id(repo, &commit.sha)?;
     let lines_added: u64 = files.iter().map(|f| f.added.len() as u64).sum();
     let mut reads = IndexReads::default();
     let limit = commit.time_unix + SKEW_SECS;
     // Per conversation: matched edits, lines, files, record offsets of the edits.
     let mut by_conv: BTreeMap<String, Vec<(MatchedEdit, u64)>> = BTreeMap::new();
     for file in &files {
-        let entries = edits_for(es, state, facts, &file.path, limit, &mut reads)?;
+        let added = Lines::new(file.added.iter().map(|(_, k)| *k).collect());
+        let removed = Lines::new(file.removed.clone());
+        let want = Want::Diff { added: &added, removed: &removed };
+        let entries = edits_for(es, state, facts, &file.path, limit, &want, &mut reads)?;
         for (entry, matched, removed) in match_file(file, entries) {
             by_conv.entry(entry.conversation_id.clone()).or_default().push((
                 MatchedEdit {
@@ -301,48 +308,67 @@ pub fn link_commit(
     }
     let linked: HashSet<&str> = links.iter().map(|l| l.provider_conversation_id.as_str()).collect();
     let (candidates, older_conversations) = candidates(es, state, facts, commit, origin.as_deref(), &linked, &trailer)?;
-    Ok(LinkOutcome { links, candidates, older_conversations, lines_added, reads })
+    Ok(LinkOutcome { links, candidates, older_conversations, lines_added, reads, patch_id })
 }
 
 /// The committed edits of a repository-relative path, in any of the repository's work trees,
-/// made no later than `limit` (unix seconds). One entry per (call, path): a tool call and
-/// Codex's recorded change of the same call are one edit (the tool call is kept).
+/// made no later than `limit` (unix seconds), that can be what `want` looks for. One entry per
+/// (call, path): a tool call and Codex's recorded change of the same call are one edit (the
+/// tool call is kept). Every test but the last runs on the entries' headers: only the entries
+/// returned are decoded (`reads` counts both).
 pub fn edits_for(
     es: &EventStore,
     state: &StateStore,
     facts: &RepoFacts,
     rel: &str,
     limit: i64,
+    want: &Want,
     reads: &mut IndexReads,
 ) -> Result<Vec<EditEntry>> {
-    let mut out: Vec<EditEntry> = Vec::new();
+    let mut files: Vec<edits::PathEdits> = Vec::new();
+    // (file, header) of each entry made no later than the limit, in order.
+    let mut order: Vec<(usize, usize)> = Vec::new();
     for tree in &facts.work_trees {
         let abs = tree.join(rel).display().to_string();
-        for e in edits::read_path(es, &state.head, &abs, reads)? {
-            if e.ts.as_deref().and_then(crate::codex::timestamp_secs).is_some_and(|t| t > limit) {
+        let file = edits::read_path(es, &state.head, &abs, reads)?;
+        for (i, h) in file.heads().iter().enumerate() {
+            if h.ts.is_some_and(|t| t > limit) {
+                reads.skipped += 1;
                 continue;
             }
-            out.push(e);
+            order.push((files.len(), i));
         }
+        files.push(file);
     }
     // The same call seen twice (tool call + recorded change): keep the tool call.
-    let mut seen: HashMap<(String, String), usize> = HashMap::new();
-    let mut keep = vec![true; out.len()];
-    for (i, e) in out.iter().enumerate() {
-        let Some(call) = &e.call_id else { continue };
-        let key = (e.conversation_id.clone(), call.clone());
-        match seen.get(&key) {
-            Some(&j) if out[j].tool == "patch_event" && e.tool != "patch_event" => {
+    let head = |&(f, i): &(usize, usize)| files[f].heads()[i];
+    let mut seen: KeyMap<usize> = KeyMap::default();
+    let mut keep = vec![true; order.len()];
+    for (k, at) in order.iter().enumerate() {
+        let h = head(at);
+        if h.call_key == 0 {
+            continue;
+        }
+        match seen.get(&h.call_key) {
+            Some(&j) if head(&order[j]).is_patch_event() && !h.is_patch_event() => {
                 keep[j] = false;
-                seen.insert(key, i);
+                seen.insert(h.call_key, k);
             }
-            Some(_) => keep[i] = false,
+            Some(_) => keep[k] = false,
             None => {
-                seen.insert(key, i);
+                seen.insert(h.call_key, k);
             }
         }
     }
-    Ok(out.into_iter().zip(keep).filter_map(|(e, k)| k.then_some(e)).collect())
+    let mut out = Vec::new();
+    for (at, kept) in order.iter().zip(keep) {
+        let (file, h) = (&files[at.0], head(at));
+        match kept && file.may_match(&h, want) {
+            true => out.extend(file.decode(&h, reads)),
+            false => reads.skipped += 1,
+        }
+    }
+    Ok(out)
 }
 
 /// Matches a file's edits against its diff: the latest edit first, each added line of the
@@ -350,44 +376,46 @@ pub fn edits_for(
 /// its own lines (one, for an edit of a single line). Returns `(edit, lines added matched,
 /// lines removed matched)` for each edit that counts.
 pub fn match_file(file: &diff::FileDiff, mut entries: Vec<EditEntry>) -> Vec<(EditEntry, u64, u64)> {
-    let mut added: HashMap<&str, usize> = HashMap::new();
-    for (_, fp) in &file.added {
-        *added.entry(fp.as_str()).or_default() += 1;
+    let mut added: KeyMap<usize> = KeyMap::default();
+    for (_, k) in &file.added {
+        *added.entry(*k).or_default() += 1;
     }
-    let mut removed: HashMap<&str, usize> = HashMap::new();
-    for fp in &file.removed {
-        *removed.entry(fp.as_str()).or_default() += 1;
+    let mut removed: KeyMap<usize> = KeyMap::default();
+    for k in &file.removed {
+        *removed.entry(*k).or_default() += 1;
     }
     entries.sort_by(|a, b| b.ts.cmp(&a.ts).then(b.range[0].cmp(&a.range[0])));
     let mut out = Vec::new();
-    for e in entries {
-        let take = |pool: &HashMap<&str, usize>, lines: &[String]| -> Vec<String> {
-            let mut local: HashMap<&str, usize> = HashMap::new();
-            let mut got = Vec::new();
-            for fp in lines {
-                let used = local.entry(fp.as_str()).or_default();
-                if pool.get(fp.as_str()).copied().unwrap_or(0) > *used {
-                    *used += 1;
-                    got.push(fp.clone());
-                }
+    // Lines of the current edit taken so far (reused: no allocation per edit or line).
+    let mut local: KeyMap<usize> = KeyMap::default();
+    let mut take = |pool: &KeyMap<usize>, lines: &[u64], got: &mut Vec<u64>| {
+        local.clear();
+        got.clear();
+        for &k in lines {
+            let used = local.entry(k).or_default();
+            if pool.get(&k).copied().unwrap_or(0) > *used {
+                *used += 1;
+                got.push(k);
             }
-            got
-        };
-        let got_added = take(&added, &e.added);
-        let got_removed = take(&removed, &e.removed);
+        }
+    };
+    let (mut got_added, mut got_removed) = (Vec::new(), Vec::new());
+    for e in entries {
+        take(&added, &e.added, &mut got_added);
+        take(&removed, &e.removed, &mut got_removed);
         let needed = |own: usize| own.clamp(1, 2);
         let counts = (!e.added.is_empty() && got_added.len() >= needed(e.added.len()))
             || (e.added.is_empty() && !e.removed.is_empty() && got_removed.len() >= needed(e.removed.len()));
         if !counts {
             continue;
         }
-        for fp in &got_added {
-            if let Some(n) = added.get_mut(fp.as_str()) {
+        for k in &got_added {
+            if let Some(n) = added.get_mut(k) {
                 *n -= 1;
             }
         }
-        for fp in &got_removed {
-            if let Some(n) = removed.get_mut(fp.as_str()) {
+        for k in &got_removed {
+            if let Some(n) = removed.get_mut(k) {
                 *n -= 1;
             }
         }

@@ -34,6 +34,7 @@ mod import_bounded;
 mod link_blame;
 mod link_content;
 mod link_identity;
+mod link_index;
 mod link_relink;
 mod link_rewrites;
 mod linking;

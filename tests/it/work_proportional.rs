@@ -262,6 +262,60 @@ fn work_proportional_linking_reads_only_the_paths_in_the_diff_and_the_linked_tur
     assert_eq!(large["turn_bytes"].as_u64(), Some(large_turns), "{large}");
 }
 
+/// A busy file: its index file holds every edit ever made to it, but linking decodes only the
+/// entries that can put lines into the commit (each entry's header carries a filter of its
+/// lines) and none made after the commit (its time is in the header too). Returns the
+/// capture's `link_reads`, then those of a backfill (`--force`) after later edits that
+/// re-add the commit's own lines.
+fn link_reads_of_a_busy_file(past_edits: usize) -> (serde_json::Value, serde_json::Value) {
+    use crate::common::{Session, add_file_patch, write_lines};
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let mut s = Session::create(&env.codex_home(), "c0000000-0000-0000-0000-00000000000d", &repo);
+    for i in 0..past_edits {
+        let lines = [format!("def version_{i}():"), format!("    return compute_version({i})")];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        s.patch_turn(&format!("version {i}"), &add_file_patch("busy.py", &lines), "Done.");
+        write_lines(&repo, "busy.py", &lines);
+    }
+    env.commit_all_at(&repo, "history", "2026-01-10T20:00:00Z");
+    capture(&env, &repo);
+    let target = ["def target():", "    return compute_the_target()", "    # written by Codex"];
+    s.set_clock(20, 30);
+    s.patch_turn("write the target", &add_file_patch("busy.py", &target), "Done.");
+    write_lines(&repo, "busy.py", &target);
+    let sha = env.commit_all_at(&repo, "target", "2026-01-10T21:00:00Z");
+    let out = capture(&env, &repo);
+    assert_eq!(out["manifest"]["conversations"][0]["lines_matched"].as_u64(), Some(3), "{out:#}");
+    // Later edits write the same lines again: a backfill must neither link nor decode them.
+    s.set_clock(21, 30);
+    for i in 0..5 {
+        s.patch_turn(&format!("again {i}"), &add_file_patch("busy.py", &target), "Done.");
+    }
+    let again = env.json(&repo, ["capture", "--json", "--force", "--commit", &sha]);
+    let edits = &again["manifest"]["conversations"][0]["edits"];
+    assert_eq!(edits.as_array().map(Vec::len), Some(1), "{edits:#}");
+    assert_eq!(edits[0]["record_id"], out["manifest"]["conversations"][0]["edits"][0]["record_id"]);
+    (out["manifest"]["link_reads"].clone(), again["manifest"]["link_reads"].clone())
+}
+
+#[test]
+fn work_proportional_linking_decodes_only_the_edits_that_can_match() {
+    for past in [3, 40] {
+        let (reads, backfill) = link_reads_of_a_busy_file(past);
+        let past = past as u64;
+        // One index file, its one matching entry decoded, every earlier one passed over.
+        assert_eq!(reads["files"].as_u64(), Some(1), "{reads}");
+        assert_eq!(reads["entries"].as_u64(), Some(1), "{reads}");
+        assert_eq!(reads["skipped"].as_u64(), Some(past), "{reads}");
+        // The five later edits, made after the commit, are passed over on their time.
+        assert_eq!(backfill["entries"].as_u64(), Some(1), "{backfill}");
+        assert_eq!(backfill["skipped"].as_u64(), Some(past + 5), "{backfill}");
+        // The file is read whole (its bytes grow with the path's history; decoding does not).
+        assert!(backfill["bytes"].as_u64() > reads["bytes"].as_u64(), "{backfill} vs {reads}");
+    }
+}
+
 /// A steady-state capture writes to the object store what changed — the snapshot, the grown
 /// transcript in `latest/`, the export head and one group of the exporter's state log — and not
 /// the exporter's state or the `latest/` manifest, which list every file of the home (at 20,000
