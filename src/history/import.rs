@@ -15,6 +15,22 @@
 //! crash between the two left a manifest saying "imported" while the cursors and committed
 //! lengths did not advance, so the next import skipped the snapshot and then cut its records
 //! off as a torn tail.
+//!
+//! What a steady-state (small) import syncs, and why nothing else needs it (a SIGKILL keeps
+//! the page cache; only an OS crash or a power cut loses unsynced writes):
+//! - the canonical file it appended to (`fsync`, before the head): the records themselves;
+//!   the canonical directory only when a file may be new;
+//! - the edit and activity index files it appended to (their lost lines would not be noticed);
+//! - the head, which commits the import and carries its cursors and conversation entries (see
+//!   `state`), and then the import manifest (the head carries it until the file is written).
+//!
+//! Not synced: the span log (its committed length is in the entry, in the head; a short or
+//! torn log is rebuilt from canonical history on read), the turn index (a reader notices a lost
+//! line and reads history instead), and the sequence number's attempt marker (reserved durably
+//! once per block of numbers; a lost marker means a reboot, after which the next import numbers
+//! past the block — `StateStore::reserve`). A crash at any point before the head's write leaves
+//! the previous head, whose cursors, entries and committed lengths make the next capture redo
+//! the import; lines tagged with the crashed import's number stay invisible.
 
 mod stage;
 mod write;
@@ -219,7 +235,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
             rebuilt.len()
         ));
     }
-    let import_seq = store.head.next_import_seq();
+    let import_seq = store.next_import_seq();
     let mut imp = Importer {
         es: &es,
         head: store.head.clone(),

@@ -34,7 +34,8 @@ impl Importer<'_> {
         if !self.reserved {
             fsutil::create_private_dir_all(&self.es.state_dir())?;
             self.store.reserve(self.import_seq)?;
-            self.head.reserved_seq = self.import_seq;
+            // The block reserved with it (see `StateStore::reserve`) stays reserved.
+            self.head.reserved_seq = self.head.reserved_seq.max(self.store.head.reserved_seq);
             self.reserved = true;
         }
         Ok(())

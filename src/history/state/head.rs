@@ -28,6 +28,11 @@ pub struct ImportHead {
     /// are never visible. (Grows by one per crashed import: small.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aborted: Vec<u64>,
+    /// Ranges `[first, last]` of numbers skipped between two commits — handed out to imports
+    /// that crashed, or skipped after a reboot (see `StateStore::reserve`): never visible. One
+    /// per crash or reboot: small.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aborted_ranges: Vec<[u64; 2]>,
     pub last_imported_snapshot: Option<String>,
     /// BLAKE3 of the last session_index.jsonl read (titles), to skip an unchanged index.
     #[serde(default)]
@@ -55,17 +60,22 @@ impl ImportHead {
         self.committed_seq.max(self.reserved_seq) + 1
     }
 
-    /// Records `seq` as committed; numbers reserved since the last commit and not this one
-    /// were crashed imports'.
+    /// Records `seq` as committed; the numbers since the last commit were crashed imports' (or
+    /// skipped): aborted. Numbers are handed out in increasing order, so those past `seq` (the
+    /// rest of a reserved block) are unused and stay reserved.
     pub fn mark_committed(&mut self, seq: u64) {
-        self.aborted.extend((self.committed_seq + 1..=self.reserved_seq).filter(|s| *s != seq));
+        if seq > self.committed_seq + 1 {
+            self.aborted_ranges.push([self.committed_seq + 1, seq - 1]);
+        }
         self.committed_seq = seq;
         self.reserved_seq = self.reserved_seq.max(seq);
     }
 
     /// Whether versions written under `seq` belong to a committed import.
     pub fn is_committed(&self, seq: u64) -> bool {
-        seq <= self.committed_seq && !self.aborted.contains(&seq)
+        seq <= self.committed_seq
+            && !self.aborted.contains(&seq)
+            && !self.aborted_ranges.iter().any(|[first, last]| (*first..=*last).contains(&seq))
     }
 
     /// The conversations that imports in `(after, upto]` touched, or None when the head does not
@@ -109,6 +119,22 @@ mod tests {
         h.mark_committed(4);
         assert!(!h.is_committed(3), "the crashed import's versions stay invisible");
         assert!(h.is_committed(2) && h.is_committed(4));
+    }
+
+    #[test]
+    fn a_commit_inside_a_reserved_block_aborts_only_the_numbers_before_it() {
+        // Numbers 3..=66 reserved at once; 3 and 4 crashed, 5 commits; then a reboot skipped
+        // the rest of the block and 67 commits.
+        let mut h = head(2, &[]);
+        h.reserved_seq = 66;
+        h.mark_committed(5);
+        assert!(!h.is_committed(3) && !h.is_committed(4) && h.is_committed(5));
+        assert_eq!((h.reserved_seq, h.aborted_ranges.len()), (66, 1), "the rest of the block stays reserved");
+        h.mark_committed(6);
+        assert_eq!(h.aborted_ranges.len(), 1, "no gap, nothing aborted");
+        h.mark_committed(67);
+        assert!(!h.is_committed(7) && !h.is_committed(66) && h.is_committed(6) && h.is_committed(67));
+        assert_eq!(h.aborted_ranges, vec![[3, 4], [7, 66]]);
     }
 
     #[test]

@@ -379,18 +379,57 @@ impl StateStore {
         Ok(committed.and_then(|(_, v)| v))
     }
 
-    /// Records durably that versions numbered `seq` are about to be written (see
-    /// [`ImportHead::reserved_seq`]). Written at once, not through the import's [`SyncBatch`]:
-    /// it is on disk before anything the batch holds.
-    pub fn reserve(&mut self, seq: u64) -> Result<()> {
-        if self.head.reserved_seq >= seq {
-            return Ok(());
+    /// The number the next import takes: one past the last number handed out in this boot
+    /// (the attempt marker, see [`StateStore::reserve`]; numbers of earlier boots are below the
+    /// first one of this boot) or, when the marker cannot be trusted (another boot's, torn,
+    /// missing), one past every number the head reserved.
+    pub fn next_import_seq(&self) -> u64 {
+        let head = &self.head;
+        match (boot_id(), self.read_attempt()) {
+            (Some(boot), Some((marker_boot, seq))) if marker_boot == boot => head.committed_seq.max(seq) + 1,
+            _ => head.next_import_seq(),
         }
-        let mut head = self.head.clone();
-        head.reserved_seq = seq;
-        fsutil::write_json_atomic(&self.dir.join("import-head.json"), &head)?;
-        self.head.reserved_seq = seq;
+    }
+
+    /// Records that numbers up to `seq` may be written under, before anything tagged with
+    /// `seq` is (versions, span and index lines), so that a crashed import's number is never
+    /// committed by another import (see [`ImportHead::reserved_seq`]).
+    ///
+    /// Durably in blocks: when `seq` is past the head's reservation, the head is rewritten at
+    /// once (synced, not through the import's [`SyncBatch`]) reserving [`RESERVE_BLOCK`]
+    /// numbers. Within a block, the number handed out is written to the attempt marker
+    /// (`state/import-attempt`, with the boot id) without a sync: a crashed process leaves it in
+    /// the page cache for the next import of the same boot, which numbers after it; only an OS
+    /// crash or a power cut can lose it, and that changes the boot id, so the next import does
+    /// not trust the marker and numbers past the whole block (the numbers in between are then
+    /// aborted by its commit, see [`ImportHead::mark_committed`]). Without a boot id (not
+    /// Linux) every number is reserved durably, one at a time.
+    pub fn reserve(&mut self, seq: u64) -> Result<()> {
+        let boot = boot_id();
+        if seq > self.head.reserved_seq {
+            let mut head = self.head.clone();
+            head.reserved_seq = if boot.is_some() { seq + RESERVE_BLOCK - 1 } else { seq };
+            fsutil::write_json_atomic(&self.dir.join("import-head.json"), &head)?;
+            self.head.reserved_seq = head.reserved_seq;
+        }
+        if let Some(boot) = boot {
+            let path = self.attempt_path();
+            fsutil::create_private(&path)?
+                .write_all(format!("{boot} {seq}\n").as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
         Ok(())
+    }
+
+    fn attempt_path(&self) -> PathBuf {
+        self.dir.join("import-attempt")
+    }
+
+    /// The attempt marker: the boot id and the last number handed out in that boot.
+    fn read_attempt(&self) -> Option<(String, u64)> {
+        let text = fs::read_to_string(self.attempt_path()).ok()?;
+        let (boot, seq) = text.strip_suffix('\n')?.split_once(' ')?;
+        Some((boot.to_owned(), seq.parse().ok()?))
     }
 
     /// Writes one import's changes through `batch` (the import's: its canonical appends are in
@@ -463,6 +502,22 @@ impl StateStore {
         self.head = head;
         Ok(())
     }
+}
+
+/// Numbers reserved durably at once (see [`StateStore::reserve`]): one head write reserves the
+/// numbers of this many imports.
+pub const RESERVE_BLOCK: u64 = 64;
+
+/// This boot's id (Linux: changes with every boot, so an unsynced write of the same boot id
+/// is known to have survived); `NEXUS_BOOT_ID` stands for it in debug builds (tests).
+fn boot_id() -> Option<String> {
+    #[cfg(debug_assertions)]
+    if let Ok(id) = std::env::var("NEXUS_BOOT_ID") {
+        return Some(id);
+    }
+    let id = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let id = id.trim();
+    (!id.is_empty() && !id.contains(' ')).then(|| id.to_owned())
 }
 
 /// Whether a state file exists and parses.
