@@ -33,6 +33,7 @@ mod listdir;
 mod recovery;
 mod scan;
 mod store;
+mod walk;
 
 use scan::{Scanned, SourceFile, scan_source};
 use store::{Plan, same_identity, store_one};

@@ -56,6 +56,13 @@ impl Listing {
 /// An open directory stream (closed on drop).
 pub(super) struct Dir(NonNull<libc::DIR>);
 
+// SAFETY: the stream is read (`readdir`) only through `&mut self`; what `&self` does (`dirfd`,
+// then `openat`/`fstatat` relative to the descriptor) reads nothing the stream changes, and the
+// kernel calls are safe from any thread. So a `Dir` may move to, and be shared with, the walk's
+// other thread.
+unsafe impl Send for Dir {}
+unsafe impl Sync for Dir {}
+
 impl Dir {
     /// Opens the directory at `path`, not following a symbolic link.
     pub fn open(path: &Path) -> io::Result<Dir> {

@@ -3,8 +3,9 @@
 //!
 //! This runs on every commit over thousands of files, so it lists each directory into one
 //! buffer and `stat`s relative to the open directory (`listdir.rs`: no path lookup from the
-//! root, no allocation per entry), takes the file type from the directory entry, never enters
-//! a denied or linked directory, and builds relative paths in one buffer as it descends. Each directory's
+//! root, no allocation per entry), on two threads (`walk.rs`), takes the file type from the
+//! directory entry, never enters a denied or linked directory, and builds relative paths in
+//! one buffer. Each directory's
 //! entries are sorted by name, so the files come out in [`path_order`] (the order of the
 //! exporter's state: planning is a merge of the two), their paths in one block of text: no
 //! map, no owned path per file.
@@ -13,7 +14,8 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::listdir::{Dir, EntryType};
+use super::listdir::Dir;
+use super::walk::{Item, Unit, Walked, walk_all};
 
 use crate::objects::{ExportCounts, path_order};
 
@@ -32,7 +34,7 @@ pub fn is_denied(relative_path: &str) -> bool {
 }
 
 /// The never-captured rule for one path component (file or directory name).
-fn denied_name(name: &str) -> bool {
+pub(super) fn denied_name(name: &str) -> bool {
     DENIED_NAMES.contains(&name) || name.contains(".sqlite") || DENIED_DIRS.contains(&name)
 }
 
@@ -88,14 +90,6 @@ impl Scanned {
     }
 }
 
-struct Scan<'a> {
-    files: Vec<SourceFile>,
-    paths: String,
-    unlisted: Vec<String>,
-    counts: &'a mut ExportCounts,
-    problems: &'a mut Vec<String>,
-}
-
 /// The capturable files, by path relative to the Codex home, in [`path_order`].
 pub(super) fn scan_source(
     source: &Path,
@@ -103,150 +97,146 @@ pub(super) fn scan_source(
     counts: &mut ExportCounts,
     problems: &mut Vec<String>,
 ) -> Scanned {
-    let mut scan = Scan { files: Vec::new(), paths: String::new(), unlisted: Vec::new(), counts, problems };
+    // The tops themselves: their files and problems, and the directories to walk.
+    let mut tops_walked = Walked::default();
+    let mut roots: Vec<Unit> = Vec::new();
     let mut tops: Vec<&str> = ALLOWLIST.iter().copied().chain(extra.iter().map(String::as_str)).collect();
     tops.sort_by(|a, b| path_order(a.trim_matches('/'), b.trim_matches('/')));
     for top in tops {
         let top = top.trim_matches('/');
+        let w = &mut tops_walked;
         if top.is_empty() || top.split('/').any(|c| c == ".." || c == ".") {
-            scan.problems.push(format!("{top}: not a plain relative path, ignored"));
+            w.problems.push(format!("{top}: not a plain relative path, ignored"));
             continue;
         }
         if is_denied(top) {
-            scan.counts.skipped_denied += 1;
+            w.counts.skipped_denied += 1;
             continue;
         }
         let abs = source.join(top);
         let Ok(md) = fs::symlink_metadata(&abs) else { continue };
         let ft = md.file_type();
         if ft.is_symlink() {
-            scan.symlink(top);
+            w.symlink(top);
         } else if ft.is_dir() {
-            let mut rel = top.to_owned();
             match Dir::open(&abs) {
-                Ok(dir) => scan.walk(dir, &mut rel),
+                Ok(dir) => {
+                    w.items.push(Item::Sub(roots.len()));
+                    roots.push(Unit::root(dir, top));
+                }
                 Err(e) => {
-                    scan.counts.unreadable += 1;
-                    scan.problems.push(format!("{top}: cannot list: {e}"));
-                    scan.unlisted.push(rel);
+                    w.counts.unreadable += 1;
+                    w.problems.push(format!("{top}: cannot list: {e}"));
+                    w.unlisted.push(top.to_owned());
                 }
             }
         } else if ft.is_file() {
             let mtime_ns = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
-            scan.push(top, md.len(), mtime_ns, md.ino(), md.dev());
+            w.push_file(top, md.len(), mtime_ns, md.ino(), md.dev());
         } else {
-            scan.special(top);
+            w.special(top);
         }
     }
-    let mut scanned = Scanned { files: scan.files, paths: scan.paths, unlisted: scan.unlisted };
+    let mut units = if roots.is_empty() { Vec::new() } else { walk_all(roots) };
+    let mut scanned = Scanned::empty();
+    scanned.files.reserve(units.iter().map(|u| u.files.len()).sum());
+    scanned.paths.reserve(units.iter().map(|u| u.paths.len()).sum());
+    gather(&mut tops_walked, &mut units, &mut scanned, counts, problems);
     scanned.sort();
     scanned
 }
 
-impl Scan<'_> {
-    fn push(&mut self, rel: &str, size: u64, mtime_ns: i128, ino: u64, dev: u64) {
-        let start = self.paths.len();
-        self.paths.push_str(rel);
-        // Past u32 (4 GB of paths) the file is not listed (no home comes near).
-        if let (Ok(a), Ok(b)) = (u32::try_from(start), u32::try_from(self.paths.len())) {
-            self.files.push(SourceFile { path: (a, b), size, mtime_ns, ino, dev });
-        }
-    }
-
-    /// Lists `dir` (`rel` is its path relative to the Codex home: a buffer extended and cut back
-    /// as the walk descends) in name order, `stat`ing each file relative to the directory.
-    fn walk(&mut self, mut dir: Dir, rel: &mut String) {
-        let (listing, error) = dir.list();
-        if let Some(e) = error {
-            self.counts.unreadable += 1;
-            self.problems.push(format!("{rel}: cannot list: {e}"));
-            self.unlisted.push(rel.clone());
-        }
-        let at = rel.len();
-        for entry in &listing.entries {
-            rel.truncate(at);
-            let Ok(name) = std::str::from_utf8(listing.name(entry)) else {
-                // Its path could be neither stored nor named in our manifests as it is.
-                let name = String::from_utf8_lossy(listing.name(entry));
-                self.problems.push(format!("{rel}/{name}: file name is not UTF-8, skipped"));
-                self.counts.skipped_special += 1;
-                continue;
-            };
-            rel.push('/');
-            rel.push_str(name);
-            if denied_name(name) {
-                self.counts.skipped_denied += 1;
-                continue;
+/// Puts what each directory's walk found together, depth first, in name order.
+fn gather(
+    w: &mut Walked,
+    units: &mut [Walked],
+    out: &mut Scanned,
+    counts: &mut ExportCounts,
+    problems: &mut Vec<String>,
+) {
+    problems.append(&mut w.problems);
+    out.unlisted.append(&mut w.unlisted);
+    counts.unreadable += w.counts.unreadable;
+    counts.skipped_denied += w.counts.skipped_denied;
+    counts.skipped_special += w.counts.skipped_special;
+    counts.skipped_symlinks += w.counts.skipped_symlinks;
+    for item in std::mem::take(&mut w.items) {
+        match item {
+            Item::File(i) => {
+                let f = &w.files[i];
+                let start = out.paths.len();
+                out.paths.push_str(w.path(f));
+                // Past u32 (4 GB of paths) a file is not listed (no home comes near).
+                if let (Ok(a), Ok(b)) = (u32::try_from(start), u32::try_from(out.paths.len())) {
+                    out.files.push(SourceFile {
+                        path: (a, b),
+                        size: f.size,
+                        mtime_ns: f.mtime_ns,
+                        ino: f.ino,
+                        dev: f.dev,
+                    });
+                }
             }
-            let c_name = listing.c_name(entry);
-            let mut stat = None;
-            let kind = match entry.kind {
-                EntryType::Unknown => match dir.stat(c_name) {
-                    Ok(st) => {
-                        stat = Some(st);
-                        st.kind
-                    }
-                    Err(e) => {
-                        self.counts.unreadable += 1;
-                        self.problems.push(format!("{rel}: cannot stat: {e}"));
-                        continue;
-                    }
-                },
-                known => known,
-            };
-            match kind {
-                EntryType::Symlink => self.symlink(rel),
-                EntryType::Dir => match dir.open_child(c_name) {
-                    Ok(child) => self.walk(child, rel),
-                    Err(e) => {
-                        self.counts.unreadable += 1;
-                        self.problems.push(format!("{rel}: cannot list: {e}"));
-                        self.unlisted.push(rel.clone());
-                    }
-                },
-                EntryType::Other | EntryType::Unknown => self.special(rel),
-                EntryType::File if rel.len() > MAX_RELATIVE_PATH => {
-                    // Its copies under the object store (a longer prefix) would pass PATH_MAX:
-                    // every capture would fail on it. Skipped and reported instead (issue 12).
-                    self.problems.push(format!(
-                        "{}…: a path of {} bytes is longer than the {MAX_RELATIVE_PATH} bytes nexus stores, skipped",
-                        rel.chars().take(120).collect::<String>(),
-                        rel.len()
-                    ));
-                    self.counts.skipped_special += 1;
-                }
-                EntryType::File if rel.contains('\n') => {
-                    // A newline would break every line-oriented reader of our manifests and logs.
-                    self.problems.push(format!("{rel:?}: file name contains a newline, skipped"));
-                    self.counts.skipped_special += 1;
-                }
-                EntryType::File => match stat.map_or_else(|| dir.stat(c_name), Ok) {
-                    Ok(st) => self.push(rel, st.size, st.mtime_ns, st.ino, st.dev),
-                    Err(e) => {
-                        // Deleted between listing and stat, or unreadable: the rest goes on.
-                        self.counts.unreadable += 1;
-                        self.problems.push(format!("{rel}: cannot stat: {e}"));
-                    }
-                },
+            Item::Sub(id) => {
+                let mut sub = units.get_mut(id).map(std::mem::take).unwrap_or_default();
+                gather(&mut sub, units, out, counts, problems);
             }
         }
-        rel.truncate(at);
-    }
-
-    fn symlink(&mut self, rel: &str) {
-        self.counts.skipped_symlinks += 1;
-        self.problems.push(format!("{rel}: symbolic link, not followed"));
-    }
-
-    fn special(&mut self, rel: &str) {
-        self.counts.skipped_special += 1;
-        self.problems.push(format!("{rel}: not a regular file (FIFO, socket or device), skipped"));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The two threads' results come out as one walk in `path_order` would give them, with
+    /// every file once, whatever thread listed which directory.
+    #[test]
+    fn the_walk_on_two_threads_yields_every_file_once_in_path_order() {
+        let home = tempfile::tempdir().unwrap();
+        let mut want: Vec<String> = vec!["session_index.jsonl".into()];
+        std::fs::write(home.path().join("session_index.jsonl"), "x").unwrap();
+        for (i, day) in [
+            "sessions/2026/01/03",
+            "sessions/2026/01/10",
+            "sessions/2026/02/01",
+            "sessions/2026-x",
+            "archived_sessions",
+        ]
+        .iter()
+        .enumerate()
+        {
+            std::fs::create_dir_all(home.path().join(day)).unwrap();
+            for j in 0..(5 + 7 * i) {
+                let rel = format!("{day}/rollout-{j:02}.jsonl");
+                std::fs::write(home.path().join(&rel), &rel).unwrap();
+                want.push(rel);
+            }
+        }
+        std::fs::create_dir_all(home.path().join("sessions/2026/01/03/sub")).unwrap();
+        std::fs::write(home.path().join("sessions/2026/01/03/sub/a.jsonl"), "y").unwrap();
+        want.push("sessions/2026/01/03/sub/a.jsonl".into());
+        want.sort_by(|a, b| path_order(a, b));
+        for _ in 0..20 {
+            let (mut counts, mut problems) = (ExportCounts::default(), Vec::new());
+            let scanned = scan_source(home.path(), &["sessions/2026-x".into()], &mut counts, &mut problems);
+            let got: Vec<&str> = scanned.files.iter().map(|f| scanned.rel(f)).collect();
+            assert_eq!(got, want);
+            assert!(problems.is_empty() && counts.unreadable == 0, "{problems:?}");
+            let sizes: Vec<u64> = scanned.files.iter().map(|f| f.size).collect();
+            let want_sizes: Vec<u64> = want
+                .iter()
+                .map(|p| {
+                    if p.ends_with(".jsonl") && p.contains('/') && !p.ends_with("sub/a.jsonl") {
+                        p.len() as u64
+                    } else {
+                        1
+                    }
+                })
+                .collect();
+            assert_eq!(sizes, want_sizes, "each path with its own metadata");
+        }
+    }
 
     #[test]
     fn files_under_an_unlisted_directory_are_unknown_not_gone() {
