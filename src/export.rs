@@ -245,7 +245,7 @@ fn plan<'s>(scanned: &'s Scanned, state: &'s ExportState, dirty: bool) -> Planni
     let mut plans: Vec<Planned<'s>> = Vec::new();
     let mut new_files: Vec<(&'s str, &'s SourceFile)> = Vec::new();
     let (mut unchanged, mut estimate) = (0, 0);
-    for src in &scanned.files {
+    for src in scanned.files() {
         let rel = scanned.rel(src);
         let mut prev = None;
         while let Some((path, e)) = known.peek().copied() {

@@ -42,9 +42,11 @@ pub(super) fn denied_name(name: &str) -> bool {
 /// own prefix, and a path past `PATH_MAX` there would stop every capture.
 pub const MAX_RELATIVE_PATH: usize = 1024;
 
+/// A file found: where its path (relative to the Codex home) is in its directory's walk, and
+/// its metadata.
 pub(super) struct SourceFile {
-    /// Where its path relative to the Codex home is in [`Scanned::paths`].
-    path: (u32, u32),
+    pub(super) unit: u32,
+    pub(super) path: (u32, u32),
     pub size: u64,
     pub mtime_ns: i128,
     pub ino: u64,
@@ -52,22 +54,28 @@ pub(super) struct SourceFile {
 }
 
 /// What a scan found (in [`path_order`]), and the directories it could not list: their files
-/// are not known to be gone, so the export must keep what it had of them.
+/// are not known to be gone, so the export must keep what it had of them. The files stay where
+/// each directory's walk put them (no copy): `order` lists them.
 pub(super) struct Scanned {
-    pub files: Vec<SourceFile>,
-    /// The files' relative paths, one after the other.
-    paths: String,
+    units: Vec<Walked>,
+    /// (unit, file) of every file, in [`path_order`].
+    order: Vec<(u32, u32)>,
     pub unlisted: Vec<String>,
 }
 
 impl Scanned {
     pub fn empty() -> Scanned {
-        Scanned { files: Vec::new(), paths: String::new(), unlisted: Vec::new() }
+        Scanned { units: Vec::new(), order: Vec::new(), unlisted: Vec::new() }
+    }
+
+    /// The files, in [`path_order`].
+    pub fn files(&self) -> impl Iterator<Item = &SourceFile> {
+        self.order.iter().filter_map(|&(u, i)| self.units.get(u as usize)?.files.get(i as usize))
     }
 
     /// A file's path relative to the Codex home.
     pub fn rel(&self, f: &SourceFile) -> &str {
-        self.paths.get(f.path.0 as usize..f.path.1 as usize).unwrap_or_default()
+        self.units.get(f.unit as usize).map_or("", |u| u.path(f))
     }
 
     /// Whether `rel` lies under a directory that could not be listed.
@@ -75,18 +83,22 @@ impl Scanned {
         self.unlisted.iter().any(|d| rel.strip_prefix(d.as_str()).is_some_and(|r| r.starts_with('/')))
     }
 
+    fn rel_at(&self, (u, i): (u32, u32)) -> &str {
+        self.units.get(u as usize).and_then(|w| w.files.get(i as usize)).map_or("", |f| self.rel(f))
+    }
+
     /// Puts the files in [`path_order`] without duplicates (only needed when the configured
     /// tops overlap or come out of order: a walk sorted per directory is in order already).
     fn sort(&mut self) {
         let in_order =
-            self.files.windows(2).all(|w| path_order(self.rel(&w[0]), self.rel(&w[1])) == std::cmp::Ordering::Less);
+            self.order.windows(2).all(|w| path_order(self.rel_at(w[0]), self.rel_at(w[1])) == std::cmp::Ordering::Less);
         if in_order {
             return;
         }
-        let mut files = std::mem::take(&mut self.files);
-        files.sort_by(|a, b| path_order(self.rel(a), self.rel(b)));
-        files.dedup_by(|a, b| self.rel(a) == self.rel(b));
-        self.files = files;
+        let mut order = std::mem::take(&mut self.order);
+        order.sort_by(|a, b| path_order(self.rel_at(*a), self.rel_at(*b)));
+        order.dedup_by(|a, b| self.rel_at(*a) == self.rel_at(*b));
+        self.order = order;
     }
 }
 
@@ -138,49 +150,40 @@ pub(super) fn scan_source(
         }
     }
     let mut units = if roots.is_empty() { Vec::new() } else { walk_all(roots) };
-    let mut scanned = Scanned::empty();
-    scanned.files.reserve(units.iter().map(|u| u.files.len()).sum());
-    scanned.paths.reserve(units.iter().map(|u| u.paths.len()).sum());
-    gather(&mut tops_walked, &mut units, &mut scanned, counts, problems);
+    let top = units.len();
+    for f in &mut tops_walked.files {
+        f.unit = top as u32;
+    }
+    units.push(tops_walked);
+    let mut order = Vec::with_capacity(units.iter().map(|u| u.files.len()).sum());
+    let mut unlisted = Vec::new();
+    gather(top, &mut units, &mut order, &mut unlisted, counts, problems);
+    let mut scanned = Scanned { units, order, unlisted };
     scanned.sort();
     scanned
 }
 
-/// Puts what each directory's walk found together, depth first, in name order.
+/// Lists the files of unit `id` and of the units under it, depth first, in name order, and
+/// collects their problems and counts.
 fn gather(
-    w: &mut Walked,
+    id: usize,
     units: &mut [Walked],
-    out: &mut Scanned,
+    order: &mut Vec<(u32, u32)>,
+    unlisted: &mut Vec<String>,
     counts: &mut ExportCounts,
     problems: &mut Vec<String>,
 ) {
+    let Some(w) = units.get_mut(id) else { return };
     problems.append(&mut w.problems);
-    out.unlisted.append(&mut w.unlisted);
+    unlisted.append(&mut w.unlisted);
     counts.unreadable += w.counts.unreadable;
     counts.skipped_denied += w.counts.skipped_denied;
     counts.skipped_special += w.counts.skipped_special;
     counts.skipped_symlinks += w.counts.skipped_symlinks;
     for item in std::mem::take(&mut w.items) {
         match item {
-            Item::File(i) => {
-                let f = &w.files[i];
-                let start = out.paths.len();
-                out.paths.push_str(w.path(f));
-                // Past u32 (4 GB of paths) a file is not listed (no home comes near).
-                if let (Ok(a), Ok(b)) = (u32::try_from(start), u32::try_from(out.paths.len())) {
-                    out.files.push(SourceFile {
-                        path: (a, b),
-                        size: f.size,
-                        mtime_ns: f.mtime_ns,
-                        ino: f.ino,
-                        dev: f.dev,
-                    });
-                }
-            }
-            Item::Sub(id) => {
-                let mut sub = units.get_mut(id).map(std::mem::take).unwrap_or_default();
-                gather(&mut sub, units, out, counts, problems);
-            }
+            Item::File(i) => order.push((id as u32, i as u32)),
+            Item::Sub(sub) => gather(sub, units, order, unlisted, counts, problems),
         }
     }
 }
@@ -220,10 +223,10 @@ mod tests {
         for _ in 0..20 {
             let (mut counts, mut problems) = (ExportCounts::default(), Vec::new());
             let scanned = scan_source(home.path(), &["sessions/2026-x".into()], &mut counts, &mut problems);
-            let got: Vec<&str> = scanned.files.iter().map(|f| scanned.rel(f)).collect();
+            let got: Vec<&str> = scanned.files().map(|f| scanned.rel(f)).collect();
             assert_eq!(got, want);
             assert!(problems.is_empty() && counts.unreadable == 0, "{problems:?}");
-            let sizes: Vec<u64> = scanned.files.iter().map(|f| f.size).collect();
+            let sizes: Vec<u64> = scanned.files().map(|f| f.size).collect();
             let want_sizes: Vec<u64> = want
                 .iter()
                 .map(|p| {

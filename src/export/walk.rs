@@ -13,7 +13,7 @@ use std::ffi::CString;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use super::listdir::{Dir, EntryType};
-use super::scan::{MAX_RELATIVE_PATH, denied_name};
+use super::scan::{MAX_RELATIVE_PATH, SourceFile, denied_name};
 use crate::objects::ExportCounts;
 
 /// A directory to walk.
@@ -44,36 +44,33 @@ pub(super) enum Item {
     Sub(usize),
 }
 
-/// A file found: its path's place in [`Walked::paths`] and its metadata.
-pub(super) struct Found {
-    pub path: (usize, usize),
-    pub size: u64,
-    pub mtime_ns: i128,
-    pub ino: u64,
-    pub dev: u64,
-}
-
 /// What the walk of one directory found (or, for the top list, of the configured tops).
 #[derive(Default)]
 pub(super) struct Walked {
     pub items: Vec<Item>,
     pub paths: String,
-    pub files: Vec<Found>,
+    pub files: Vec<SourceFile>,
     pub problems: Vec<String>,
     pub unlisted: Vec<String>,
     pub counts: ExportCounts,
 }
 
 impl Walked {
+    /// A file (its `unit` is set once the unit's number is known). Past u32 (4 GB of paths in
+    /// one directory) a file is not listed: no home comes near.
     pub fn push_file(&mut self, rel: &str, size: u64, mtime_ns: i128, ino: u64, dev: u64) {
         let start = self.paths.len();
         self.paths.push_str(rel);
-        self.items.push(Item::File(self.files.len()));
-        self.files.push(Found { path: (start, self.paths.len()), size, mtime_ns, ino, dev });
+        if let (Ok(a), Ok(b), Ok(i)) =
+            (u32::try_from(start), u32::try_from(self.paths.len()), u32::try_from(self.files.len()))
+        {
+            self.items.push(Item::File(i as usize));
+            self.files.push(SourceFile { unit: 0, path: (a, b), size, mtime_ns, ino, dev });
+        }
     }
 
-    pub fn path(&self, f: &Found) -> &str {
-        self.paths.get(f.path.0..f.path.1).unwrap_or_default()
+    pub fn path(&self, f: &SourceFile) -> &str {
+        self.paths.get(f.path.0 as usize..f.path.1 as usize).unwrap_or_default()
     }
 
     pub fn symlink(&mut self, rel: &str) {
@@ -127,6 +124,9 @@ pub(super) fn walk_all(roots: Vec<Unit>) -> Vec<Walked> {
                 }
             };
             let (mut walked, subs) = walk_one(unit);
+            for f in &mut walked.files {
+                f.unit = id as u32;
+            }
             let mut s = shared.lock().unwrap_or_else(PoisonError::into_inner);
             let base = s.done.len();
             for item in &mut walked.items {
