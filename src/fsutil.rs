@@ -268,6 +268,16 @@ pub fn write_toml_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
+/// `value` as TOML in place of `path` (temp file, rename) without any sync: for a file whose
+/// content a synced file carries until it is synced itself (an import manifest, which the
+/// import head holds). Readers see the old content or the new; a power cut may lose it.
+pub fn write_toml_unsynced<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = toml::to_string(value).with_context(|| format!("cannot serialize {}", path.display()))?;
+    let (tmp, _) = write_temp_beside(path, text.as_bytes())?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
 /// [`write_atomic`] of `value` as JSON.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_vec(value).with_context(|| format!("cannot serialize {}", path.display()))?;

@@ -22,7 +22,12 @@
 //!   the canonical directory only when a file may be new;
 //! - the edit and activity index files it appended to (their lost lines would not be noticed);
 //! - the head, which commits the import and carries its cursors and conversation entries (see
-//!   `state`), and then the import manifest (the head carries it until the file is written).
+//!   `state`) and its manifest.
+//!
+//! The import manifest's file is written after the head without a sync: the head carries it,
+//! and the manifests of up to [`MANIFESTS_HELD`] earlier imports, whose files the next import
+//! writes again if a power cut lost or emptied them; a commit that would carry more syncs their
+//! files and the directory together (a few syncs once in that many imports).
 //!
 //! Not synced: the span log (its committed length is in the entry, in the head; a short or
 //! torn log is rebuilt from canonical history on read), the turn index (a reader notices a lost
@@ -56,7 +61,7 @@ use super::{
 };
 use crate::codex::{Item, ItemKind, LineParser, LineStats, parse_json_document};
 use crate::fsutil;
-use crate::history::state::HELD_IN_HEAD;
+use crate::history::state::{HELD_IN_HEAD, MANIFESTS_HELD};
 use crate::objects::{EXPORT_MANIFEST, FileKind, ObjectStore, Reconstructor, Storage};
 use crate::roots::Roots;
 
@@ -181,9 +186,10 @@ pub fn recover_pending_manifest(es: &EventStore) -> Result<()> {
 }
 
 fn recover_from(es: &EventStore, store: &StateStore) -> Result<()> {
-    if let Some(m) = &store.head.pending_manifest {
+    // Those written without a sync too: a power cut may have lost or emptied them.
+    for m in store.head.held_manifests() {
         let path = es.import_manifest_path(&m.import_id);
-        if !path.exists() {
+        if fsutil::read_toml::<ImportManifest>(&path).is_err() {
             fsutil::write_toml_atomic(&path, m)?;
         }
     }
@@ -556,6 +562,17 @@ impl Importer<'_> {
         // The commit point: the state head, carrying the manifest; then the manifest file.
         let mut head = self.head.clone();
         head.last_imported_snapshot = Some(self.snapshot.clone());
+        // The previous manifest's file was written without a sync: the head keeps carrying it,
+        // until it holds too many and their files are synced (once in MANIFESTS_HELD imports).
+        head.unsynced_manifests.extend(head.pending_manifest.take());
+        if head.unsynced_manifests.len() > MANIFESTS_HELD {
+            for m in std::mem::take(&mut head.unsynced_manifests) {
+                let path = self.es.import_manifest_path(&m.import_id);
+                let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+                fsutil::sync_file(&file, &path)?;
+            }
+            fsutil::sync_dir(&self.es.imports_dir())?;
+        }
         head.pending_manifest = Some(manifest.clone());
         self.store.commit_staged(
             batch,
@@ -568,7 +585,8 @@ impl Importer<'_> {
             &touched,
         )?;
         crate::fault::point("import.after_state_write");
-        fsutil::write_toml_atomic(manifest_path, &manifest)?;
+        // Not synced: the head carries it (see `ImportHead::unsynced_manifests`).
+        fsutil::write_toml_unsynced(manifest_path, &manifest)?;
         crate::fault::point("import.after_manifest");
         Ok(ImportOutcome {
             import_id: self.import_id,

@@ -93,12 +93,13 @@ fn repair_checkpoints(es: &EventStore, said: &mut Vec<String>) -> Result<()> {
 }
 
 fn repair_imports(es: &EventStore, said: &mut Vec<String>) -> Result<()> {
-    let pending = StateStore::open(es).ok().and_then(|s| s.head.pending_manifest);
+    let head = StateStore::open(es).ok().map(|s| s.head);
+    let held: Vec<&ImportManifest> = head.iter().flat_map(|h| h.held_manifests()).collect();
     for path in fsutil::list_dir(&es.imports_dir())? {
         if path.extension().is_none_or(|e| e != "toml") || fsutil::read_toml::<ImportManifest>(&path).is_ok() {
             continue;
         }
-        if let Some(m) = pending.as_ref().filter(|m| es.import_manifest_path(&m.import_id) == path) {
+        if let Some(m) = held.iter().find(|m| es.import_manifest_path(&m.import_id) == path) {
             fsutil::write_toml_atomic(&path, m)?;
             said.push(format!("rewrote the damaged import manifest {} from the import head", path.display()));
         }

@@ -446,3 +446,40 @@ fn a_crashed_imports_number_is_skipped_in_the_same_boot_and_past_its_block_after
     capture_in_boot(&env, &repo, "boot-b", None);
     assert_final_state(&env, &home);
 }
+
+/// Import manifests are written without a sync: the head carries them (a bounded number of
+/// earlier ones besides the newest) until a commit syncs their files together. A manifest that
+/// a power cut emptied or lost is written again from the head by the next capture.
+#[test]
+fn import_manifests_a_power_cut_lost_are_written_again_from_the_head() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let mut home = Home::new(&env, &repo);
+    let mut rng = Rng::from_state(0x3a4f);
+    for i in 0..12 {
+        home.grow(&mut rng);
+        capture_ok(&env, &repo, &format!("capture {i}"));
+    }
+    let head: serde_json::Value =
+        serde_json::from_slice(&fs::read(env.event_store_root().join("state/import-head.json")).expect("head"))
+            .expect("json");
+    let held = head["unsynced_manifests"].as_array().expect("manifests carried by the head");
+    assert!((1..=8).contains(&held.len()), "bounded: {} carried", held.len());
+    let path = |m: &serde_json::Value| {
+        env.event_store_root().join(format!("imports/{}.toml", m["import_id"].as_str().expect("import id")))
+    };
+    let (newest, older) = (path(&head["pending_manifest"]), path(held.last().expect("one")));
+    // A power cut: the newest manifest's file emptied, the one before it gone.
+    fs::write(&newest, "").expect("empty the manifest");
+    fs::remove_file(&older).expect("remove the manifest");
+    home.grow(&mut rng);
+    capture_ok(&env, &repo, "after the power cut");
+    for p in [&newest, &older] {
+        let text = fs::read_to_string(p).expect("written again");
+        assert!(text.contains("import_seq"), "{}: {text}", p.display());
+    }
+    assert_verify_passes(&env, &repo, "after the power cut");
+    home.finish_torn();
+    capture_ok(&env, &repo, "final");
+    assert_final_state(&env, &home);
+}

@@ -388,10 +388,10 @@ fn exporter_state_log_is_compacted_and_the_latest_manifest_follows_it() {
 
 /// What making a steady-state import durable costs, counted (an fsync is 0.2–1 ms, more than
 /// most of what the import computes): one sync of the canonical file it appended to, two for
-/// each atomically replaced file (the import head that commits the import — with the
-/// transcript's cursor and the conversation's entry in it — and the import manifest: the temp
-/// file and its directory) and one per edit or activity index file appended to. Nothing for the
-/// sequence number (reserved durably once per 64 imports), the cursor and entry files (not
+/// the import head that commits the import — with the transcript's cursor, the conversation's
+/// entry and the import manifest in it — (the temp file and its directory) and one per edit or
+/// activity index file appended to. Nothing for the import manifest's file (synced once per 8
+/// imports), the sequence number (reserved durably once per 64 imports), the cursor and entry files (not
 /// written), the span log (checked against the
 /// entry's committed length on read), the turn index (checked against the conversation's
 /// length) or the canonical directory (no new file).
@@ -416,7 +416,7 @@ fn work_proportional_steady_state_import_syncs_only_what_must_be_durable() {
     let indexes = changed(&before, &index).into_iter().filter(|p| !p.starts_with("turns")).count() as u64;
     assert!(indexes >= 1, "the grown session made edits and activity");
     let syncs = out["import"]["syncs"].as_u64().expect("the import's syncs");
-    assert!((1..=2 * 2 + 1 + indexes).contains(&syncs), "{syncs} syncs for {indexes} index files");
+    assert!((1..=2 + 1 + indexes).contains(&syncs), "{syncs} syncs for {indexes} index files");
 }
 
 /// A store written by an earlier version has a JSON exporter's state (`export-state.json`): it

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 use super::{ConversationState, Cursor};
 use crate::history::ImportManifest;
 
+/// Import manifests written without a sync that the head carries at most (see
+/// [`ImportHead::unsynced_manifests`]).
+pub const MANIFESTS_HELD: usize = 8;
+
 /// Entries of each kind (cursors, conversations) the head holds at most before a commit moves
 /// them to their files (see [`ImportHead::cursors`]).
 pub const HELD_IN_HEAD: usize = 8;
@@ -41,6 +45,11 @@ pub struct ImportHead {
     /// write was lost to a crash, the next import writes it from here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_manifest: Option<ImportManifest>,
+    /// The manifests of earlier imports, whose files were written without a sync: if a power
+    /// cut lost or emptied one, the next import writes it from here. A commit that would hold
+    /// more than [`MANIFESTS_HELD`] syncs their files (and the directory once) and drops them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsynced_manifests: Vec<ImportManifest>,
     /// (import sequence, conversations it added records to, or None for "too many to list"),
     /// newest last, bounded.
     #[serde(default)]
@@ -56,6 +65,11 @@ pub struct ImportHead {
 }
 
 impl ImportHead {
+    /// The import manifests the head carries (whose files may not be durable yet).
+    pub fn held_manifests(&self) -> impl Iterator<Item = &ImportManifest> {
+        self.unsynced_manifests.iter().chain(&self.pending_manifest)
+    }
+
     pub fn next_import_seq(&self) -> u64 {
         self.committed_seq.max(self.reserved_seq) + 1
     }

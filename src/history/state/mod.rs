@@ -48,7 +48,7 @@ mod head;
 pub mod recovery;
 
 pub use entries::{ConversationState, Cursor, Revert, Span};
-pub use head::{HELD_IN_HEAD, ImportHead};
+pub use head::{HELD_IN_HEAD, ImportHead, MANIFESTS_HELD};
 
 /// How many recent imports the head remembers the touched conversations of.
 const RECENT_IMPORTS: usize = 512;
