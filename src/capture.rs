@@ -8,10 +8,14 @@
 //! 6. import what changed into canonical history;
 //! 7. link the conversations whose edits are in the commit's diff (by content, see `link`);
 //! 8. write the checkpoint manifest, atomically, last.
+//!
+//! What step 7 needs from git alone (the commit's diff and patch id, the previous checkpoint) is
+//! read on a second thread during steps 5 and 6: it depends on neither, and a steady-state
+//! capture is otherwise one core's work end to end (SPEC §11).
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::{Serialize, Serializer};
 
 use crate::checkpoint::{self, CheckpointManifest, CheckpointStore};
@@ -165,20 +169,38 @@ pub fn capture(req: &CaptureRequest) -> Result<CaptureOutcome> {
     let _locks = lock::lock_stores(&roots, &purpose)?;
     refuse_if_captured(&roots, &facts, &commit, req.force)?;
 
-    // 5. Export. When nothing changed in the Codex home, nothing is written: the export names
-    // the last snapshot, whose import already exists (SPEC §11).
-    let snapshot_base = export::snapshot_base_name(Some(&facts.slug), Some(&commit.sha));
-    let exported = export::export(&roots, &snapshot_base)?;
-
-    // 6. Import (every snapshot not yet imported, ending with this one).
-    crate::progress::phase("importing into canonical history");
-    let imported = history::import_pending(&roots, &exported.snapshot_name)?;
+    // What linking needs from git (the commit's diff and patch id, the previous checkpoint)
+    // does not depend on the export or the import: it is read on the second core meanwhile.
+    let event_store_root = roots.event_store.path.clone();
+    let sha = commit.sha.clone();
+    let (exported, imported, from_git) = std::thread::scope(|scope| {
+        let from_git = scope.spawn(move || -> Result<_> {
+            let diff = crate::link::diff::commit_diff_and_patch_id(&repo, &sha)?;
+            let previous = CheckpointStore::new(&event_store_root).previous_checkpoint(&repo, &sha)?;
+            Ok((diff, previous))
+        });
+        // 5. Export. When nothing changed in the Codex home, nothing is written: the export
+        // names the last snapshot, whose import already exists (SPEC §11).
+        let snapshot_base = export::snapshot_base_name(Some(&facts.slug), Some(&commit.sha));
+        let exported = export::export(&roots, &snapshot_base);
+        // 6. Import (every snapshot not yet imported, ending with this one).
+        let imported = exported.as_ref().ok().map(|exported| {
+            crate::progress::phase("importing into canonical history");
+            history::import_pending(&roots, &exported.snapshot_name)
+        });
+        (exported, imported, from_git.join())
+    });
+    let exported = exported?;
+    let imported = imported.context("the import did not run")??;
+    let (diff, previous) = match from_git {
+        Ok(read) => read?,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
 
     // 7. Link.
     let es = EventStore::new(&roots.event_store.path);
-    let previous = CheckpointStore::new(&roots.event_store.path).previous_checkpoint(&repo, &commit.sha)?;
     let state = history::StateStore::open(&es)?;
-    let mut linked = crate::link::link_commit(&es, &state, &repo, &facts, &commit)?;
+    let mut linked = crate::link::link_diff(&es, &state, &facts, &commit, diff)?;
     if let Some(from) = &req.rewritten_from
         // A damaged original only loses the annotation, never the capture.
         && let Ok(Some((_, original))) = CheckpointStore::new(&roots.event_store.path).read_commit(from)

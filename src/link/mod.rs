@@ -217,7 +217,18 @@ pub fn link_commit(
     facts: &RepoFacts,
     commit: &CommitFacts,
 ) -> Result<LinkOutcome> {
-    let (files, patch_id) = diff::commit_diff_and_patch_id(repo, &commit.sha)?;
+    link_diff(es, state, facts, commit, diff::commit_diff_and_patch_id(repo, &commit.sha)?)
+}
+
+/// [`link_commit`] for the commit's diff and patch id already read
+/// ([`diff::commit_diff_and_patch_id`]): the capture reads them beside the export and import.
+pub fn link_diff(
+    es: &EventStore,
+    state: &StateStore,
+    facts: &RepoFacts,
+    commit: &CommitFacts,
+    (files, patch_id): (Vec<diff::FileDiff>, Option<String>),
+) -> Result<LinkOutcome> {
     let lines_added: u64 = files.iter().map(|f| f.added.len() as u64).sum();
     let mut reads = IndexReads::default();
     let limit = commit.time_unix + SKEW_SECS;
