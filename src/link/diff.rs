@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use git2::{DiffOptions, Oid, Repository};
+use git2::{DiffFormat, DiffOptions, Oid, Repository};
 
 use crate::codex::edit::fingerprint;
 use crate::history::edits::format::{KeyMap, line_key};
@@ -53,36 +53,35 @@ pub fn commit_diff_and_patch_id(repo: &Repository, sha: &str) -> Result<(Vec<Fil
         .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut opts))
         .with_context(|| format!("cannot diff commit {sha}"))?;
     let mut files: BTreeMap<String, FileDiff> = BTreeMap::new();
-    diff.foreach(
-        &mut |_, _| true,
-        None,
-        None,
-        Some(&mut |delta, _hunk, line| {
-            let origin = line.origin();
-            if origin != '+' && origin != '-' {
-                return true;
-            }
-            let Some(path) = delta.new_file().path().or_else(|| delta.old_file().path()) else { return true };
-            let text = String::from_utf8_lossy(line.content());
-            let Some(fp) = fingerprint(text.trim_end_matches(['\n', '\r'])) else { return true };
-            let key = line_key(&fp);
-            let path = path.display().to_string();
-            let entry = files.entry(path.clone()).or_insert_with(|| FileDiff { path, ..Default::default() });
-            match origin {
-                '+' => entry.added.push((line.new_lineno().unwrap_or(0), key)),
-                _ => entry.removed.push(key),
-            }
-            true
-        }),
-    )
+    // The patch as `git_diff_patchid` prints it: the lines linking needs, and the patch id
+    // computed on the way (see `patch_id`), one patch generation for both.
+    let mut pid = (commit.parent_count() <= 1).then(super::patch_id::PatchId::default);
+    diff.print(DiffFormat::PatchId, |delta, _hunk, line| {
+        let origin = line.origin();
+        if let Some(pid) = pid.as_mut() {
+            pid.line(origin, line.content());
+        }
+        if origin != '+' && origin != '-' {
+            return true;
+        }
+        let Some(path) = delta.new_file().path().or_else(|| delta.old_file().path()) else { return true };
+        let text = String::from_utf8_lossy(line.content());
+        let Some(fp) = fingerprint(text.trim_end_matches(['\n', '\r'])) else { return true };
+        let key = line_key(&fp);
+        let path = path.display().to_string();
+        let entry = files.entry(path.clone()).or_insert_with(|| FileDiff { path, ..Default::default() });
+        match origin {
+            '+' => entry.added.push((line.new_lineno().unwrap_or(0), key)),
+            _ => entry.removed.push(key),
+        }
+        true
+    })
     .with_context(|| format!("cannot read the diff of commit {sha}"))?;
     let mut out: Vec<FileDiff> = files.into_values().collect();
     for f in &mut out {
         drop_moved_lines(f);
     }
-    let patch_id = (commit.parent_count() <= 1 && diff.deltas().len() > 0)
-        .then(|| diff.patchid(None).ok().map(|id| id.to_string()))
-        .flatten();
+    let patch_id = pid.filter(|_| diff.deltas().len() > 0).map(super::patch_id::PatchId::finish);
     Ok((out, patch_id))
 }
 

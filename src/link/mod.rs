@@ -13,6 +13,7 @@
 
 pub mod blame;
 pub mod diff;
+mod patch_id;
 pub mod turns;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
