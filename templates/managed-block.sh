@@ -71,7 +71,18 @@ nexus_hook_spool() (
   nexus_git=${GIT_INDEX_FILE:-}
   nexus_git=${nexus_git%/*}
   if [ -z "${GIT_INDEX_FILE:-}" ] || [ ! -f "$nexus_git/HEAD" ]; then
-    nexus_git=$(git rev-parse --git-dir 2>/dev/null) || exit 0
+    # post-rewrite and post-merge get no GIT_INDEX_FILE. Without forking git where the answer
+    # is plain (git runs hooks at the work tree's top): $GIT_DIR, else the work tree's .git, a
+    # directory or a linked worktree's `gitdir:` file; anything else asks git.
+    nexus_git=
+    if [ -n "${GIT_DIR:-}" ]; then
+      [ -f "$GIT_DIR/HEAD" ] && nexus_git=$GIT_DIR
+    elif [ -f .git/HEAD ]; then
+      nexus_git=.git
+    elif [ -f .git ] && IFS= read -r nexus_c <.git 2>/dev/null; then
+      case $nexus_c in "gitdir: "?*) [ -f "${nexus_c#gitdir: }/HEAD" ] && nexus_git=${nexus_c#gitdir: } ;; esac
+    fi
+    [ -n "$nexus_git" ] || nexus_git=$(git rev-parse --git-dir 2>/dev/null) || exit 0
   fi
   if [ "$1" != post-rewrite-rebase ] && { [ -d "$nexus_git/rebase-merge" ] || [ -d "$nexus_git/rebase-apply" ]; }; then
     exit 0

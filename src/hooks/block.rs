@@ -14,7 +14,7 @@ pub const START_MARKER: &str = "# >>> NEXUS CODEX COMMIT CHECKPOINT >>>";
 pub const END_MARKER: &str = "# <<< NEXUS CODEX COMMIT CHECKPOINT <<<";
 
 /// Bumped whenever the rendered block changes shape, so that audit calls older blocks stale.
-pub const BLOCK_FORMAT: u32 = 5;
+pub const BLOCK_FORMAT: u32 = 6;
 
 const TEMPLATE: &str = include_str!("../../templates/managed-block.sh");
 const BODY_POST_COMMIT: &str = include_str!("../../hooks/post-commit");

@@ -249,3 +249,47 @@ fn spool_post_commit_during_a_rebase_returns_without_a_subshell() {
     // The worker the hook started captures HEAD.
     wait_for_checkpoint(&env, &env.git(&repo, &["rev-parse", "HEAD"]));
 }
+
+/// post-rewrite and post-merge get no GIT_INDEX_FILE from git: the block finds the git dir from
+/// the work tree's `.git` (a directory, or a linked worktree's `gitdir:` file) without forking
+/// `git rev-parse`, and queues the right commit in the right spool for both.
+#[test]
+fn spool_post_rewrite_finds_the_git_dir_without_forking_git() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("rewritten");
+    env.commit_file(&repo, "a.txt", "a\n", "first");
+    env.nexus_assert().args(["install", "--repo-root"]).arg(&repo).assert().success();
+    let linked = env.path().join("linked");
+    env.git(&repo, &["worktree", "add", "-q", "-b", "side", linked.to_str().unwrap()]);
+    env.commit_file(&linked, "b.txt", "b\n", "on side");
+    for work_tree in [&repo, &linked] {
+        let head = env.git(work_tree, &["rev-parse", "HEAD"]);
+        let parent = env.git(work_tree, &["rev-parse", "HEAD~1"]);
+        let mut sh = std::process::Command::new("sh");
+        env.apply(&mut sh);
+        let mut child = sh
+            .arg("-x")
+            .arg(repo.join(".git/hooks/post-rewrite"))
+            .arg("amend")
+            .current_dir(work_tree)
+            .env_remove("GIT_INDEX_FILE")
+            .env_remove("NEXUS_HOOK_SYNC")
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(format!("{parent} {head}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let trace = String::from_utf8_lossy(&out.stderr);
+        assert!(!trace.contains("rev-parse"), "{}: git was forked: {trace}", work_tree.display());
+        let queue = fs::read_to_string(repo.join(".git/nexus-hooks/spool/queue")).unwrap_or_default();
+        assert!(
+            queue.lines().any(|l| l.contains(&format!("\tpost-rewrite-amend\t{head}\t"))),
+            "{}: {queue}",
+            work_tree.display()
+        );
+    }
+    env.nexus_assert().args(["drain-codex-commit-spool", "--repo-root"]).arg(&repo).assert().success();
+}
