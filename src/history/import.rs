@@ -37,6 +37,7 @@
 //! the previous head, whose cursors, entries and committed lengths make the next capture redo
 //! the import; lines tagged with the crashed import's number stay invisible.
 
+mod documents;
 mod stage;
 mod write;
 
@@ -420,32 +421,6 @@ impl Importer<'_> {
         }
     }
 
-    fn import_json_document(&mut self, recon: &mut Reconstructor<'_>, rel: &str, file_name: &str) -> Result<()> {
-        let reader = recon.open_from(&self.snapshot, rel, 0)?;
-        let mut items = Vec::new();
-        let (stats, conv) = parse_json_document(reader, Some(file_name), &mut |item| items.push(item))?;
-        self.add_stats(&stats);
-        let conv = conv.or_else(|| {
-            items.iter().find_map(|i| match &i.kind {
-                ItemKind::SessionMeta { id, .. } => Some(id.clone()),
-                _ => None,
-            })
-        });
-        let Some(conv) = conv else { return Ok(()) };
-        self.write_items(&conv, rel, true, &mut IdentityTracker::default(), items)?;
-        self.cursors.insert(
-            rel.to_owned(),
-            Some(Cursor {
-                conversation_id: Some(conv),
-                offset: 0,
-                parser: Default::default(),
-                snapshot: self.snapshot.clone(),
-                identity: IdentityTracker::default(),
-            }),
-        );
-        Ok(())
-    }
-
     fn add_stats(&mut self, s: &LineStats) {
         self.counts.lines_skipped += s.blank + s.malformed;
         self.counts.lines_malformed += s.malformed;
@@ -477,45 +452,6 @@ impl Importer<'_> {
         }
         let conv = parser.conversation_id().unwrap_or_else(|| rel.to_owned());
         self.write_items(&conv, rel, from_start, ident, items)
-    }
-
-    fn read_session_index(&mut self, recon: &mut Reconstructor<'_>, rel: &str, blake3: &str) -> Result<()> {
-        if self.head.session_index_blake3.as_deref() == Some(blake3) {
-            return Ok(());
-        }
-        #[derive(Deserialize)]
-        struct IndexLine {
-            id: Option<String>,
-            thread_name: Option<String>,
-            title: Option<String>,
-        }
-        let mut titles = self.store.titles()?;
-        let reader = BufReader::new(recon.open_from(&self.snapshot, rel, 0)?);
-        for line in reader.split(b'\n') {
-            let line = line?;
-            let Ok(entry) = serde_json::from_slice::<IndexLine>(&line) else { continue };
-            let (Some(id), Some(name)) = (entry.id, entry.thread_name.or(entry.title)) else { continue };
-            // An emptied name removes the title.
-            let mut name = name.trim().to_owned();
-            self.counts.redactions += crate::redact::redact_str(&mut name);
-            // Only conversations whose title changed are loaded and written.
-            if titles.get(&id) == Some(&name) {
-                continue;
-            }
-            titles.insert(id.clone(), name.clone());
-            self.load_conversation(&id)?;
-            let c = self.conversations.get_mut(&id).context("conversation loaded")?;
-            c.title = (!name.is_empty()).then_some(name);
-            c.title_explicit = true;
-            // A first capture renames every conversation: stage them as they come.
-            if self.conversations.len() >= MAX_HELD_CONVERSATIONS && self.writes.is_empty() {
-                self.note_held();
-                self.retire()?;
-            }
-        }
-        self.titles = Some(titles);
-        self.head.session_index_blake3 = Some(blake3.to_owned());
-        Ok(())
     }
 
     fn finish(mut self, objects: &ObjectStore, manifest_path: &Path) -> Result<ImportOutcome> {
