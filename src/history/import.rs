@@ -85,6 +85,9 @@ pub struct ImportOutcome {
     /// making it durable cost (work-proportional tests check a steady-state import's).
     #[serde(default)]
     pub syncs: u64,
+    /// The state files' versions the import wrote (imports of earlier snapshots included).
+    #[serde(default)]
+    pub state_writes: super::state::StateWrites,
 }
 
 /// High-water marks of what an import holds in memory: its state changes are staged to disk
@@ -111,6 +114,7 @@ pub fn import_id_for(snapshot: &str) -> String {
 /// the import of `latest` (the snapshot just exported). The caller holds the locks.
 pub fn import_pending(roots: &Roots, latest: &str) -> Result<ImportOutcome> {
     let syncs = fsutil::syncs();
+    let state_writes = super::state::StateWrites::now();
     let objects = ObjectStore::new(&roots.objects.path);
     let es = EventStore::new(&roots.event_store.path);
     // A snapshot whose manifest a crash lost looks unimported here; `import_snapshot` restores
@@ -134,6 +138,7 @@ pub fn import_pending(roots: &Roots, latest: &str) -> Result<ImportOutcome> {
     let mut last = last.context("nothing imported")?;
     last.recovered = recovered;
     last.syncs = fsutil::syncs() - syncs;
+    last.state_writes = super::state::StateWrites::since(state_writes);
     Ok(last)
 }
 
@@ -152,6 +157,9 @@ struct Importer<'a> {
     previous_last: BTreeMap<String, Option<String>>,
     /// The session index's titles, when this import read a changed index.
     titles: Option<BTreeMap<String, String>>,
+    /// Conversations whose title the changed index set and that this import has not loaded
+    /// yet: the title is applied when they are (see `documents`).
+    retitled: BTreeSet<String>,
     import_id: String,
     import_seq: u64,
     snapshot: String,
@@ -216,6 +224,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
             recovered: Vec::new(),
             held: Held::default(),
             syncs: 0,
+            state_writes: Default::default(),
         });
     }
     for dir in [es.conversations_dir(), es.imports_dir(), es.root.join("state"), es.checkpoints_dir()] {
@@ -252,6 +261,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
         conversations: rebuilt,
         previous_last: BTreeMap::new(),
         titles: None,
+        retitled: BTreeSet::new(),
         import_id: import_id.clone(),
         import_seq,
         snapshot: snapshot.to_owned(),
@@ -298,13 +308,14 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
             imp.cursors.insert(rel.clone(), None);
         }
     }
-    for entry in &manifest.files {
-        if entry.kind == FileKind::SessionIndex {
-            if let Err(e) = imp.read_session_index(&mut recon, &entry.relative_path, &entry.blake3) {
-                imp.problems.push(format!("{}: {e:#}", entry.relative_path));
-            }
-            continue;
+    // The session index first: its titles are applied as each conversation is loaded for its
+    // transcript (see `documents`), so that each entry is written once.
+    for entry in manifest.files.iter().filter(|e| e.kind == FileKind::SessionIndex) {
+        if let Err(e) = imp.read_session_index(&mut recon, &entry.relative_path, &entry.blake3) {
+            imp.problems.push(format!("{}: {e:#}", entry.relative_path));
         }
+    }
+    for entry in &manifest.files {
         if !entry.kind.is_transcript() || entry.storage == Storage::Move {
             continue;
         }
@@ -462,6 +473,7 @@ impl Importer<'_> {
         }
         self.close_writers()?;
         self.retire()?;
+        self.stage_titles_left()?;
         if self.in_head {
             // Cursors of moved and removed files, staged by no transcript.
             let left = std::mem::take(&mut self.cursors);
@@ -534,6 +546,7 @@ impl Importer<'_> {
             recovered: self.problems.into_iter().filter(|p| p.starts_with("recovered:")).collect(),
             held: self.held,
             syncs: 0,
+            state_writes: Default::default(),
         })
     }
 }

@@ -31,6 +31,7 @@ mod hooks_managers;
 mod hooks_uninstall;
 mod hostile;
 mod import_bounded;
+mod import_titles;
 mod link_blame;
 mod link_content;
 mod link_identity;

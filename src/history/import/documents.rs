@@ -35,6 +35,11 @@ impl Importer<'_> {
         Ok(())
     }
 
+    /// Reads a changed session index: its titles are remembered, and each conversation whose
+    /// title changed is retitled when this import loads it — for its transcript (a first capture
+    /// renames every conversation: each entry is then written once, not once for its title and
+    /// again for its records), or, for those no transcript of the import touches, at its end
+    /// ([`Importer::stage_titles_left`]). Those this import loaded already are retitled now.
     pub(super) fn read_session_index(&mut self, recon: &mut Reconstructor<'_>, rel: &str, blake3: &str) -> Result<()> {
         if self.head.session_index_blake3.as_deref() == Some(blake3) {
             return Ok(());
@@ -58,19 +63,62 @@ impl Importer<'_> {
             if titles.get(&id) == Some(&name) {
                 continue;
             }
-            titles.insert(id.clone(), name.clone());
-            self.load_conversation(&id)?;
-            let c = self.conversations.get_mut(&id).context("conversation loaded")?;
-            c.title = (!name.is_empty()).then_some(name);
-            c.title_explicit = true;
-            // A first capture renames every conversation: stage them as they come.
-            if self.conversations.len() >= MAX_HELD_CONVERSATIONS && self.writes.is_empty() {
-                self.note_held();
-                self.retire()?;
-            }
+            titles.insert(id.clone(), name);
+            self.retitled.insert(id);
         }
         self.titles = Some(titles);
         self.head.session_index_blake3 = Some(blake3.to_owned());
+        // Loaded (or staged) before the index was read: retitled now, as they come.
+        let early: Vec<String> = self
+            .retitled
+            .iter()
+            .filter(|id| self.conversations.contains_key(*id) || self.staged.contains(*id))
+            .cloned()
+            .collect();
+        for id in early {
+            self.retitle(&id)?;
+        }
         Ok(())
+    }
+
+    /// Loads a conversation the index retitled (the title is applied by `load_conversation`,
+    /// or here when it is loaded already); stages what is loaded when that is many.
+    fn retitle(&mut self, id: &str) -> Result<()> {
+        if self.conversations.contains_key(id) {
+            self.apply_title(id);
+        } else {
+            self.load_conversation(id)?;
+        }
+        if self.conversations.len() >= MAX_HELD_CONVERSATIONS && self.writes.is_empty() {
+            self.note_held();
+            self.retire()?;
+        }
+        Ok(())
+    }
+
+    /// The session index's title, if it changed and was not applied yet, set on a loaded
+    /// conversation: an explicit title (an emptied one removes it).
+    pub(super) fn apply_title(&mut self, id: &str) {
+        if !self.retitled.remove(id) {
+            return;
+        }
+        let name = self.titles.as_ref().and_then(|t| t.get(id)).cloned().unwrap_or_default();
+        if let Some(c) = self.conversations.get_mut(id) {
+            c.title = (!name.is_empty()).then_some(name);
+            c.title_explicit = true;
+        }
+    }
+
+    /// At the end of the import: the conversations the index retitled that no transcript of
+    /// this import loaded are loaded, retitled and staged (a bounded number at a time).
+    pub(super) fn stage_titles_left(&mut self) -> Result<()> {
+        if self.retitled.is_empty() {
+            return Ok(());
+        }
+        for id in std::mem::take(&mut self.retitled) {
+            self.retitled.insert(id.clone());
+            self.retitle(&id)?;
+        }
+        self.retire()
     }
 }

@@ -175,6 +175,8 @@ impl Importer<'_> {
             };
             self.previous_last.insert(id.to_owned(), c.last_ts.clone());
             self.conversations.insert(id.to_owned(), c);
+            // Retitled by the session index: written with this load's changes, once.
+            self.apply_title(id);
         }
         Ok(())
     }

@@ -56,6 +56,49 @@ const RECENT_IMPORTS: usize = 512;
 /// import touches thousands: listing them would make the head, read on every commit, large).
 const RECENT_IDS_MAX: usize = 64;
 
+/// Versions of state files written in this process, by kind (see [`StateWrites::now`]).
+static WRITES: [std::sync::atomic::AtomicU64; 3] = [const { std::sync::atomic::AtomicU64::new(0) }; 3];
+
+/// How many versions of state files were written, by kind: what an import's state cost in
+/// files written (a work-proportional test checks that a first import writes each
+/// conversation's entry once).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateWrites {
+    /// Cursor files (`state/cursors/`).
+    pub cursors: u64,
+    /// Conversation entries (`state/conversations/`).
+    pub conversations: u64,
+    /// The session index's titles (`state/titles.json`).
+    pub titles: u64,
+}
+
+impl StateWrites {
+    /// The versions this process wrote so far.
+    pub fn now() -> StateWrites {
+        let load = |i: usize| WRITES[i].load(std::sync::atomic::Ordering::Relaxed);
+        StateWrites { cursors: load(0), conversations: load(1), titles: load(2) }
+    }
+
+    /// What was written since `before`.
+    pub fn since(before: StateWrites) -> StateWrites {
+        let now = StateWrites::now();
+        StateWrites {
+            cursors: now.cursors - before.cursors,
+            conversations: now.conversations - before.conversations,
+            titles: now.titles - before.titles,
+        }
+    }
+
+    fn count(path: &Path) {
+        let kind = match path.parent().and_then(Path::file_name).and_then(|n| n.to_str()) {
+            Some("cursors") => 0,
+            Some("conversations") => 1,
+            _ => 2,
+        };
+        WRITES[kind].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// A file's versions: the last committed one and at most one newer (uncommitted) one.
 #[derive(Debug, Serialize, Deserialize)]
 struct Versions<T> {
@@ -182,6 +225,7 @@ impl StateStore {
             .collect();
         let new = serde_json::to_value(value).context("cannot serialize state")?;
         versions.push(Version { seq, value: (!new.is_null()).then_some(new) });
+        StateWrites::count(path);
         batch.write_json_atomic(path, &Versions { versions })
     }
 
