@@ -36,7 +36,7 @@ mod store;
 mod walk;
 
 use scan::{Scanned, SourceFile, scan_source};
-use store::{Plan, same_identity, store_one};
+use store::{Plan, same_identity};
 
 use recovery::{SourceError, remove_partial_snapshots, remove_temp_files};
 
@@ -53,6 +53,9 @@ pub struct ExportOutcome {
     /// Nothing changed in the Codex home since the last snapshot: no snapshot was written, and
     /// `snapshot_name` names the last one (SPEC §11, the nothing-changed capture).
     pub unchanged: bool,
+    /// Threads that stored the changed files: 2 for a large export (a first capture), 1 for a
+    /// few files, 0 when nothing was stored.
+    pub store_threads: usize,
 }
 
 pub fn snapshot_base_name(slug: Option<&str>, commit_sha: Option<&str>) -> String {
@@ -154,6 +157,7 @@ pub fn export(roots: &Roots, snapshot_base: &str) -> Result<ExportOutcome> {
         counts,
         problems,
         unchanged: false,
+        store_threads: stored.threads,
     })
 }
 
@@ -194,6 +198,7 @@ fn nothing_changed(
         counts,
         problems: Vec::new(),
         unchanged: true,
+        store_threads: 0,
     })
 }
 
@@ -318,6 +323,8 @@ struct Stored {
     changes: StateChanges,
     files_total: usize,
     removed: Vec<String>,
+    /// Threads that stored the files (see [`store::threads_for`]).
+    threads: usize,
 }
 
 /// Stores every planned file into the snapshot being built (`tmp_dir`) and `latest/`, under the
@@ -345,14 +352,13 @@ fn store_all(
     }
     let writes = plans.len();
     let batch = fsutil::SyncBatch::for_files(writes);
+    let threads = store::threads_for(&plans);
+    let results = store::store_plans(store, &batch, source, tmp_dir, name, &plans, threads, counts);
     let mut entries: Vec<FileEntry> = Vec::new();
     let mut changes = StateChanges::new();
     let mut moved_away: Vec<String> = Vec::new();
     let mut added = 0;
-    for Planned { rel, src, kind, prev, plan } in plans {
-        let abs = source.join(rel);
-        let result = store_one(store, &batch, tmp_dir, name, rel, &abs, src, kind, plan, prev, counts);
-        crate::fault::point("export.after_store_file");
+    for (Planned { rel, prev, .. }, result) in plans.iter().zip(results) {
         match result {
             Ok(Some((entry, st))) => {
                 if let Some(from) = &entry.moved_from {
@@ -365,7 +371,7 @@ fn store_all(
                     added += 1;
                 }
                 if !prev.is_some_and(|p| p.same_as(&st)) {
-                    changes.insert(rel.to_owned(), Some(st));
+                    changes.insert((*rel).to_owned(), Some(st));
                 }
             }
             // Kept as it was (or, never captured, still not).
@@ -388,7 +394,7 @@ fn store_all(
     }
     let files_total = state.len() + added - gone.len();
     batch.commit(&store.root)?;
-    Ok(Stored { entries, changes, files_total, removed })
+    Ok(Stored { entries, changes, files_total, removed, threads })
 }
 
 /// Writes the snapshot's manifest into the directory being built and renames it into place.

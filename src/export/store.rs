@@ -1,21 +1,25 @@
 //! Storing one source file per its plan: into the snapshot being built and into `latest/`, in
 //! one read of the source. Source read failures are tagged (the export skips the file and goes
-//! on); a failure to write the store stops the export.
+//! on); a failure to write the store stops the export. A large export (a first capture) is
+//! stored on two threads ([`store_plans`]): the files are independent, and compressing them is
+//! most of the export's CPU.
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 
-use super::PREFIX_CHECK_BYTES;
 use super::archive::{ArchiveWriter, stored_name};
 use super::recovery::source_err;
 use super::scan::SourceFile;
+use super::{PREFIX_CHECK_BYTES, Planned};
 use crate::fsutil::{self, SyncBatch};
 use crate::objects::{EntryRef, ExportCounts, FileEntry, FileKind, ObjectStore, StateEntry, Storage};
 
 /// What to do with one source file.
+#[derive(Clone, Copy)]
 pub(super) enum Plan<'s> {
     /// An unchanged session index: hard-linked from the snapshot that stored it (every
     /// snapshot holds one, and recompressing an unchanged file on every commit is waste).
@@ -33,6 +37,103 @@ pub(super) enum Plan<'s> {
 
 pub(super) fn same_identity(s: &SourceFile, e: &EntryRef<'_>) -> bool {
     s.ino == e.ino && s.dev == e.dev
+}
+
+/// From this many files to store, two threads store them: a first capture (thousands of files,
+/// hundreds of MB) is spread over two cores; a steady-state capture (a file or two) stays on one.
+const PARALLEL_STORE_FILES: usize = 16;
+
+/// Debug builds only: the number of store threads to use whatever the export's size (the tests
+/// compare one thread and two on the same home).
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
+pub const THREADS_ENV: &str = "NEXUS_EXPORT_STORE_THREADS";
+
+/// How many threads store `plans`: two (at most the cores there are) from
+/// [`PARALLEL_STORE_FILES`] files, else one.
+pub(super) fn threads_for(plans: &[Planned<'_>]) -> usize {
+    #[cfg(debug_assertions)]
+    if let Some(n) = std::env::var(THREADS_ENV).ok().and_then(|v| v.parse::<usize>().ok()) {
+        return n.max(1);
+    }
+    if plans.len() < PARALLEL_STORE_FILES {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(2)
+}
+
+/// One file's outcome: its snapshot entry and new state entry; `None` when kept as it was.
+pub(super) type StoreResult = Result<Option<(FileEntry, StateEntry)>>;
+
+/// A failure to write the store (not to read the source): it ends the export.
+fn is_store_failure(r: &StoreResult) -> bool {
+    r.as_ref().is_err_and(|e| e.downcast_ref::<super::SourceError>().is_none())
+}
+
+/// Stores every plan on `threads` threads (each file as [`store_one`] does, streaming: a
+/// thread holds a copy buffer and a compressor, never a whole file) and returns the results in
+/// plan order, so that the snapshot is the same whatever the number of threads. After a store
+/// failure, no further file is started; the results end with the last file stored.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn store_plans(
+    store: &ObjectStore,
+    batch: &SyncBatch,
+    source: &Path,
+    tmp_dir: &Path,
+    snapshot: &str,
+    plans: &[Planned<'_>],
+    threads: usize,
+    counts: &mut ExportCounts,
+) -> Vec<StoreResult> {
+    let one = |p: &Planned<'_>, counts: &mut ExportCounts| {
+        let abs = source.join(p.rel);
+        let r = store_one(store, batch, tmp_dir, snapshot, p.rel, &abs, p.src, p.kind, p.plan, p.prev, counts);
+        crate::fault::point("export.after_store_file");
+        r
+    };
+    if threads <= 1 {
+        let mut results = Vec::with_capacity(plans.len());
+        for p in plans {
+            let r = one(p, counts);
+            let stop = is_store_failure(&r);
+            results.push(r);
+            if stop {
+                break;
+            }
+        }
+        return results;
+    }
+    // The threads take the next file in plan order until none is left (or one failed).
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let parts: Vec<(Vec<(usize, StoreResult)>, ExportCounts)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let (mut mine, mut mine_counts) = (Vec::new(), ExportCounts::default());
+                    while !failed.load(Ordering::Relaxed) {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(p) = plans.get(i) else { break };
+                        let r = one(p, &mut mine_counts);
+                        if is_store_failure(&r) {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                        mine.push((i, r));
+                    }
+                    (mine, mine_counts)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    let mut slots: Vec<Option<StoreResult>> = plans.iter().map(|_| None).collect();
+    for (mine, mine_counts) in parts {
+        counts.add(&mine_counts);
+        for (i, r) in mine {
+            slots[i] = Some(r);
+        }
+    }
+    // Every file before the last one taken was finished (a thread ends the file it took).
+    slots.into_iter().map_while(|r| r).collect()
 }
 
 /// Compares a head and a tail window of `latest/<rel>` with the source: cheap evidence that the

@@ -111,6 +111,45 @@ pub struct ExportCounts {
     pub state_entries_owned: u64,
 }
 
+impl ExportCounts {
+    /// Adds `other`'s counts to these (the counts of the threads of one export).
+    pub fn add(&mut self, other: &ExportCounts) {
+        // Destructured: a new count must be added here too.
+        let ExportCounts {
+            files_total,
+            stored_whole,
+            stored_append,
+            moved,
+            unchanged,
+            removed,
+            bytes_read,
+            bytes_compared,
+            bytes_stored,
+            skipped_symlinks,
+            skipped_denied,
+            skipped_special,
+            unreadable,
+            state_bytes_read,
+            state_entries_owned,
+        } = other;
+        self.files_total += files_total;
+        self.stored_whole += stored_whole;
+        self.stored_append += stored_append;
+        self.moved += moved;
+        self.unchanged += unchanged;
+        self.removed += removed;
+        self.bytes_read += bytes_read;
+        self.bytes_compared += bytes_compared;
+        self.bytes_stored += bytes_stored;
+        self.skipped_symlinks += skipped_symlinks;
+        self.skipped_denied += skipped_denied;
+        self.skipped_special += skipped_special;
+        self.unreadable += unreadable;
+        self.state_bytes_read += state_bytes_read;
+        self.state_entries_owned += state_entries_owned;
+    }
+}
+
 /// Which `export-manifest.toml` a manifest is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

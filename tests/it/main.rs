@@ -11,6 +11,7 @@ mod codex_shapes;
 mod common;
 mod crash;
 mod doctor;
+mod export_threads;
 mod first_checkpoint;
 mod fuzz_props;
 mod harden_hygiene;
