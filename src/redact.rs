@@ -21,7 +21,7 @@
 //! Most text holds no secret, and the combined regex is costly to compile (a few milliseconds,
 //! paid by a capture that only redacts a commit message) and to run (its leading character
 //! classes and Unicode word boundaries leave it no literal to skip ahead with). So every text
-//! first goes through [`may_hold_secret`], one Aho-Corasick scan for the literals that every
+//! first goes through [`may_hold_secret`], one Aho-Corasick pass for the literals that every
 //! rule's match must contain (`sk-`, `AKIA`, `://`, `-----BEGIN `, and case-insensitively
 //! `bearer`, `token`, `key`, …): a text with none of them cannot match any rule and is returned
 //! as it is, and the rules are compiled on the first text that needs them. The literal list is a
@@ -212,30 +212,43 @@ impl Follow {
     }
 }
 
-fn prefilters() -> &'static (AhoCorasick, AhoCorasick) {
-    static AC: OnceLock<(AhoCorasick, AhoCorasick)> = OnceLock::new();
+/// Both literal lists in one automaton, matched ignoring ASCII case: a pattern index below
+/// `LITERALS.len()` is a case-sensitive literal, whose case is checked at the match.
+fn prefilter() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
     AC.get_or_init(|| {
+        let all = LITERALS.iter().map(|(l, _)| *l).chain(LITERALS_ANY_CASE.iter().copied());
         // The literals are constants: a failure here is a programming error caught by the tests.
-        let exact = AhoCorasick::new(LITERALS.iter().map(|(l, _)| l)).expect("redaction literals build");
-        let any_case = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(LITERALS_ANY_CASE)
-            .expect("redaction literals build");
-        (exact, any_case)
+        AhoCorasick::builder().ascii_case_insensitive(true).build(all).expect("redaction literals build")
     })
 }
 
 /// Whether `text` may hold a secret: it contains a literal that some rule's match requires.
 /// `false` means no rule can match (the rules need not run).
+///
+/// One pass over the text (a separate automaton for each list scanned most texts twice): every
+/// occurrence of any literal in any case is reported (overlapping, so that a literal whose
+/// follow check fails hides no other), an any-case literal is a hit, a case-sensitive one is
+/// when its bytes are the literal's and what follows may continue a match.
 pub fn may_hold_secret(text: &str) -> bool {
-    let (exact, any_case) = prefilters();
+    PREFILTER_SCANS.with(|n| n.set(n.get() + 1));
     let bytes = text.as_bytes();
-    any_case.is_match(text)
-        || exact.find_overlapping_iter(text).any(|m| LITERALS[m.pattern().as_usize()].1.accepts(&bytes[m.end()..]))
+    prefilter().find_overlapping_iter(text).any(|m| match LITERALS.get(m.pattern().as_usize()) {
+        Some((literal, follow)) => {
+            &bytes[m.start()..m.end()] == literal.as_bytes() && follow.accepts(&bytes[m.end()..])
+        }
+        None => true,
+    })
 }
 
 thread_local! {
     static RULE_RUNS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static PREFILTER_SCANS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many passes of the prefilter's automaton this thread made over texts.
+pub fn prefilter_scans() -> u64 {
+    PREFILTER_SCANS.with(std::cell::Cell::get)
 }
 
 /// How many texts this thread ran the rules on (the prefilter's work-proportional counter).

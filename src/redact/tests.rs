@@ -56,6 +56,29 @@ fn text_without_a_candidate_is_returned_without_running_the_rules() {
 }
 
 #[test]
+fn the_prefilter_is_one_pass_case_sensitive_for_prefixes_and_any_case_for_key_words() {
+    let before = prefilter_scans();
+    // A text with no literal: one pass (two automata scanned it twice).
+    assert!(!may_hold_secret("refactor the parser so that each line is read once"));
+    assert_eq!(prefilter_scans(), before + 1);
+    // A case-sensitive literal in another case is no hit (`SK` + hex, `AKIA`, `ghp_`, `eyJ`).
+    for text in ["the disk is full", "akiaiosfodnn7example", "GHP_ABC", "EYJHBGCI", "Sk0123"] {
+        assert!(!may_hold_secret(text), "{text}");
+    }
+    // In its own case it is, with what must follow it checked (`SK` + hex, `gl` + a kind).
+    for text in ["SK0123", "AKIAIOSFODNN7EXAMPLE", "ghp_abc", "eyJhbGci", "glpat-x", "glsa_x"] {
+        assert!(may_hold_secret(text), "{text}");
+    }
+    for text in ["SKy", "glob", "gloat-"] {
+        assert!(!may_hold_secret(text), "{text}");
+    }
+    // The key words in any case, and a hit behind a literal whose follow check fails.
+    for text in ["API_KEY=x", "Bearer x", "AUTHORIZATION", "PassWord", "Connection", "glob glpat-x", "SKy SK0"] {
+        assert!(may_hold_secret(text), "{text}");
+    }
+}
+
+#[test]
 fn every_rule_still_redacts_behind_the_prefilter() {
     let hex32 = "0123456789abcdef0123456789abcdef";
     let az = "abcdefghijklmnopqrstuvwxyz";
