@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{ConversationState, MAX_TRACKED_PATHS, Revert, remember};
-use crate::codex::{Item, ItemKind};
+use crate::codex::ItemKind;
 
 /// Revert files remembered per conversation.
 const MAX_REVERTS: usize = 16;
@@ -14,14 +14,14 @@ const MAX_LIVE_TURNS: usize = 64;
 const MAX_ROLLED_BACK_TURNS: usize = 256;
 
 /// `rel` is the source file of the item.
-pub(super) fn update_conversation(c: &mut ConversationState, item: &Item, rel: &str) {
-    if let Some(ts) = &item.ts {
+pub(super) fn update_conversation(c: &mut ConversationState, ts: Option<&String>, kind: &ItemKind, rel: &str) {
+    if let Some(ts) = ts {
         if c.first_ts.is_none() {
             c.first_ts = Some(ts.clone());
         }
         c.last_ts = Some(ts.clone());
     }
-    match &item.kind {
+    match kind {
         ItemKind::SessionMeta {
             id,
             cwd,
@@ -172,8 +172,7 @@ pub(crate) fn rebuild(es: &super::EventStore, id: &str) -> anyhow::Result<Option
             c.messages += 1;
         }
         remember(&mut c.source_paths, &rec.source.path, 16);
-        let item = Item { offset: rec.source.offset, index_in_line: 0, ordinal: None, ts: rec.ts, kind: rec.item };
-        update_conversation(&mut c, &item, &rec.source.path);
+        update_conversation(&mut c, rec.ts.as_ref(), &rec.item, &rec.source.path);
     }
     c.canonical_len = offset;
     // The span log is rebuilt by the caller (`StateStore::repair_spans`): whatever state the

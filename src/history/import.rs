@@ -38,6 +38,7 @@
 //! the import; lines tagged with the crashed import's number stay invisible.
 
 mod documents;
+mod reader;
 mod stage;
 mod write;
 
@@ -53,13 +54,9 @@ use serde::{Deserialize, Serialize};
 
 use super::conversation::update_conversation;
 use super::identity::{IdentityTracker, derived_ids, id_bits};
-use super::lines::{Line, LineSplitter};
 use super::manifest::{ImportCounts, ImportManifest};
 use super::state::{ImportHead, StateStore};
-use super::{
-    ConversationState, Cursor, EventStore, NORMALIZATION_VERSION, Record, STATE_SCHEMA_VERSION, SourceRef, Span,
-    record_id, remember,
-};
+use super::{ConversationState, Cursor, EventStore, NORMALIZATION_VERSION, STATE_SCHEMA_VERSION, Span, remember};
 use crate::codex::{Item, ItemKind, LineParser, LineStats, parse_json_document};
 use crate::fsutil;
 use crate::history::state::{HELD_IN_HEAD, MANIFESTS_HELD};
@@ -315,44 +312,66 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
             imp.problems.push(format!("{}: {e:#}", entry.relative_path));
         }
     }
-    for entry in &manifest.files {
-        if !entry.kind.is_transcript() || entry.storage == Storage::Move {
-            continue;
-        }
-        let before = imp.cursors.get(&entry.relative_path).cloned();
-        let imported = imp.import_file(&mut recon, &entry.relative_path, entry.kind, entry.storage, entry.base_size);
-        // Memory and descriptors stay bounded by one transcript's conversations, not by all the
-        // snapshot's (a first capture of 20,000 files held 20,000 open writers).
-        imp.close_writers()?;
-        if let Err(e) = imported {
-            imp.counts.files_with_errors += 1;
-            imp.problems.push(format!("{}: {e:#}", entry.relative_path));
-            // A new version that could not be read at all must not leave the old version's
-            // cursor behind: a later append would resume the new file from the old offset.
-            // Read again from the start (de-duplicated) instead.
-            if entry.storage == Storage::Whole && imp.cursors.get(&entry.relative_path).cloned() == before {
-                imp.cursors.insert(entry.relative_path.clone(), None);
+    // Each transcript is read on the read thread while the one before it is written, closed
+    // and staged here (see `reader`); a JSON document is imported here, in order.
+    std::thread::scope(|scope| -> Result<()> {
+        let reads = reader::ReadThread::start(scope)?;
+        let mut ahead: std::collections::VecDeque<Ahead> = std::collections::VecDeque::new();
+        for entry in &manifest.files {
+            if !entry.kind.is_transcript() || entry.storage == Storage::Move {
+                continue;
+            }
+            let rel = entry.relative_path.as_str();
+            let before = imp.cursors.get(rel).cloned();
+            match imp.start_read(&mut recon, rel, entry.kind, entry.storage, entry.base_size) {
+                Ok(Some(job)) => {
+                    let next = Ahead { rel, storage: entry.storage, before, start: job.start };
+                    imp.finish_ahead(&reads, &mut ahead, reader::FILES_AHEAD - 1)?;
+                    reads.submit(job)?;
+                    ahead.push_back(next);
+                }
+                Ok(None) => {
+                    imp.finish_ahead(&reads, &mut ahead, 0)?;
+                    let file_name = rel.rsplit('/').next().unwrap_or(rel);
+                    let imported = imp.import_json_document(&mut recon, rel, file_name);
+                    imp.after_file(rel, entry.storage, before, imported)?;
+                }
+                Err(e) => {
+                    imp.finish_ahead(&reads, &mut ahead, 0)?;
+                    imp.after_file(rel, entry.storage, before, Err(e))?;
+                }
             }
         }
-        imp.stage_file(&entry.relative_path)?;
-    }
+        imp.finish_ahead(&reads, &mut ahead, 0)
+    })?;
     imp.finish(&objects, &manifest_path)
 }
 
+/// A transcript submitted to the read thread, not yet written.
+struct Ahead<'m> {
+    rel: &'m str,
+    storage: Storage,
+    /// Its cursor as this import had it before the read (see `after_file`).
+    before: Option<Option<Cursor>>,
+    start: u64,
+}
+
 impl Importer<'_> {
-    fn import_file(
+    /// Where a transcript's read starts (its cursor, if the snapshot extends what it read) and
+    /// its reader; `None` for a JSON document, which is imported whole, in order.
+    fn start_read(
         &mut self,
         recon: &mut Reconstructor<'_>,
         rel: &str,
         kind: FileKind,
         storage: Storage,
         base_size: Option<u64>,
-    ) -> Result<()> {
+    ) -> Result<Option<reader::ReadJob>> {
         self.counts.transcripts_read += 1;
         let file_name = rel.rsplit('/').next().unwrap_or(rel).to_owned();
         let cursor = self.cursor(rel)?;
         if kind == FileKind::TranscriptJson {
-            return self.import_json_document(recon, rel, &file_name);
+            return Ok(None);
         }
         // Resume from the cursor only when the snapshot extends what the cursor read.
         let resume = match (&cursor, storage, kind) {
@@ -362,12 +381,11 @@ impl Importer<'_> {
             (Some(_), Storage::Whole, FileKind::TranscriptZst) => true,
             _ => false,
         };
-        let (start, mut parser, mut ident) = match (&cursor, resume) {
+        let (start, parser, ident) = match (&cursor, resume) {
             (Some(c), true) => (c.offset, LineParser::resume(c.parser.clone(), Some(&file_name)), c.identity.clone()),
             _ => (0, LineParser::new(Some(&file_name)), IdentityTracker::default()),
         };
-        let from_start = start == 0;
-        let reader: Box<dyn std::io::Read> = if kind == FileKind::TranscriptZst {
+        let reader: Box<dyn std::io::Read + Send> = if kind == FileKind::TranscriptZst {
             let raw = recon.open_from(&self.snapshot, rel, 0)?;
             let mut dec = zstd::stream::read::Decoder::new(raw).context("not a zstd stream")?;
             std::io::copy(&mut std::io::Read::take(&mut dec, start), &mut std::io::sink())
@@ -376,38 +394,88 @@ impl Importer<'_> {
         } else {
             Box::new(recon.open_from(&self.snapshot, rel, start)?)
         };
-        let mut lines = LineSplitter::new(reader, start);
-        let mut items = Vec::new();
-        let mut read_error = None;
-        loop {
-            let line = match lines.next_line() {
-                Ok(Some(l)) => l,
-                Ok(None) => break,
-                Err(e) => {
-                    // Corrupt compressed data or a short stored piece: keep what came before.
-                    read_error = Some(e);
-                    break;
+        Ok(Some(reader::ReadJob {
+            reader,
+            start,
+            parser,
+            ident,
+            rel: rel.to_owned(),
+            snapshot: self.snapshot.clone(),
+            import_id: self.import_id.clone(),
+        }))
+    }
+
+    /// Writes the transcripts read ahead, oldest first, each closed and staged, until at most
+    /// `keep` are left.
+    fn finish_ahead(
+        &mut self,
+        reads: &reader::ReadThread,
+        ahead: &mut std::collections::VecDeque<Ahead<'_>>,
+        keep: usize,
+    ) -> Result<()> {
+        while ahead.len() > keep {
+            let Some(a) = ahead.pop_front() else { break };
+            let imported = self.finish_read(reads, a.rel, a.start);
+            self.after_file(a.rel, a.storage, a.before, imported)?;
+        }
+        Ok(())
+    }
+
+    /// After a transcript: its writers closed, an error said, its cursor staged.
+    fn after_file(
+        &mut self,
+        rel: &str,
+        storage: Storage,
+        before: Option<Option<Cursor>>,
+        imported: Result<()>,
+    ) -> Result<()> {
+        // Memory and descriptors stay bounded by one transcript's conversations, not by all the
+        // snapshot's (a first capture of 20,000 files held 20,000 open writers).
+        self.close_writers()?;
+        if let Err(e) = imported {
+            self.counts.files_with_errors += 1;
+            self.problems.push(format!("{rel}: {e:#}"));
+            // A new version that could not be read at all must not leave the old version's
+            // cursor behind: a later append would resume the new file from the old offset.
+            // Read again from the start (de-duplicated) instead.
+            if storage == Storage::Whole && self.cursors.get(rel).cloned() == before {
+                self.cursors.insert(rel.to_owned(), None);
+            }
+        }
+        self.stage_file(rel)
+    }
+
+    /// Appends what the read thread prepared of the oldest transcript it has not ended, and
+    /// records where its read ended. A write error stops the writing (the rest of its read is
+    /// dropped) and leaves its cursor where it was.
+    fn finish_read(&mut self, reads: &reader::ReadThread, rel: &str, start: u64) -> Result<()> {
+        let from_start = start == 0;
+        let mut failure = None;
+        let end = loop {
+            match reads.next_event()? {
+                reader::Event::Records { conv, records, redactions } => {
+                    if failure.is_none() {
+                        self.counts.redactions += redactions;
+                        failure = self.write_records(&conv, rel, from_start, records).err();
+                    }
                 }
-            };
-            match line {
-                Line::Complete { offset, bytes } => parser.feed_line(offset, bytes, &mut items),
-                Line::Oversized { len } => {
+                reader::Event::Oversized { len } => {
                     self.counts.lines_skipped += 1;
                     self.problems.push(format!(
                         "{rel}: a line of {len} bytes exceeds the {} byte limit, skipped",
                         super::lines::MAX_LINE_BYTES
                     ));
                 }
+                reader::Event::Failed(e) => failure = failure.or(Some(e)),
+                reader::Event::End(end) => break end,
             }
-            if items.len() >= 256 {
-                self.emit(&parser, rel, from_start, &mut ident, std::mem::take(&mut items))?;
-            }
+        };
+        if let Some(e) = failure {
+            return Err(e);
         }
-        parser.flush(&mut items);
-        self.emit(&parser, rel, from_start, &mut ident, items)?;
-        let consumed = lines.consumed();
+        let reader::ReadEnd { parser, ident, consumed, pending_tail, error: read_error } = *end;
         self.counts.bytes_read += consumed.saturating_sub(start);
-        if lines.pending().is_some() && read_error.is_none() {
+        if pending_tail && read_error.is_none() {
             self.counts.pending_tails += 1;
         }
         self.add_stats(&parser.stats());
@@ -448,21 +516,6 @@ impl Importer<'_> {
                 *map.entry(k.clone()).or_default() += n;
             }
         }
-    }
-
-    fn emit(
-        &mut self,
-        parser: &LineParser,
-        rel: &str,
-        from_start: bool,
-        ident: &mut IdentityTracker,
-        items: Vec<Item>,
-    ) -> Result<()> {
-        if items.is_empty() {
-            return Ok(());
-        }
-        let conv = parser.conversation_id().unwrap_or_else(|| rel.to_owned());
-        self.write_items(&conv, rel, from_start, ident, items)
     }
 
     fn finish(mut self, objects: &ObjectStore, manifest_path: &Path) -> Result<ImportOutcome> {

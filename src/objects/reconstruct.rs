@@ -112,7 +112,7 @@ impl<'a> Reconstructor<'a> {
     /// A reader over bytes `from..` of `relative_path` as of `snapshot`.
     pub fn open_from(&mut self, snapshot: &str, relative_path: &str, from: u64) -> Result<ChainReader> {
         let pieces = self.pieces_from(snapshot, relative_path, from)?;
-        let mut readers: Vec<(Box<dyn Read>, u64)> = Vec::new();
+        let mut readers: Vec<(Box<dyn Read + Send>, u64)> = Vec::new();
         for p in pieces {
             let end = p.file_offset + p.len;
             if end <= from {
@@ -120,7 +120,7 @@ impl<'a> Reconstructor<'a> {
             }
             let skip = from.saturating_sub(p.file_offset);
             let file = File::open(&p.path).with_context(|| format!("cannot open {}", p.path.display()))?;
-            let reader: Box<dyn Read> = if p.compressed {
+            let reader: Box<dyn Read + Send> = if p.compressed {
                 let mut dec = zstd::stream::read::Decoder::new(file)
                     .with_context(|| format!("cannot decompress {}", p.path.display()))?;
                 io::copy(&mut Read::take(&mut dec, skip), &mut io::sink())
@@ -139,7 +139,7 @@ impl<'a> Reconstructor<'a> {
 
 /// Concatenation of the pieces' readers, each limited to its length.
 pub struct ChainReader {
-    readers: Vec<(Box<dyn Read>, u64)>,
+    readers: Vec<(Box<dyn Read + Send>, u64)>,
     current: usize,
 }
 

@@ -15,9 +15,8 @@ pub(super) struct ConvWrite {
 }
 
 impl Importer<'_> {
-    /// Turns items into records and appends the new ones to the conversation's canonical file.
-    /// Ids come from the items' identity (see `identity`), so a file read again from its start
-    /// (rewritten in place, decompressed, moved) is recognised record by record.
+    /// Turns items into records and appends the new ones to the conversation's canonical file
+    /// (a transcript's records are prepared on the read thread instead: `reader`).
     pub(super) fn write_items(
         &mut self,
         conv: &str,
@@ -26,12 +25,32 @@ impl Importer<'_> {
         ident: &mut IdentityTracker,
         items: Vec<Item>,
     ) -> Result<()> {
+        let mut redactions = 0;
+        let (snapshot, import_id) = (self.snapshot.clone(), self.import_id.clone());
+        let records = items
+            .into_iter()
+            .map(|item| super::reader::prepared(conv, rel, &snapshot, &import_id, ident, item, &mut redactions))
+            .collect::<Result<Vec<_>>>()?;
+        self.counts.redactions += redactions;
+        self.write_records(conv, rel, from_start, records)
+    }
+
+    /// Appends the records that are new to the conversation's canonical file. Ids come from the
+    /// items' identity (see `identity`), so a file read again from its start (rewritten in
+    /// place, decompressed, moved) is recognised record by record.
+    pub(super) fn write_records(
+        &mut self,
+        conv: &str,
+        rel: &str,
+        from_start: bool,
+        records: Vec<super::reader::Prepared>,
+    ) -> Result<()> {
         if self.seen.insert(conv.to_owned()) {
             self.counts.conversations_seen += 1;
         }
         // Index lines carry this import's number (and a large import's may be appended before
         // the transcript ends): reserved before the first.
-        if !items.is_empty() {
+        if !records.is_empty() {
             self.reserve()?;
         }
         let es = self.es;
@@ -89,45 +108,25 @@ impl Importer<'_> {
                 HashSet::new()
             });
         }
-        for mut item in items {
-            // Before the id: ids are derived from what is written, never from a secret.
-            self.counts.redactions += crate::redact::redact_item(&mut item.kind);
-            let is_msg = matches!(item.kind, ItemKind::UserMessage { .. } | ItemKind::AssistantMessage { .. });
+        for super::reader::Prepared { rec, line, is_msg } in records {
             if is_msg {
                 self.counts.messages_seen += 1;
             }
-            let id = record_id(conv, &ident.key(&item.kind));
             if let Some(known) = &mut w.known_ids
-                && !known.insert(id_bits(&id))
+                && !known.insert(id_bits(&rec.id))
             {
                 self.counts.duplicates_skipped += 1;
                 continue;
             }
-            update_conversation(cstate, &item, rel);
-            let rec = Record {
-                id: id.clone(),
-                conversation_id: conv.to_owned(),
-                import_id: self.import_id.clone(),
-                ts: item.ts.clone(),
-                item: item.kind,
-                source: SourceRef {
-                    snapshot: self.snapshot.clone(),
-                    path: rel.to_owned(),
-                    offset: item.offset,
-                    index: item.index_in_line,
-                    ordinal: item.ordinal,
-                },
-            };
-            let mut line = serde_json::to_vec(&rec).context("cannot serialize a record")?;
-            line.push(b'\n');
+            update_conversation(cstate, rec.ts.as_ref(), &rec.item, rel);
             let writer = w.writer.as_mut().context("writer closed")?;
             writer.write_all(&line).with_context(|| format!("cannot append to the history of {conv}"))?;
             let span = &mut w.span;
             if span.records == 0 {
-                span.first_record_id = id.clone();
+                span.first_record_id = rec.id.clone();
                 span.first_ts = rec.ts.clone();
             }
-            span.last_record_id = id;
+            span.last_record_id = rec.id.clone();
             if rec.ts.is_some() {
                 span.last_ts = rec.ts.clone();
             }
