@@ -402,6 +402,7 @@ impl Importer<'_> {
             rel: rel.to_owned(),
             snapshot: self.snapshot.clone(),
             import_id: self.import_id.clone(),
+            es: self.es.clone(),
         }))
     }
 
