@@ -22,6 +22,7 @@
 //! search right after a capture finds what it imported. Writers never wait: tantivy's own
 //! directory lock makes a second writer fail at once, and a reader then searches what is there.
 
+mod directory;
 mod index;
 mod query;
 
