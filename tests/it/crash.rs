@@ -144,7 +144,20 @@ fn assert_final_state(env: &TestEnv, home: &Home) {
     }
 
     let es = nexus::history::EventStore::new(&env.event_store_root());
-    let committed = nexus::history::StateStore::open(&es).and_then(|s| s.all_conversations()).expect("import state");
+    let state = nexus::history::StateStore::open(&es).expect("import state");
+    let committed = state.all_conversations().expect("import state");
+    // Each conversation's spans (the first kept in its entry, the rest in its log) follow one
+    // another within its committed history: none doubled. (Not necessarily from 0: the records
+    // of a crashed first import, adopted by the next one from canonical history, have none.)
+    for (conv, c) in &committed {
+        let spans = state.spans(conv, c).expect("spans");
+        let mut at = 0;
+        for span in &spans {
+            assert!(span.start >= at && span.end > span.start, "{conv}: the spans follow one another: {spans:?}");
+            at = span.end;
+        }
+        assert!(at <= c.canonical_len, "{conv}: the spans are within its committed history: {spans:?}");
+    }
     let mut counts: HashMap<String, u32> = HashMap::new();
     let mut ids: HashMap<String, u32> = HashMap::new();
     for (conv, c) in &committed {
@@ -388,6 +401,59 @@ fn a_steady_state_import_aborted_before_its_head_write_is_redone_by_the_next_cap
     assert_verify_passes(&env, &repo, "after the crash");
     home.finish_torn();
     assert_final_state(&env, &home);
+}
+
+/// A conversation's first span is kept in its entry, and its second starts the span log with
+/// both. An import that crashes after writing that log, before its head, leaves the committed
+/// entry with the first span in it and a committed log length of 0 (what it wrote of the log
+/// lies past it): the next capture writes the log again, and every span is there once, chained
+/// from the start of the conversation's history to its end.
+#[test]
+fn an_import_that_crashed_after_starting_a_span_log_leaves_each_span_once() {
+    let env = TestEnv::new();
+    let repo = env.new_repo("proj");
+    let id = "0199aaaa-0000-7000-8000-0000000000f1";
+    let mut s = Session::create(&env.codex_home(), id, &repo);
+    s.turn("the first turn", "f1.txt", "done");
+    capture_ok(&env, &repo, "first");
+    let es = nexus::history::EventStore::new(&env.event_store_root());
+    let entry = || {
+        let state = nexus::history::StateStore::open(&es).expect("state");
+        let c = state.conversation(id).expect("entry").expect("committed");
+        (state, c)
+    };
+    let log = env.event_store_root().join(format!("state/spans/{id}.jsonl"));
+    let (_, c) = entry();
+    assert!(c.first_span.is_some() && c.spans_len == 0 && !log.exists(), "the first span is in the entry: {c:?}");
+
+    s.turn("the second turn", "f2.txt", "done");
+    env.empty_commit(&repo, "second");
+    let out = env
+        .nexus(&repo)
+        .args(["capture-codex-commit-checkpoint", "--quiet"])
+        .env("NEXUS_FAULT_POINT", "import.before_state_write:1")
+        .output()
+        .expect("run capture");
+    assert!(!out.status.success(), "the capture reached the commit point");
+    let (_, c) = entry();
+    assert!(c.first_span.is_some() && c.spans_len == 0, "the committed entry still holds its first span: {c:?}");
+    assert_eq!(fs::read_to_string(&log).expect("the crashed import started the log").lines().count(), 2);
+
+    s.turn("the third turn", "f3.txt", "done");
+    capture_ok(&env, &repo, "third");
+    let (state, c) = entry();
+    assert!(c.first_span.is_none(), "the log holds every span: {c:?}");
+    assert_eq!(c.spans_len, fs::metadata(&log).expect("log").len());
+    let spans = state.spans(id, &c).expect("spans");
+    // The first capture's, the crashed snapshot's (imported again first) and the last one's.
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    let (mut at, mut records) = (0, 0);
+    for span in &spans {
+        assert_eq!(span.start, at, "the spans chain: {spans:?}");
+        (at, records) = (span.end, records + span.records);
+    }
+    assert_eq!((at, records), (c.canonical_len, c.records), "the spans cover the history: {spans:?}");
+    assert_verify_passes(&env, &repo, "after the crash");
 }
 
 /// A capture with the boot id given (`NEXUS_BOOT_ID`, debug builds): the import's number.

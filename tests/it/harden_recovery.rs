@@ -63,6 +63,12 @@ fn run_case(which: &str, how: &str) {
     }
     let first = env.commit_file(&repo, "a0.txt", "generated\n", "first");
     env.ok(&repo, ["capture-codex-commit-checkpoint"]);
+    if which == "span log" {
+        // The log starts with the conversation's second span (the first is kept in its entry).
+        s.turn("early turn 3", "a3.txt", "ok");
+        env.commit_file(&repo, "a3.txt", "generated\n", "first, continued");
+        env.ok(&repo, ["capture-codex-commit-checkpoint"]);
+    }
     let path = state_file(&env, which, &first);
     damage(&path, how);
 

@@ -30,6 +30,14 @@ fn setup() -> Setup {
     Setup { env, repo, session, first_sha }
 }
 
+/// A second import of the conversation: its span log starts with its second span (the first
+/// is kept in its entry).
+fn second_span(s: &mut Setup) {
+    s.session.turn("early turn 3", "a3.txt", "ok");
+    s.env.commit_file(&s.repo, "a3.txt", "generated\n", "first, continued");
+    s.env.ok(&s.repo, ["capture-codex-commit-checkpoint"]);
+}
+
 fn only_file(dir: &Path, ext: &str) -> PathBuf {
     let files: Vec<_> = fs::read_dir(dir)
         .unwrap()
@@ -123,6 +131,9 @@ fn verify_detects_and_repairs_every_damaged_state_file() {
         for how in damages {
             let case = format!("{which} {how}");
             let mut s = setup();
+            if which == "span log" {
+                second_span(&mut s);
+            }
             let path = path_of(&s);
             damage(&path, how);
             // A deleted entry or head is named by what is left: the canonical file or the store.

@@ -29,6 +29,12 @@ pub struct ConversationState {
     /// Committed length of the span log (`state/spans/<id>.jsonl`).
     #[serde(default)]
     pub spans_len: u64,
+    /// The conversation's only span, while it has one (`spans_len` is then 0): kept here, so
+    /// that a first capture starts no span log per conversation (one file fewer each); the
+    /// second span moves it to the log (see `StateStore::append_span`). Absent in the entries of
+    /// earlier versions, whose spans are all in their logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_span: Option<Span>,
     pub records: u64,
     pub messages: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

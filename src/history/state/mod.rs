@@ -5,7 +5,8 @@
 //!                                     the conversations the recent imports touched
 //! state/cursors/<hash of path>.json   one source file's cursor
 //! state/conversations/<id>.json       one conversation's index entry
-//! state/spans/<id>.jsonl              one conversation's spans, append-only
+//! state/spans/<id>.jsonl              one conversation's spans, append-only (from its second:
+//!                                     the first is kept in its entry, `first_span`)
 //! state/titles.json                   the session index's titles (read when the index changed)
 //! ```
 //!
@@ -333,6 +334,10 @@ impl StateStore {
     /// damaged log is read as rebuilt from canonical history (in memory: the next import that
     /// touches the conversation rewrites the file, `verify --repair` any time).
     pub fn spans(&self, id: &str, conv: &ConversationState) -> Result<Vec<Span>> {
+        if let Some(first) = &conv.first_span {
+            // Its only span (see `append_span`): no log is committed.
+            return Ok(vec![first.clone()]);
+        }
         let path = self.spans_path(id);
         if recovery::spans_damage(&path, conv.spans_len).is_some() {
             let bytes = recovery::rebuild_spans(&self.es, id, conv.canonical_len)?;
@@ -362,13 +367,26 @@ impl StateStore {
     /// head commits. A line a power cut lost leaves the log shorter than that length (or, for a
     /// new log, missing), which every reader checks ([`recovery::spans_damage`]) and answers by
     /// rebuilding the log from canonical history, as for any damaged log.
+    ///
+    /// A conversation's first span is kept in its entry instead (`first_span`: a first capture
+    /// creates no log per conversation); the second starts the log with both lines, and the
+    /// entry that drops `first_span` is committed with them — until then the committed entry
+    /// still holds it, with a committed log length of 0, and what was written of the log lies
+    /// past that length.
     pub fn append_span(&self, conv: &mut ConversationState, span: &Span) -> Result<()> {
+        if conv.spans_len == 0 && conv.first_span.is_none() {
+            conv.first_span = Some(span.clone());
+            return Ok(());
+        }
         let path = self.spans_path(&conv.id);
         if let Some(dir) = path.parent() {
             fsutil::create_private_dir_all(dir)?;
         }
-        let mut line = serde_json::to_vec(span).context("cannot serialize a span")?;
-        line.push(b'\n');
+        let mut line = Vec::new();
+        for span in conv.first_span.iter().chain([span]) {
+            serde_json::to_writer(&mut line, span).context("cannot serialize a span")?;
+            line.push(b'\n');
+        }
         let mut f = fs::OpenOptions::new()
             .create(true)
             .write(true)
@@ -389,6 +407,7 @@ impl StateStore {
         f.seek(SeekFrom::Start(conv.spans_len))?;
         f.write_all(&line).with_context(|| format!("cannot append to {}", path.display()))?;
         conv.spans_len += line.len() as u64;
+        conv.first_span = None;
         Ok(())
     }
 
@@ -579,3 +598,6 @@ fn parse_spans(reader: impl BufRead, path: &Path) -> Result<Vec<Span>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

@@ -170,6 +170,8 @@ pub fn repair_spans(es: &EventStore, path: &Path, conv: &mut ConversationState) 
     fsutil::create_private_dir_all(path.parent().context("span log without a directory")?)?;
     fsutil::write_atomic(path, &bytes)?;
     conv.spans_len = bytes.len() as u64;
+    // Every span is in the rebuilt log.
+    conv.first_span = None;
     Ok(bytes.iter().filter(|b| **b == b'\n').count())
 }
 
