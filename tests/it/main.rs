@@ -32,6 +32,7 @@ mod hooks_managers;
 mod hooks_uninstall;
 mod hostile;
 mod import_bounded;
+mod import_read_ahead;
 mod import_titles;
 mod link_blame;
 mod link_content;
