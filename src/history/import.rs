@@ -402,7 +402,6 @@ impl Importer<'_> {
             rel: rel.to_owned(),
             snapshot: self.snapshot.clone(),
             import_id: self.import_id.clone(),
-            es: self.es.clone(),
         }))
     }
 

@@ -17,7 +17,7 @@ use anyhow::{Context, Result, anyhow};
 
 use super::super::identity::IdentityTracker;
 use super::super::lines::{Line, LineSplitter};
-use super::super::{EventStore, Record, SourceRef, record_id};
+use super::super::{Record, SourceRef, record_id};
 use crate::codex::{Item, ItemKind, LineParser};
 
 /// Items after which a chunk is handed to the writer (as the single-threaded loop did).
@@ -71,8 +71,6 @@ pub(super) struct ReadJob {
     pub rel: String,
     pub snapshot: String,
     pub import_id: String,
-    /// Where the conversation's files are created ahead of the writer (see `precreate`).
-    pub es: EventStore,
 }
 
 /// The import's read thread (see the module doc). Dropping it stops the thread.
@@ -117,8 +115,7 @@ impl ReadThread {
 impl ReadJob {
     /// Reads to the end, and says so with `End`. False when the writer has hung up.
     fn run(self, tx: &SyncSender<Event>) -> bool {
-        let ReadJob { reader, start, mut parser, mut ident, rel, snapshot, import_id, es } = self;
-        let mut created = false;
+        let ReadJob { reader, start, mut parser, mut ident, rel, snapshot, import_id } = self;
         let mut lines = LineSplitter::new(reader, start);
         let mut items = Vec::new();
         let mut chunk_from = start;
@@ -143,10 +140,6 @@ impl ReadJob {
                     break;
                 }
             };
-            if !created && let Some(conv) = parser.conversation_id() {
-                precreate(&es, &conv);
-                created = true;
-            }
             let big = line_end.saturating_sub(chunk_from) >= CHUNK_BYTES && parser.conversation_id().is_some();
             if items.len() >= CHUNK_ITEMS || (big && !items.is_empty()) {
                 let event = prepare(&parser, &mut ident, &rel, &snapshot, &import_id, std::mem::take(&mut items));
@@ -169,21 +162,6 @@ impl ReadJob {
         let pending_tail = lines.pending().is_some();
         let end = ReadEnd { consumed: lines.consumed(), parser, ident, pending_tail, error };
         tx.send(Event::End(Box::new(end))).is_ok()
-    }
-}
-
-/// Creates a conversation's canonical file and turn index, empty, if they are missing, so that
-/// the writer opens them rather than creates them: creating a file is the dearest system call
-/// of a first import (an inode; ~0.15 ms on the ext4 this was measured on), and here it costs
-/// the thread with time to spare. An empty file is what the writer would create first anyway
-/// (before any record is committed); errors are left for the writer to meet and report.
-fn precreate(es: &EventStore, conv: &str) {
-    for path in [es.conversation_path(conv), super::super::turn_index::index_file(es, conv)] {
-        if let Some(dir) = path.parent()
-            && crate::fsutil::create_private_dir_all(dir).is_ok()
-        {
-            let _ = crate::fsutil::open_private_append(&path);
-        }
     }
 }
 

@@ -161,9 +161,7 @@ impl Importer<'_> {
             // from that history: the entry is a cache, the canonical file the truth (issue 12).
             let c = match entry {
                 Some(c) => c,
-                // An empty file is no history: the read thread creates a new conversation's
-                // file before its first record (`reader::precreate`).
-                None => match crate::history::conversation::rebuild(self.es, id)?.filter(|c| c.records > 0) {
+                None => match crate::history::conversation::rebuild(self.es, id)? {
                     Some(mut c) => {
                         let spans = self.store.repair_spans(&mut c)?;
                         self.problems.push(format!(
