@@ -4,7 +4,8 @@
 //! and titles still come out right in every order: an archived transcript (whose path sorts
 //! before the index's), a conversation the index names with no transcript in the snapshot, a rename in a
 //! later import (with and without new records), an emptied title. Work is asserted through the
-//! import's own counter of state versions written (`state_writes` in `capture --json`).
+//! import's own counters of state versions written and state files read (`state_writes` in
+//! `capture --json`): a first import into an empty store reads none back.
 
 use std::fs;
 use std::path::Path;
@@ -79,6 +80,7 @@ fn a_first_capture_writes_each_conversation_entry_once_and_titles_come_out_right
     assert_eq!(writes["conversations"], transcripts + 1, "one entry per conversation, the ghost's included: {writes}");
     assert_eq!(writes["cursors"], transcripts, "{writes}");
     assert_eq!(writes["titles"], 1, "{writes}");
+    assert_eq!(writes["files_read"], 0, "nothing was committed before: no state file is read back: {writes}");
     for i in 0..SESSIONS {
         assert_eq!(title_of(&env, &id(i)).as_deref(), Some(format!("thread {i}").as_str()), "conversation {i}");
     }
@@ -96,6 +98,7 @@ fn a_first_capture_writes_each_conversation_entry_once_and_titles_come_out_right
     env.empty_commit(&repo, "more work");
     let out = env.json(&repo, ["capture-codex-commit-checkpoint", "--json"]);
     assert_eq!(out["import"]["counts"]["new_messages"], 4, "{}", out["import"]);
+    assert!(out["import"]["state_writes"]["files_read"].as_u64() > Some(0), "{}", out["import"]);
     assert_eq!(title_of(&env, &id(1)).as_deref(), Some("renamed one"));
     assert_eq!(title_of(&env, &id(2)), None, "an emptied name removes the title (the first message does not take it)");
     assert_eq!(title_of(&env, &id(3)).as_deref(), Some("thread 3"), "new records keep the index's title");

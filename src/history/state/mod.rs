@@ -58,7 +58,7 @@ const RECENT_IMPORTS: usize = 512;
 const RECENT_IDS_MAX: usize = 64;
 
 /// Versions of state files written in this process, by kind (see [`StateWrites::now`]).
-static WRITES: [std::sync::atomic::AtomicU64; 3] = [const { std::sync::atomic::AtomicU64::new(0) }; 3];
+static WRITES: [std::sync::atomic::AtomicU64; 4] = [const { std::sync::atomic::AtomicU64::new(0) }; 4];
 
 /// How many versions of state files were written, by kind: what an import's state cost in
 /// files written (a work-proportional test checks that a first import writes each
@@ -71,13 +71,17 @@ pub struct StateWrites {
     pub conversations: u64,
     /// The session index's titles (`state/titles.json`).
     pub titles: u64,
+    /// Cursor, entry and titles files read for their versions (none while no import was
+    /// committed: a first import into an empty store has nothing to read back).
+    #[serde(default)]
+    pub files_read: u64,
 }
 
 impl StateWrites {
     /// The versions this process wrote so far.
     pub fn now() -> StateWrites {
         let load = |i: usize| WRITES[i].load(std::sync::atomic::Ordering::Relaxed);
-        StateWrites { cursors: load(0), conversations: load(1), titles: load(2) }
+        StateWrites { cursors: load(0), conversations: load(1), titles: load(2), files_read: load(3) }
     }
 
     /// What was written since `before`.
@@ -87,6 +91,7 @@ impl StateWrites {
             cursors: now.cursors - before.cursors,
             conversations: now.conversations - before.conversations,
             titles: now.titles - before.titles,
+            files_read: now.files_read - before.files_read,
         }
     }
 
@@ -173,6 +178,10 @@ impl StateStore {
     /// (truncated, deleted, garbage, NUL bytes) is rebuilt from canonical history up to the
     /// entry's committed length, which `conv.canonical_len` must still be. Says what it did.
     pub fn check_spans(&self, conv: &mut ConversationState) -> Result<Option<String>> {
+        if conv.spans_len == 0 && conv.first_span.is_none() {
+            // The span goes to the entry (`append_span`): the log is not touched.
+            return Ok(None);
+        }
         let path = self.spans_path(&conv.id);
         let Some(why) = recovery::spans_damage(&path, conv.spans_len) else { return Ok(None) };
         let n = recovery::repair_spans(&self.es, &path, conv)?;
@@ -196,6 +205,11 @@ impl StateStore {
     }
 
     fn read_committed<T: DeserializeOwned>(&self, path: &Path) -> Result<Option<T>> {
+        if self.head.committed_seq == 0 {
+            // No import was committed: no version is (a first capture reads no state back).
+            return Ok(None);
+        }
+        WRITES[3].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Some(file) = fsutil::read_json_opt::<Versions<T>>(path)? else { return Ok(None) };
         Ok(file
             .versions
@@ -215,7 +229,14 @@ impl StateStore {
     ) -> Result<()> {
         // A damaged file is replaced: its committed version is lost either way, and the reader
         // has rebuilt what it said (a cursor re-reads its file, an entry its canonical history).
-        let old: Option<Versions<serde_json::Value>> = fsutil::read_json_opt(path).ok().flatten();
+        // No import committed yet: no version to keep.
+        let old: Option<Versions<serde_json::Value>> = match self.head.committed_seq {
+            0 => None,
+            _ => {
+                WRITES[3].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                fsutil::read_json_opt(path).ok().flatten()
+            }
+        };
         let mut versions: Vec<Version<serde_json::Value>> = old
             .map(|f| f.versions)
             .unwrap_or_default()
