@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 
-use super::archive::{ArchiveWriter, stored_name};
+use super::archive::{ArchiveWriter, Compressor, stored_name};
 use super::recovery::source_err;
 use super::scan::SourceFile;
 use super::{PREFIX_CHECK_BYTES, Planned};
@@ -84,16 +84,20 @@ pub(super) fn store_plans(
     threads: usize,
     counts: &mut ExportCounts,
 ) -> Vec<StoreResult> {
-    let one = |p: &Planned<'_>, counts: &mut ExportCounts| {
+    let one = |p: &Planned<'_>, zc: &mut Compressor, counts: &mut ExportCounts| {
         let abs = source.join(p.rel);
-        let r = store_one(store, batch, tmp_dir, snapshot, p.rel, &abs, p.src, p.kind, p.plan, p.prev, counts);
+        let r = store_one(store, batch, tmp_dir, snapshot, p.rel, &abs, p.src, p.kind, p.plan, p.prev, zc, counts);
         crate::fault::point("export.after_store_file");
         r
     };
     if threads <= 1 {
         let mut results = Vec::with_capacity(plans.len());
+        let mut zc = match Compressor::new() {
+            Ok(zc) => zc,
+            Err(e) => return vec![Err(e)],
+        };
         for p in plans {
-            let r = one(p, counts);
+            let r = one(p, &mut zc, counts);
             let stop = is_store_failure(&r);
             results.push(r);
             if stop {
@@ -110,10 +114,21 @@ pub(super) fn store_plans(
             .map(|_| {
                 scope.spawn(|| {
                     let (mut mine, mut mine_counts) = (Vec::new(), ExportCounts::default());
+                    let mut zc = match Compressor::new() {
+                        Ok(zc) => zc,
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i < plans.len() {
+                                mine.push((i, Err(e)));
+                            }
+                            return (mine, mine_counts);
+                        }
+                    };
                     while !failed.load(Ordering::Relaxed) {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(p) = plans.get(i) else { break };
-                        let r = one(p, &mut mine_counts);
+                        let r = one(p, &mut zc, &mut mine_counts);
                         if is_store_failure(&r) {
                             failed.store(true, Ordering::Relaxed);
                         }
@@ -235,6 +250,7 @@ pub(super) fn store_one(
     kind: FileKind,
     plan: Plan<'_>,
     prev: Option<EntryRef<'_>>,
+    zc: &mut Compressor,
     counts: &mut ExportCounts,
 ) -> Result<Option<(FileEntry, StateEntry)>> {
     let latest_path = store.latest_dir().join(rel);
@@ -270,6 +286,7 @@ pub(super) fn store_one(
                     kind,
                     Plan::Whole,
                     Some(prev),
+                    zc,
                     counts,
                 );
             }
@@ -297,7 +314,7 @@ pub(super) fn store_one(
             let mut file =
                 File::open(abs).map_err(source_err).with_context(|| format!("cannot open {}", abs.display()))?;
             if !prefix_still_matches(&mut file, &latest_path, base_size, counts) {
-                return store_one(store, batch, tmp_dir, snapshot, rel, abs, src, kind, Plan::Whole, prev, counts);
+                return store_one(store, batch, tmp_dir, snapshot, rel, abs, src, kind, Plan::Whole, prev, zc, counts);
             }
             let prev = prev.context("append without a previous version")?;
             file.seek(SeekFrom::Start(base_size))
@@ -306,7 +323,7 @@ pub(super) fn store_one(
             let (stored_rel, compressed) = stored_name(rel, kind);
             let archived = tmp_dir.join(&stored_rel);
             fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
-            let mut out = ArchiveWriter::create(&archived, compressed)?;
+            let mut out = ArchiveWriter::create(&archived, compressed, zc)?;
             let mut latest = fs::OpenOptions::new()
                 .write(true)
                 .open(&latest_path)
@@ -343,7 +360,7 @@ pub(super) fn store_one(
             let (stored_rel, compressed) = stored_name(rel, kind);
             let archived = tmp_dir.join(&stored_rel);
             fsutil::create_private_dir_all(archived.parent().context("path without parent")?)?;
-            let mut out = ArchiveWriter::create(&archived, compressed)?;
+            let mut out = ArchiveWriter::create(&archived, compressed, zc)?;
             let latest_dir = latest_path.parent().context("path without parent")?;
             fsutil::create_private_dir_all(latest_dir)?;
             let mut latest_tmp = tempfile::Builder::new()
