@@ -227,6 +227,7 @@ pub fn import_snapshot(roots: &Roots, snapshot: &str) -> Result<ImportOutcome> {
     for dir in [es.conversations_dir(), es.imports_dir(), es.root.join("state"), es.checkpoints_dir()] {
         fsutil::create_private_dir_all(&dir)?;
     }
+    super::activity::mark_new_store(&es, &store)?;
     // A rebuilt head (issue 12): the rest of the state is rebuilt with it, here, under the
     // locks: every conversation entry and span log from canonical history, every transcript
     // read again from its start.

@@ -465,3 +465,32 @@ fn exporter_state_of_an_earlier_version_is_read_once_and_rewritten() {
     let v = env.json(&repo, ["verify", "--json"]);
     assert_eq!(v["ok"], true, "{v}");
 }
+
+/// A first capture lists each conversation once in the activity index, as its import appends
+/// it: the index of a store that had imported nothing is complete from its first import, so
+/// finding the commit's candidates does not read every conversation's state back to build it
+/// (which appended each conversation a second time).
+#[test]
+fn work_proportional_first_capture_builds_no_activity_index_from_the_states() {
+    let (env, repo, _home, _active) = tiny_home(50);
+    let out = capture(&env, &repo);
+    let conversations = out["import"]["counts"]["conversations_seen"].as_u64().unwrap();
+    assert!(conversations >= 50, "{}", out["import"]);
+    let dir = env.event_store_root().join("index/activity");
+    assert!(dir.join("complete").is_file(), "marked complete by the first import");
+    let mut lines = 0u64;
+    let mut ids = std::collections::HashSet::new();
+    for e in fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "jsonl") {
+            for line in fs::read_to_string(&path).unwrap().lines() {
+                lines += 1;
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                ids.insert(v["conversation_id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(ids.len() as u64, conversations, "every conversation is in the index");
+    // A generated conversation spans one or two days: one line per day it has records on.
+    assert!(lines < 2 * conversations, "{lines} lines for {conversations} conversations: listed once per day");
+}
