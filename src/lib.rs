@@ -28,6 +28,7 @@
 //! - [`redact`]: credential shapes cut from canonical history before it is written;
 //! - [`text`]: terminal-safe display of transcript-derived text (escape sequences made visible);
 //! - [`lock`], [`fsutil`]: the shared-root lock and atomic, owner-only file writes;
+//! - [`alloc`]: one malloc arena for every thread (peak memory);
 //! - [`rng`]: the deterministic PRNG of the benchmark generator and the randomized tests;
 //! - [`fault`]: named crash points for the crash-safety harness (debug builds only);
 //! - [`exit`]: the exit statuses and the one mapping from an error to its status;
@@ -37,6 +38,7 @@
 // The module map above names private modules too (`cargo doc --document-private-items`).
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub(crate) mod alloc;
 pub(crate) mod capture;
 pub mod checkpoint;
 pub mod cli;

@@ -140,6 +140,7 @@ pub(crate) fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<u8> {
 
 /// The binary's `main`: parse, run, flush, and map the outcome to the exit status.
 pub fn main() -> ExitCode {
+    crate::alloc::one_malloc_arena();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
