@@ -437,3 +437,12 @@ pub fn all_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 pub use nexus::rng::Rng;
+
+/// Runs `nexus-bench` (the project's generator) with the test's environment; its stdout.
+pub fn bench(env: &TestEnv, args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexus-bench"));
+    env.apply(&mut cmd);
+    let out = cmd.args(args).output().expect("run nexus-bench");
+    assert!(out.status.success(), "nexus-bench {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}

@@ -7,20 +7,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::common::TestEnv;
+use crate::common::{TestEnv, bench};
 
 /// Debug builds: forces the export's number of store threads.
 const THREADS_ENV: &str = "NEXUS_EXPORT_STORE_THREADS";
-
-fn bench(env: &TestEnv, args: &[&str]) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexus-bench"));
-    env.apply(&mut cmd);
-    let out = cmd.args(args).output().expect("run nexus-bench");
-    assert!(out.status.success(), "nexus-bench {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 /// `export --json` into `objects`, with the store threads forced when `threads` is given.
 fn export(env: &TestEnv, objects: &Path, threads: Option<usize>) -> serde_json::Value {

@@ -11,17 +11,8 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::common::TestEnv;
-
-fn bench(env: &TestEnv, args: &[&str]) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexus-bench"));
-    env.apply(&mut cmd);
-    let out = cmd.args(args).output().expect("run nexus-bench");
-    assert!(out.status.success(), "nexus-bench {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use crate::common::{TestEnv, bench};
 
 fn capture(env: &TestEnv, repo: &Path) -> serde_json::Value {
     env.json(repo, ["capture", "--json"])
