@@ -44,10 +44,12 @@ use serde::{Deserialize, Serialize};
 use super::{EventStore, STATE_SCHEMA_VERSION, safe_file_stem};
 use crate::fsutil::{self, SyncBatch};
 
+mod counters;
 mod entries;
 mod head;
 pub mod recovery;
 
+pub use counters::StateWrites;
 pub use entries::{ConversationState, Cursor, Revert, Span};
 pub use head::{HELD_IN_HEAD, ImportHead, MANIFESTS_HELD};
 
@@ -56,54 +58,6 @@ const RECENT_IMPORTS: usize = 512;
 /// An import that touched more conversations than this is remembered as "many" (a baseline
 /// import touches thousands: listing them would make the head, read on every commit, large).
 const RECENT_IDS_MAX: usize = 64;
-
-/// Versions of state files written in this process, by kind (see [`StateWrites::now`]).
-static WRITES: [std::sync::atomic::AtomicU64; 4] = [const { std::sync::atomic::AtomicU64::new(0) }; 4];
-
-/// How many versions of state files were written, by kind: what an import's state cost in
-/// files written (a work-proportional test checks that a first import writes each
-/// conversation's entry once).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StateWrites {
-    /// Cursor files (`state/cursors/`).
-    pub cursors: u64,
-    /// Conversation entries (`state/conversations/`).
-    pub conversations: u64,
-    /// The session index's titles (`state/titles.json`).
-    pub titles: u64,
-    /// Cursor, entry and titles files read for their versions (none while no import was
-    /// committed: a first import into an empty store has nothing to read back).
-    #[serde(default)]
-    pub files_read: u64,
-}
-
-impl StateWrites {
-    /// The versions this process wrote so far.
-    pub fn now() -> StateWrites {
-        let load = |i: usize| WRITES[i].load(std::sync::atomic::Ordering::Relaxed);
-        StateWrites { cursors: load(0), conversations: load(1), titles: load(2), files_read: load(3) }
-    }
-
-    /// What was written since `before`.
-    pub fn since(before: StateWrites) -> StateWrites {
-        let now = StateWrites::now();
-        StateWrites {
-            cursors: now.cursors - before.cursors,
-            conversations: now.conversations - before.conversations,
-            titles: now.titles - before.titles,
-            files_read: now.files_read - before.files_read,
-        }
-    }
-
-    fn count(path: &Path) {
-        let kind = match path.parent().and_then(Path::file_name).and_then(|n| n.to_str()) {
-            Some("cursors") => 0,
-            Some("conversations") => 1,
-            _ => 2,
-        };
-        WRITES[kind].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
 
 /// A file's versions: the last committed one and at most one newer (uncommitted) one.
 #[derive(Debug, Serialize, Deserialize)]
@@ -209,7 +163,7 @@ impl StateStore {
             // No import was committed: no version is (a first capture reads no state back).
             return Ok(None);
         }
-        WRITES[3].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        StateWrites::count_read();
         let Some(file) = fsutil::read_json_opt::<Versions<T>>(path)? else { return Ok(None) };
         Ok(file
             .versions
@@ -233,7 +187,7 @@ impl StateStore {
         let old: Option<Versions<serde_json::Value>> = match self.head.committed_seq {
             0 => None,
             _ => {
-                WRITES[3].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                StateWrites::count_read();
                 fsutil::read_json_opt(path).ok().flatten()
             }
         };
