@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod block;
+mod file_plan;
 pub mod heal;
 pub mod install;
 pub mod location;
