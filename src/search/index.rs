@@ -265,7 +265,11 @@ pub fn update(es: &EventStore) -> Result<IndexStatus> {
     if !fresh && up_to_date(es, &payload(&index))? {
         return Ok(IndexStatus::default());
     }
-    one_malloc_arena();
+    // Where glibc's malloc allocates (the binary's C libraries; all of a library caller's),
+    // tantivy's threads (indexing, segment updates, merges) share one arena (see `alloc`:
+    // building the bench's index peaked at 49.7–53.3 MB with an arena a thread, 42.0–46.3 MB
+    // with one).
+    crate::alloc::one_malloc_arena();
     // Another process (the spool worker, after its captures) may be updating it: wait a little
     // for it rather than answer from an index that lacks what was just captured.
     let mut waited = Duration::ZERO;
@@ -377,19 +381,6 @@ pub fn update(es: &EventStore) -> Result<IndexStatus> {
     writer.wait_merging_threads().context("cannot merge the search index")?;
     owner_only(&index_dir(es))?;
     Ok(status)
-}
-
-/// Makes every thread started from now on allocate from the arenas the process already has
-/// (glibc's `M_ARENA_MAX`), rather than each of tantivy's threads (indexing, segment updates,
-/// merges) from an arena of its own, where the memory one frees stays apart from the others':
-/// building the index of the bench's home peaked at 49.7–53.3 MB RSS with an arena a thread,
-/// 42.0–46.3 MB with one (SPEC §11: under 64 MB). The allocations themselves are the same.
-fn one_malloc_arena() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a tuning parameter of the allocator; any value is valid.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
 }
 
 /// How long an update waits for another process's writer, and how often it looks.

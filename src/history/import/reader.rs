@@ -4,11 +4,12 @@
 //! Reading, parsing, redacting and hashing a record are a pure function of the transcript's
 //! bytes (and of the cursor the read resumes from); writing it needs the import's state (the
 //! conversation's entry, its known ids, the indexes, the batch). So the read thread reads the
-//! transcripts in the order the import submits them, one ahead of the writer, while the
-//! import's own thread appends the records, then closes and stages the transcript before it
-//! takes the next one's: a baseline capture uses both cores (SPEC §11: "the import can run
-//! beside the export (two cores)"). Channels of one job and one chunk keep memory bounded by a
-//! few chunks of records, as the single-threaded loop was by one.
+//! transcripts in the order the import submits them, up to [`FILES_AHEAD`] ahead of the writer,
+//! while the import's own thread appends the records, then closes and stages each transcript
+//! before it takes the next one's (`transcript`): a baseline capture uses both cores (SPEC §11:
+//! "the import can run beside the export (two cores)"). The channels hold at most
+//! [`FILES_AHEAD`] jobs and [`CHUNKS_AHEAD`] chunks, so memory stays bounded by a few MB of
+//! records, not by the transcripts.
 
 use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
